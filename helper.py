@@ -1,0 +1,224 @@
+"""Images in and out: load any picture as float32 RGB in [0, 1], resize, save, grids and GIFs.
+
+Knows nothing of TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
+
+# Never return half an image: a truncated file is an error, not a grey stripe.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used: missing, a directory, unreadable, or too small."""
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.exists():
+        raise ImageError(f"{path} does not exist; check the path")
+    if path.is_dir():
+        raise ImageError(f"{path} is a directory; give the path of an image file inside it")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes); use another copy of the image")
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError as error:
+        raise ImageError(
+            f"{path} is not an image Pillow can read; use a JPEG, PNG, WebP, BMP or TIFF file"
+        ) from error
+    except OSError as error:
+        raise ImageError(f"{path} cannot be read ({error})") from error
+
+
+def _to_rgb_float(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to float32 RGB in [0, 1]; transparency is composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16- and 32-bit greyscale: keep the precision instead of clipping at 255.
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(values / peak, 0.0, 1.0).astype(np.float32)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if image.mode == "F":
+        grey = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if image.mode == "P" or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    if image.mode == "CMYK":
+        image = image.convert("RGB")
+    if image.mode in ("RGB;16", "RGBA;16") or image.mode.startswith("RGB") and image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def load_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarray:
+    """Load an image file as float32 RGB (H, W, 3) in [0, 1], optionally shrunk to `max_side`."""
+    path = Path(path)
+    image = _open(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            if max_side is not None and image.format == "JPEG":
+                # Decode JPEGs at a reduced scale straight away: a 10000 px photo asked
+                # for at 256 px never needs its full-resolution pixels in memory.
+                image.draft("RGB", (max_side, max_side))
+            image = ImageOps.exif_transpose(image)
+            image.load()
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{path} is too large to decode safely ({error})") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(
+            f"{path} is truncated or corrupt ({error}); re-download or re-export the image"
+        ) from error
+    rgb = _to_rgb_float(image)
+    if max_side is not None and max(rgb.shape[:2]) > max_side:
+        rgb = resize_to_longest_side(rgb, max_side)
+    return rgb
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize float RGB (H, W, 3) to (height, width, 3) with Lanczos filtering, values kept float."""
+    if image.shape[:2] == (height, width):
+        return image.astype(np.float32, copy=False)
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), mode="F").resize(
+                (width, height), Image.Resampling.LANCZOS
+            )
+        )
+        for c in range(image.shape[-1])
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def size_for_longest_side(height: int, width: int, longest: int) -> tuple[int, int]:
+    """Return (height, width) scaled so the longer side is `longest`, keeping the aspect ratio."""
+    scale = longest / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_to_longest_side(image: np.ndarray, longest: int) -> np.ndarray:
+    """Resize so the longer side is `longest` pixels, keeping the aspect ratio."""
+    return resize(image, *size_for_longest_side(*image.shape[:2], longest))
+
+
+def match_style_scale(style: np.ndarray, content: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Resize the style image to the content image's pixel count times scale**2, undistorted.
+
+    Equal areas make brush strokes appear at the same size relative to the picture;
+    `scale` > 1 gives larger strokes, < 1 smaller ones.
+    """
+    content_area = content.shape[0] * content.shape[1]
+    factor = scale * np.sqrt(content_area / (style.shape[0] * style.shape[1]))
+    height = max(1, round(style.shape[0] * factor))
+    width = max(1, round(style.shape[1] * factor))
+    return resize(style, height, width)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Clip float RGB to [0, 1] and quantise to uint8 (never min-max stretched)."""
+    return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
+    )
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92) -> Path:
+    """Save float RGB in [0, 1] (clipped) to `path` atomically; the suffix picks the format."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES - {".gif"}:
+        raise ImageError(f"{path}: unknown image suffix; use .jpg, .png, .webp, .bmp or .tiff")
+    picture = Image.fromarray(to_uint8(image))
+    return _atomic_write(path, lambda name: picture.save(name, quality=quality))
+
+
+def annotate(image: np.ndarray, text: str) -> np.ndarray:
+    """Return a copy of the image with `text` written in its top-left corner on a dark band."""
+    picture = Image.fromarray(to_uint8(image))
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=max(10, picture.height // 24))
+    left, top, right, bottom = draw.textbbox((4, 2), text, font=font)
+    draw.rectangle((0, 0, right + 4, bottom + 4), fill=(0, 0, 0))
+    draw.text((4, 2), text, fill=(255, 255, 255), font=font)
+    return np.asarray(picture, dtype=np.float32) / 255.0
+
+
+def save_gif(
+    frames: Sequence[np.ndarray], path: str | os.PathLike, frame_ms: int = 120, final_ms: int = 1500
+) -> Path:
+    """Write frames (float RGB in [0, 1]) as a looping animated GIF; the last frame lingers."""
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    pictures = [Image.fromarray(to_uint8(frame)) for frame in frames]
+    durations = [frame_ms] * (len(pictures) - 1) + [final_ms]
+    return _atomic_write(
+        Path(path),
+        lambda name: pictures[0].save(
+            name, format="GIF", save_all=True, append_images=pictures[1:],
+            duration=durations, loop=0, optimize=False,
+        ),
+    )  # fmt: skip
+
+
+def image_grid(
+    images: Sequence[np.ndarray], columns: int, labels: Sequence[str] | None = None, gap: int = 4
+) -> np.ndarray:
+    """Tile images (resized to the first one's height) into rows of `columns`, with labels."""
+    height = images[0].shape[0]
+    tiles = []
+    for index, image in enumerate(images):
+        width = max(1, round(image.shape[1] * height / image.shape[0]))
+        tile = resize(image, height, width)
+        if labels is not None:
+            tile = annotate(tile, labels[index])
+        tiles.append(tile)
+    rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    row_width = max(sum(t.shape[1] for t in row) + gap * (len(row) - 1) for row in rows)
+    sheet = np.ones((len(rows) * height + gap * (len(rows) - 1), row_width, 3), np.float32)
+    for r, row in enumerate(rows):
+        x = 0
+        for tile in row:
+            top = r * (height + gap)
+            sheet[top : top + height, x : x + tile.shape[1]] = tile
+            x += tile.shape[1] + gap
+    return sheet
+
+
+def show_images(images: Sequence[np.ndarray], titles: Sequence[str] = (), width: float = 4.0):
+    """Show images side by side with matplotlib (for notebooks)."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(images), figsize=(width * len(images), width), squeeze=False)
+    for index, (axis, image) in enumerate(zip(axes[0], images)):
+        axis.imshow(np.clip(image, 0.0, 1.0))
+        axis.set_title(titles[index] if index < len(titles) else "")
+        axis.axis("off")
+    figure.tight_layout()
+    plt.show()

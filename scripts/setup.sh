@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv, install requirements.txt, and make tensorflow_vgg/vgg16.npy.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed"'
+  "$PYTHON" -m venv .venv
+fi
+# Reinstall only when requirements.txt changed since the last successful install.
+stamp=.venv/.requirements.sha256
+wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+  echo "$wanted" > "$stamp"
+fi
+.venv/bin/python -m tensorflow_vgg.weights

@@ -1,0 +1,93 @@
+"""VGG16 in TensorFlow 2 from vgg16.npy, returning named activations and stopping at the deepest.
+
+Average pooling by default, as Gatys et al. advise for image synthesis. No loss code here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from tensorflow_vgg.weights import CONV_LAYERS, load_weights
+
+# Caffe's ImageNet mean in B, G, R order, in 0..255.
+BGR_MEAN = (103.939, 116.779, 123.68)
+
+LAYER_ORDER: tuple[str, ...] = (
+    "conv1_1", "conv1_2", "pool1",
+    "conv2_1", "conv2_2", "pool2",
+    "conv3_1", "conv3_2", "conv3_3", "pool3",
+    "conv4_1", "conv4_2", "conv4_3", "pool4",
+    "conv5_1", "conv5_2", "conv5_3", "pool5",
+)  # fmt: skip
+
+# Each pooling halves the size, so an image needs 2**k pixels to reach the k-th pool.
+_DOWNSAMPLINGS_BEFORE = {
+    name: LAYER_ORDER[: i + 1].count("pool") for i, name in enumerate(LAYER_ORDER)
+}
+
+
+class LayerError(ValueError):
+    """A layer name the network does not have."""
+
+
+def check_layer_names(names) -> list[str]:
+    """Return the names as a list, raising LayerError for any VGG16 does not have."""
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [name for name in names if name not in LAYER_ORDER]
+    if unknown:
+        raise LayerError(
+            f"unknown layer {', '.join(map(repr, unknown))}; choose from {', '.join(LAYER_ORDER)}"
+        )
+    return names
+
+
+def preprocess(rgb: tf.Tensor) -> tf.Tensor:
+    """Map RGB in [0, 1] to Caffe's input: BGR in 0..255 minus the ImageNet mean."""
+    bgr = tf.reverse(rgb, axis=[-1]) * 255.0
+    return bgr - tf.constant(BGR_MEAN, dtype=bgr.dtype)
+
+
+def deprocess(bgr: tf.Tensor) -> tf.Tensor:
+    """Invert `preprocess`: Caffe's BGR input back to RGB in [0, 1] (unclipped)."""
+    bgr = bgr + tf.constant(BGR_MEAN, dtype=bgr.dtype)
+    return tf.reverse(bgr, axis=[-1]) / 255.0
+
+
+class Vgg16:
+    """The VGG16 convolution stack; call it with images and layer names to get activations."""
+
+    def __init__(self, weights_path: str | os.PathLike | None = None, pooling: str = "avg"):
+        if pooling not in ("avg", "max"):
+            raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+        self.pooling = pooling
+        weights = load_weights(weights_path)
+        self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
+        self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
+
+    def _pool(self, x: tf.Tensor) -> tf.Tensor:
+        pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
+        return pool(x, ksize=2, strides=2, padding="SAME")
+
+    def __call__(self, rgb: tf.Tensor, layers) -> dict[str, tf.Tensor]:
+        """Return {name: activation} for `layers`, given RGB images (batch, H, W, 3) in [0, 1]."""
+        wanted = set(check_layer_names(layers))
+        deepest = max(LAYER_ORDER.index(name) for name in wanted)
+        x = preprocess(tf.convert_to_tensor(rgb, dtype=tf.float32))
+        activations = {}
+        for name in LAYER_ORDER[: deepest + 1]:
+            if name.startswith("pool"):
+                x = self._pool(x)
+            else:
+                x = tf.nn.conv2d(x, self._kernels[name], strides=1, padding="SAME")
+                x = tf.nn.relu(tf.nn.bias_add(x, self._biases[name]))
+            if name in wanted:
+                activations[name] = x
+        return activations
+
+
+def minimum_image_side(layers) -> int:
+    """Return the smallest image side (pixels) that leaves every asked layer at least 1x1."""
+    names = check_layer_names(layers)
+    return 2 ** max(_DOWNSAMPLINGS_BEFORE[name] for name in names)

@@ -1,0 +1,389 @@
+"""The model side of style transfer: activations, Gram matrices, the paper's losses, optimisation.
+
+Images are float32 RGB arrays (H, W, 3) in [0, 1]; file handling lives in helper.py.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+
+from tensorflow_vgg.vgg16_avg_pool import LAYER_ORDER, Vgg16, check_layer_names, minimum_image_side
+
+DEFAULT_CONTENT_LAYERS = ("conv4_2",)
+DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+INITS = ("noise", "content", "style")
+OPTIMIZERS = ("lbfgs", "adam")
+
+
+class SettingsError(ValueError):
+    """A run setting (weight, size, iteration count, option value) that cannot be used."""
+
+
+# --- The paper's quantities --------------------------------------------------------------
+
+
+def gram_matrix(F: tf.Tensor) -> tf.Tensor:
+    """Return the Gram matrix G = F^T F of a feature map (1, H, W, N_l) as (N_l, N_l)."""
+    N_l = tf.shape(F)[-1]
+    F = tf.reshape(F, (-1, N_l))  # (1, H, W, N_l) -> (M_l, N_l)
+    return tf.matmul(F, F, transpose_a=True)
+
+
+def content_loss(F: tf.Tensor, P: tf.Tensor) -> tf.Tensor:
+    """Return the content loss 1/2 * sum((F - P)^2) (paper, eq. 1)."""
+    return 0.5 * tf.reduce_sum(tf.square(F - P))
+
+
+def style_layer_loss(G: tf.Tensor, A: tf.Tensor, N_l: int, M_l: int) -> tf.Tensor:
+    """Return E_l = sum((G - A)^2) / (4 N_l^2 M_l^2) (paper, eq. 4)."""
+    return tf.reduce_sum(tf.square(G - A)) / (4.0 * float(N_l) ** 2 * float(M_l) ** 2)
+
+
+def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+    """Return the sum of squared differences between neighbouring pixels, in 0..255 units.
+
+    Not in the paper: a small multiple of it removes the high-frequency noise that
+    L-BFGS otherwise leaves in flat regions ("denoising").
+    """
+    image = image * 255.0
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))
+
+
+def style_target(F_style: tf.Tensor, M_l: int) -> tf.Tensor:
+    """Return the style Gram matrix A rescaled to M_l positions of the generated image.
+
+    A Gram matrix sums over positions, so it grows with the image area. When the style
+    image has M_s positions at a layer and the generated image M_l, we use
+    A * M_l / M_s: the Gram of an image with the style's feature statistics at the
+    generated image's size. E_l then equals sum((G/M_l - A/M_s)^2) / (4 N_l^2),
+    the paper's definition exactly when the two sizes agree.
+    """
+    M_s = int(np.prod(F_style.shape[1:3]))
+    return gram_matrix(F_style) * (M_l / M_s)
+
+
+# --- Settings ----------------------------------------------------------------------------
+
+
+def _positive(name: str, value, allow_zero: bool = True) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        need = "zero or more" if allow_zero else "more than zero"
+        raise SettingsError(f"{name} must be a finite number {need}, not {value!r}")
+    return number
+
+
+@dataclass
+class LossWeights:
+    """The weights alpha (content), beta (style) and gamma (total variation) of the total loss."""
+
+    alpha: float = 1.0
+    beta: float = 1e3
+    gamma: float = 1e-3
+
+    def __post_init__(self):
+        self.alpha = _positive("content weight (alpha)", self.alpha)
+        self.beta = _positive("style weight (beta)", self.beta)
+        self.gamma = _positive("total-variation weight (gamma)", self.gamma)
+
+
+def style_layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> list[float]:
+    """Return w_l for each style layer: equal weights 1/L by default."""
+    if weights is None:
+        return [1.0 / len(layers)] * len(layers)
+    if len(weights) != len(layers):
+        raise SettingsError(f"{len(weights)} style layer weights given for {len(layers)} layers")
+    return [_positive(f"weight of {name}", w) for name, w in zip(layers, weights)]
+
+
+# --- The loss with its targets -----------------------------------------------------------
+
+
+class StyleTransferLoss:
+    """The total loss alpha * L_content + beta * L_style + gamma * L_tv for one image size.
+
+    The targets (P for the content layers, A for the style layers) are computed once
+    here; `terms_and_gradient` runs in one `tf.function` (XLA-compiled by default).
+    """
+
+    def __init__(
+        self,
+        net: Vgg16,
+        content_image: np.ndarray,
+        style_images: np.ndarray | Sequence[np.ndarray],
+        *,
+        content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
+        style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+        layer_weights: Sequence[float] | None = None,
+        style_blend: Sequence[float] | None = None,
+        weights: LossWeights | None = None,
+        jit_compile: bool = True,
+    ):
+        self.content_layers = check_layer_names(content_layers)
+        self.style_layers = check_layer_names(style_layers)
+        self.w_l = style_layer_weights(self.style_layers, layer_weights)
+        self.weights = weights or LossWeights()
+        self.shape = tuple(content_image.shape)
+        self._net = net
+        self._layers = sorted(
+            set(self.content_layers) | set(self.style_layers), key=LAYER_ORDER.index
+        )
+        smallest = minimum_image_side(self._layers)
+        style_list = [style_images] if isinstance(style_images, np.ndarray) else list(style_images)
+        for name, image in [("content", content_image)] + [("style", s) for s in style_list]:
+            if min(image.shape[:2]) < smallest:
+                raise SettingsError(
+                    f"the {name} image is {image.shape[1]}x{image.shape[0]} px; the layers "
+                    f"{', '.join(self._layers)} need at least {smallest} px on each side"
+                )
+        content_features = net(content_image[None], self.content_layers)
+        self.P = {name: tf.constant(content_features[name]) for name in self.content_layers}
+        self.M_l = {}
+        self.N_l = {}
+        probe = net(tf.zeros((1, *self.shape)), self.style_layers)  # output sizes per layer
+        for name in self.style_layers:
+            self.M_l[name] = int(np.prod(probe[name].shape[1:3]))
+            self.N_l[name] = int(probe[name].shape[-1])
+        self.A = self._blended_style_targets(style_list, style_blend)
+        spec = tf.TensorSpec((1, *self.shape), tf.float32)
+        self._terms_and_gradient = tf.function(
+            self._terms_and_gradient_eager, input_signature=[spec], jit_compile=jit_compile
+        )
+        self._terms = tf.function(self.terms_eager, input_signature=[spec], jit_compile=jit_compile)
+
+    def _blended_style_targets(self, style_list, blend) -> dict[str, tf.Tensor]:
+        if blend is None:
+            blend = [1.0 / len(style_list)] * len(style_list)
+        if len(blend) != len(style_list):
+            raise SettingsError(
+                f"{len(blend)} blend weights given for {len(style_list)} style images"
+            )
+        blend = [_positive("style blend weight", b) for b in blend]
+        if sum(blend) <= 0:
+            raise SettingsError("the style blend weights must not all be zero")
+        blend = [b / sum(blend) for b in blend]
+        A = {name: tf.zeros((self.N_l[name], self.N_l[name])) for name in self.style_layers}
+        for image, share in zip(style_list, blend):
+            features = self._net(image[None], self.style_layers)
+            for name in self.style_layers:
+                A[name] = A[name] + share * style_target(features[name], self.M_l[name])
+        return {name: tf.constant(value) for name, value in A.items()}
+
+    def terms_eager(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Return every loss term for a batch of one image (1, H, W, 3)."""
+        features = self._net(image, self._layers)
+        content = tf.add_n([content_loss(features[n], self.P[n]) for n in self.content_layers])
+        per_layer = {
+            name: style_layer_loss(
+                gram_matrix(features[name]), self.A[name], self.N_l[name], self.M_l[name]
+            )
+            for name in self.style_layers
+        }
+        style = tf.add_n([w * per_layer[name] for name, w in zip(self.style_layers, self.w_l)])
+        tv = total_variation_loss(image)
+        total = self.weights.alpha * content + self.weights.beta * style + self.weights.gamma * tv
+        terms = {"total": total, "content": content, "style": style, "tv": tv}
+        terms.update({f"style_{name}": value for name, value in per_layer.items()})
+        return terms
+
+    def _terms_and_gradient_eager(self, image: tf.Tensor):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            terms = self.terms_eager(image)
+        return terms, tape.gradient(terms["total"], image)
+
+    def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
+        terms, gradient = self._terms_and_gradient(tf.constant(image[None], tf.float32))
+        return {k: float(v) for k, v in terms.items()}, gradient.numpy()[0]
+
+    def terms(self, image: np.ndarray) -> dict[str, float]:
+        """Return the loss terms of an image (H, W, 3) as floats."""
+        return {k: float(v) for k, v in self._terms(tf.constant(image[None], tf.float32)).items()}
+
+
+# --- Optimisation ------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """What a run returns: the best image, its loss terms and the per-iteration history."""
+
+    image: np.ndarray
+    terms: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_because: str = "finished"
+
+
+Callback = Callable[[int, dict[str, float], "np.ndarray | None"], None]
+
+
+def initial_image(
+    init: str, content_image: np.ndarray, style_image: np.ndarray, seed: int | None
+) -> np.ndarray:
+    """Return the starting image: uniform white noise, the content image, or the resized style."""
+    if init == "noise":
+        rng = np.random.default_rng(seed)
+        return rng.uniform(0.0, 1.0, content_image.shape).astype(np.float32)
+    if init == "content":
+        return content_image.astype(np.float32).copy()
+    if init == "style":
+        import helper
+
+        return helper.resize(style_image, *content_image.shape[:2])
+    raise SettingsError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+
+
+class _Tracker:
+    """Keeps the best image seen, the history, and calls the user's callback each iteration."""
+
+    def __init__(self, callback: Callback | None, frame_every: int):
+        self.callback = callback
+        self.frame_every = frame_every
+        self.history: list[dict[str, float]] = []
+        self.best_image: np.ndarray | None = None
+        self.best_terms: dict[str, float] | None = None
+        self.start = time.perf_counter()
+
+    def offer(self, image: np.ndarray, terms: dict[str, float]) -> None:
+        if not all(math.isfinite(v) for v in terms.values()):
+            raise FloatingPointError(f"the loss became {terms['total']}")
+        if self.best_terms is None or terms["total"] < self.best_terms["total"]:
+            self.best_image, self.best_terms = image.copy(), dict(terms)
+
+    def iteration_done(self, image: np.ndarray, terms: dict[str, float]) -> None:
+        iteration = len(self.history) + 1
+        self.history.append(
+            {"iteration": iteration, "seconds": time.perf_counter() - self.start, **terms}
+        )
+        if self.callback is not None:
+            wants_frame = self.frame_every > 0 and iteration % self.frame_every == 0
+            self.callback(iteration, terms, np.clip(image, 0, 1) if wants_frame else None)
+
+
+def _run_lbfgs(
+    loss: StyleTransferLoss, x0: np.ndarray, iterations: int, tracker: _Tracker, memory: int
+):
+    shape = x0.shape
+    last = {}
+
+    def fun(x: np.ndarray):
+        image = x.reshape(shape).astype(np.float32)
+        terms, gradient = loss.terms_and_gradient(image)
+        tracker.offer(image, terms)
+        last["x"], last["terms"] = x.copy(), terms
+        return terms["total"], gradient.astype(np.float64).ravel()
+
+    def on_iteration(intermediate_result):
+        x = intermediate_result.x
+        terms = last["terms"] if np.array_equal(x, last["x"]) else loss.terms(x.reshape(shape))
+        tracker.iteration_done(x.reshape(shape), terms)
+
+    scipy.optimize.minimize(
+        fun,
+        x0.astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=scipy.optimize.Bounds(np.zeros(x0.size), np.ones(x0.size)),
+        callback=on_iteration,
+        options={"maxiter": iterations, "maxcor": memory, "ftol": 0.0, "gtol": 0.0,
+                 "maxfun": iterations * 3, "maxls": 20},
+    )  # fmt: skip
+
+
+def _run_adam(
+    loss: StyleTransferLoss,
+    x0: np.ndarray,
+    iterations: int,
+    tracker: _Tracker,
+    learning_rate: float,
+):
+    image = tf.Variable(x0[None])
+    optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
+
+    @tf.function
+    def step():
+        terms, gradient = loss._terms_and_gradient(tf.convert_to_tensor(image))
+        optimizer.apply_gradients([(gradient, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        return terms
+
+    for _ in range(iterations):
+        before = image.numpy()[0]
+        terms = {k: float(v) for k, v in step().items()}
+        tracker.offer(before, terms)
+        tracker.iteration_done(image.numpy()[0], terms)
+
+
+def run_style_transfer(
+    content_image: np.ndarray,
+    style_image: np.ndarray | Sequence[np.ndarray],
+    *,
+    net: Vgg16 | None = None,
+    iterations: int = 300,
+    optimizer: str = "lbfgs",
+    init: str = "content",
+    seed: int | None = 0,
+    weights: LossWeights | None = None,
+    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
+    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+    layer_weights: Sequence[float] | None = None,
+    style_blend: Sequence[float] | None = None,
+    learning_rate: float = 0.02,
+    lbfgs_memory: int = 50,
+    callback: Callback | None = None,
+    frame_every: int = 0,
+    initial: np.ndarray | None = None,
+    jit_compile: bool = True,
+) -> RunResult:
+    """Optimise an image to match the content of one image and the style of another.
+
+    Returns the lowest-loss image seen; Ctrl-C or a non-finite loss ends the run early
+    and still returns it (`stopped_because` says why).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise SettingsError(
+            f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+        )
+    if init not in INITS:
+        raise SettingsError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if not isinstance(iterations, int) or iterations < 1:
+        raise SettingsError(f"iterations must be a whole number of at least 1, not {iterations!r}")
+    net = net or Vgg16()
+    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    loss = StyleTransferLoss(
+        net, content_image, styles, content_layers=content_layers, style_layers=style_layers,
+        layer_weights=layer_weights, style_blend=style_blend, weights=weights, jit_compile=jit_compile,
+    )  # fmt: skip
+    x0 = initial if initial is not None else initial_image(init, content_image, styles[0], seed)
+    tracker = _Tracker(callback, frame_every)
+    stopped_because = "finished"
+    try:
+        if optimizer == "lbfgs":
+            _run_lbfgs(loss, x0, iterations, tracker, lbfgs_memory)
+        else:
+            _run_adam(loss, x0, iterations, tracker, learning_rate)
+    except KeyboardInterrupt:
+        stopped_because = "interrupted"
+    except FloatingPointError as error:
+        stopped_because = f"stopped: {error}"
+    if tracker.best_image is None:
+        tracker.offer(x0, loss.terms(x0))
+    return RunResult(
+        image=np.clip(tracker.best_image, 0.0, 1.0),
+        terms=tracker.best_terms,
+        history=tracker.history,
+        stopped_because=stopped_because,
+    )
