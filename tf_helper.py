@@ -387,3 +387,80 @@ def run_style_transfer(
         history=tracker.history,
         stopped_because=stopped_because,
     )
+
+
+def carry_to_finer_scale(
+    coarse_result: np.ndarray, coarse_content: np.ndarray, fine_content: np.ndarray
+) -> np.ndarray:
+    """Return the fine content image plus the upsampled change the coarse run made to it.
+
+    Upsampling the coarse result itself would start the finer scale blurred, far above
+    the content image's loss; adding only the coarse change keeps the content's fine
+    detail and carries over the colours and large shapes the style has painted.
+    """
+    change = tf.constant(coarse_result - coarse_content)  # (h, w, 3), values in [-1, 1]
+    upsampled = tf.image.resize(change, fine_content.shape[:2], method="bicubic").numpy()
+    return np.clip(fine_content + upsampled, 0.0, 1.0).astype(np.float32)
+
+
+def run_coarse_to_fine(
+    content_image: np.ndarray,
+    style_image: np.ndarray | Sequence[np.ndarray],
+    *,
+    sizes: Sequence[int],
+    iterations: Sequence[int],
+    style_scale: float = 1.0,
+    net: Vgg16 | None = None,
+    init: str = "content",
+    seed: int | None = 0,
+    callback: Callback | None = None,
+    frame_every: int = 0,
+    **options,
+) -> RunResult:
+    """Optimise at growing sizes (longest sides), each scale starting from the one before.
+
+    `content_image` is the full-size content; each scale resizes it, and the style image
+    to the same pixel area times `style_scale`**2. The last size should be the content's.
+    Iterations number on across scales; frames given to `callback` are full-size.
+    """
+    import helper
+
+    if len(sizes) != len(iterations) or not sizes:
+        raise SettingsError(f"{len(sizes)} sizes given with {len(iterations)} iteration counts")
+    net = net or Vgg16()
+    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    full_shape = content_image.shape[:2]
+    history: list[dict[str, float]] = []
+    previous = None  # (result, content) of the last scale
+    result = None
+    for size, count in zip(sizes, iterations):
+        content = helper.resize_to_longest_side(content_image, size)
+        scaled_styles = [helper.match_style_scale(s, content, style_scale) for s in styles]
+        start = None if previous is None else carry_to_finer_scale(*previous, content)
+        done = len(history)
+
+        def forward(iteration, terms, image, done=done):
+            if image is not None and image.shape[:2] != full_shape:
+                image = tf.image.resize(image, full_shape, method="bicubic").numpy()
+            if callback is not None:
+                callback(done + iteration, terms, image)
+
+        result = run_style_transfer(
+            content, scaled_styles, net=net, iterations=count, init=init, seed=seed,
+            initial=start, callback=forward, frame_every=frame_every, **options,
+        )  # fmt: skip
+        elapsed = history[-1]["seconds"] if history else 0.0
+        history += [
+            {
+                **row,
+                "iteration": row["iteration"] + done,
+                "seconds": row["seconds"] + elapsed,
+                "size": size,
+            }
+            for row in result.history
+        ]
+        previous = (result.image, content)
+        if result.stopped_because != "finished":
+            break
+    result.history = history
+    return result

@@ -1,0 +1,197 @@
+"""Measure the engine on this machine: GEMM rate, s/iteration, time to a good picture, memory.
+
+Run from the repo root: `.venv/bin/python benchmarks/benchmark.py` (about 25 minutes on
+2 cores; `--skip-quality` leaves out the time-to-quality runs). Prints tables and writes
+`benchmarks/results/benchmark.json` and `benchmarks/results/loss_vs_time.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
+STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
+RESULTS = ROOT / "benchmarks/results"
+
+# Per-layer (name, input channels, output channels) of VGG16 in order, with pools as None.
+_STACK = [
+    ("conv1_1", 3, 64), ("conv1_2", 64, 64), None,
+    ("conv2_1", 64, 128), ("conv2_2", 128, 128), None,
+    ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256), None,
+    ("conv4_1", 256, 512), ("conv4_2", 512, 512), ("conv4_3", 512, 512), None,
+    ("conv5_1", 512, 512),
+]  # fmt: skip
+GRAM_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+
+def gemm_rate(n: int = 4096, repeats: int = 5) -> float:
+    """Return the best float32 matrix-multiply rate of NumPy here, in GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def evaluation_gflop(height: int, width: int) -> float:
+    """Count the GFLOP of one loss-and-gradient evaluation through conv5_1, analytically.
+
+    Forward: 2*9*C_in*C_out multiply-adds per output position of each convolution.
+    Backward to the image only (no weight gradients): the same again. Gram matrices:
+    2*M*N^2 forward and about twice that backward.
+    """
+    flops, h, w = 0.0, height, width
+    for layer in _STACK:
+        if layer is None:
+            h, w = (h + 1) // 2, (w + 1) // 2
+            continue
+        name, c_in, c_out = layer
+        flops += 2 * (2 * 9 * c_in * c_out * h * w)  # forward + backward-to-input
+        if name in GRAM_LAYERS:
+            flops += 3 * (2 * h * w * c_out * c_out)
+    return flops / 1e9
+
+
+def _images(size: int):
+    import helper
+
+    content = helper.resize(helper.load_image(CONTENT), size, size)
+    style = helper.match_style_scale(helper.load_image(STYLE), content)
+    return content, style
+
+
+def time_evaluations(size: int, repeats: int) -> dict[str, float]:
+    """Return median seconds per loss-and-gradient for the engine's paths and eager TF."""
+    import tensorflow as tf
+
+    import tf_helper
+    from tensorflow_vgg.vgg16_avg_pool import Vgg16
+
+    content, style = _images(size)
+    net = Vgg16()
+    image = tf_helper.initial_image("noise", content, style, 0)
+    timings = {}
+    for label, jit in (("tf.function", False), ("tf.function + XLA", True)):
+        loss = tf_helper.StyleTransferLoss(net, content, style, jit_compile=jit)
+        loss.terms_and_gradient(image)  # trace and compile
+        loss.terms_and_gradient(image)
+        timings[label] = float(np.median([_timed(lambda: loss.terms_and_gradient(image)) for _ in range(repeats)]))
+    batch = tf.constant(image[None])
+
+    def eager():
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            total = loss.terms_eager(batch)["total"]
+        return tape.gradient(total, batch).numpy()
+
+    eager()
+    timings["eager GradientTape"] = float(np.median([_timed(eager) for _ in range(repeats)]))
+    return timings
+
+
+def peak_memory_mb(size: int, iterations: int = 3) -> float:
+    """Return the peak resident memory (MB) of a CLI run at `size` px, in a fresh process."""
+    output = RESULTS / f"memory_{size}.jpg"
+    command = [sys.executable, str(ROOT / "style_transfer.py"), str(CONTENT), str(STYLE),
+               "-o", str(output), "--size", str(size), "--iterations", str(iterations)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(before, after) / 1024
+
+
+def time_to_quality(extra: list[str], label: str) -> dict:
+    """Run the CLI from a cold process; return its wall time, final loss and loss curve."""
+    stats = RESULTS / f"quality_{label}.json"
+    output = RESULTS / f"quality_{label}.jpg"
+    command = [sys.executable, str(ROOT / "style_transfer.py"), str(CONTENT), str(STYLE),
+               "-o", str(output), "--size", "512", "--stats", str(stats), *extra]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    manifest = json.loads(stats.read_text())
+    startup = wall - manifest["seconds"]
+    curve = [(startup + row["seconds"], row["total"]) for row in manifest["history"]]
+    return {"command": " ".join(extra) or "(defaults)", "wall_seconds": wall,
+            "final_total": manifest["final"]["total"], "curve": curve}  # fmt: skip
+
+
+def main() -> None:
+    """Run every measurement, print the tables and write the JSON and the plot."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--reference-loss", type=float, default=None,
+                        help="best total loss of a long run at 512 px (see README)")  # fmt: skip
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+    rate = gemm_rate()
+    report["gemm_gflops"] = rate
+    print(f"float32 GEMM (NumPy, n=4096): {rate:.0f} GFLOP/s\n")
+    print(f"{'size':>6} {'path':<22} {'s/iter':>7} {'GFLOP/s':>8} {'% GEMM':>7}")
+    report["evaluation"] = {}
+    for size in (256, 512):
+        gflop = evaluation_gflop(size, size)
+        for label, seconds in time_evaluations(size, args.repeats).items():
+            print(f"{size:>6} {label:<22} {seconds:7.2f} {gflop / seconds:8.0f} {100 * gflop / seconds / rate:6.0f}%")
+            report["evaluation"][f"{size} {label}"] = {"seconds": seconds, "gflop": gflop}
+    print()
+    report["peak_memory_mb"] = {}
+    for size in (512, 1024):
+        megabytes = peak_memory_mb(size)
+        report["peak_memory_mb"][size] = megabytes
+        print(f"peak resident memory at {size} px: {megabytes:.0f} MB")
+    if not args.skip_quality:
+        runs = [time_to_quality([], "default"),
+                time_to_quality(["--scales", "512", "--iterations", "1000"], "single_scale")]  # fmt: skip
+        report["time_to_quality"] = runs
+        _report_quality(runs, args.reference_loss)
+    (RESULTS / "benchmark.json").write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {RESULTS / 'benchmark.json'}")
+
+
+def _report_quality(runs: list[dict], reference: float | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reference = reference or min(run["final_total"] for run in runs)
+    print(f"\ntime to quality at 512 px (reference loss {reference:.4g}):")
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        times, losses = zip(*run["curve"])
+        ratio = np.array(losses) / reference
+        axis.plot(times, ratio, label=run["command"])
+        within = {p: next((t for t, r in zip(times, ratio) if r <= 1 + p / 100), None) for p in (5, 2)}
+        print(f"  {run['command']:<40} wall {run['wall_seconds']:6.1f} s, final/ref {run['final_total'] / reference:.4f}, "
+              + ", ".join(f"within {p}% at {t:.0f} s" if t else f"never within {p}%" for p, t in within.items()))
+    axis.set(xlabel="wall seconds from a cold process", ylabel="total loss / reference", yscale="log", ylim=(0.95, 3))
+    axis.axhline(1.05, color="grey", linestyle=":")
+    axis.legend()
+    figure.savefig(RESULTS / "loss_vs_time.png", dpi=100, bbox_inches="tight")
+
+
+if __name__ == "__main__":
+    main()
