@@ -464,3 +464,45 @@ def run_coarse_to_fine(
             break
     result.history = history
     return result
+
+
+def stylize(
+    content_image: np.ndarray,
+    style_image: np.ndarray | Sequence[np.ndarray],
+    *,
+    sizes: Sequence[int] | None = None,
+    iterations: Sequence[int] | int = 300,
+    preserve_colors: str | None = None,
+    style_scale: float = 1.0,
+    **options,
+) -> RunResult:
+    """Paint `content_image` (at its final size) in the style of one or more style images.
+
+    `sizes` and `iterations` give the coarse-to-fine schedule (one size: single scale).
+    `preserve_colors` = "luminance" transfers only luminance and keeps the content's
+    colours; "histogram" first gives the style images the content's colour statistics.
+    Other options go to `run_style_transfer` (weights, init, optimizer, callback, ...).
+    """
+    import color
+
+    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    style_scale = _positive("style scale", style_scale, allow_zero=False)
+    if preserve_colors not in (None, *color.COLOR_MODES):
+        raise SettingsError(
+            f"unknown colour mode {preserve_colors!r}; choose one of {', '.join(color.COLOR_MODES)}"
+        )
+    target = content_image
+    if preserve_colors == "histogram":
+        styles = [color.match_color_histogram(s, content_image) for s in styles]
+    elif preserve_colors == "luminance":
+        target = color.luminance_image(content_image)
+        styles = [color.match_luminance(s, content_image) for s in styles]
+    longest = max(content_image.shape[:2])
+    sizes = list(sizes) if sizes else [longest]
+    counts = [iterations] * len(sizes) if isinstance(iterations, int) else list(iterations)
+    result = run_coarse_to_fine(
+        target, styles, sizes=sizes, iterations=counts, style_scale=style_scale, **options
+    )
+    if preserve_colors == "luminance":
+        result.image = color.restore_content_colors(result.image, content_image)
+    return result
