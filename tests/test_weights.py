@@ -213,10 +213,6 @@ def test_layer_with_nan_is_named(tmp_path, synthetic_layers):
     assert_clear_error(save_layers(tmp_path / "vgg16.npy", layers), "conv5_3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="weights._check_layer lets np.asarray's ValueError for non-numbers escape",
-)
 def test_layer_of_strings_is_named(tmp_path, synthetic_layers):
     layers = dict(synthetic_layers)
     layers["conv1_1"] = ["not", "numbers"]
@@ -364,11 +360,6 @@ def test_second_run_of_the_weights_tool_verifies_without_downloading(
     assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ensure_weights() raises on a corrupt existing file, so re-running the tool as the "
-    "message advises fails again",
-)
 def test_the_fix_named_in_the_error_repairs_a_corrupt_default_file(
     tmp_path, vgg_weights, synthetic_file, monkeypatch, capsys
 ):
