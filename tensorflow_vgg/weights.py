@@ -87,13 +87,15 @@ def _read_npy_dict(path: Path) -> dict:
     if isinstance(loaded, np.lib.npyio.NpzFile):
         loaded.close()
         raise WeightsError(f"{path} is an .npz archive, not a vgg16.npy file; {_fix_hint(path)}")
-    if not isinstance(loaded, np.ndarray) or loaded.dtype != object or loaded.shape != ():
+    if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.shape == ():
+        content = loaded.item()
+    elif isinstance(loaded, np.ndarray):
         raise WeightsError(
-            f"{path} does not hold a pickled dict of layers (found "
-            f"{getattr(loaded, 'dtype', type(loaded).__name__)} "
-            f"{getattr(loaded, 'shape', '')}); {_fix_hint(path)}"
+            f"{path} holds a {loaded.dtype} array of shape {loaded.shape}, not a pickled dict "
+            f"of layers; {_fix_hint(path)}"
         )
-    content = loaded.item()
+    else:
+        content = loaded  # np.load returns a plainly pickled object as it is
     if not isinstance(content, dict):
         raise WeightsError(
             f"{path} holds a {type(content).__name__}, not a dict of layers; {_fix_hint(path)}"
