@@ -32,7 +32,14 @@ def _open(path: Path) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is empty (0 bytes); use another copy of the image")
     try:
-        return Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except Image.DecompressionBombError as error:
+        raise ImageError(
+            f"{path} has more pixels than Pillow decodes safely ({error}); "
+            "shrink it with an image editor first"
+        ) from error
     except UnidentifiedImageError as error:
         raise ImageError(
             f"{path} is not an image Pillow can read; use a JPEG, PNG, WebP, BMP or TIFF file"
@@ -62,11 +69,44 @@ def _to_rgb_float(image: Image.Image) -> np.ndarray:
         image = image.convert("RGB")
     if image.mode in ("RGB;16", "RGBA;16") or image.mode.startswith("RGB") and image.mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    rgb /= 255.0  # in place: a large image is not held twice as floats
+    return rgb
+
+
+# Modes whose pixels Pillow can box-average in place (Image.reduce) before we convert to float.
+_REDUCIBLE_MODES = ("L", "RGB", "CMYK", "I", "F")
+
+
+def _reduce_towards(image: Image.Image, max_side: int) -> Image.Image:
+    """Shrink by a whole factor that keeps at least twice `max_side` (cheap, in 8-bit)."""
+    factor = max(image.size) // (2 * max_side)
+    if factor < 2 or image.mode not in _REDUCIBLE_MODES:
+        return image
+    return image.reduce(factor)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """Return (height, width) of an image file as it will load (EXIF rotation applied), unread."""
+    path = Path(path)
+    image = _open(path)
+    width, height = image.size
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block: load_image will ignore it as well
+        orientation = 1
+    if orientation in (5, 6, 7, 8):  # the orientations that rotate by 90 or 270 degrees
+        width, height = height, width
+    return height, width
 
 
 def load_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarray:
-    """Load an image file as float32 RGB (H, W, 3) in [0, 1], optionally shrunk to `max_side`."""
+    """Load an image file as float32 RGB (H, W, 3) in [0, 1], optionally shrunk to `max_side`.
+
+    A large image asked for at a small `max_side` is never held at full resolution as
+    floats: JPEGs decode at 1/2, 1/4 or 1/8 scale (draft mode) and other formats are
+    box-reduced in 8-bit before the final Lanczos resize.
+    """
     path = Path(path)
     image = _open(path)
     try:
@@ -76,8 +116,10 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarr
                 # Decode JPEGs at a reduced scale straight away: a 10000 px photo asked
                 # for at 256 px never needs its full-resolution pixels in memory.
                 image.draft("RGB", (max_side, max_side))
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
             image.load()
+            if max_side is not None:
+                image = _reduce_towards(image, max_side)
     except Image.DecompressionBombError as error:
         raise ImageError(f"{path} is too large to decode safely ({error})") from error
     except (OSError, SyntaxError, ValueError) as error:
@@ -130,11 +172,15 @@ def match_style_scale(style: np.ndarray, content: np.ndarray, scale: float = 1.0
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Clip float RGB to [0, 1] and quantise to uint8 (never min-max stretched)."""
+    """Clip float RGB to [0, 1] and quantise to uint8 (never min-max stretched); uint8 passes."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
+        return image
     return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _atomic_write(path: Path, write) -> Path:
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call `write(temporary_name)` and rename the result to `path`: never a half-written file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
@@ -150,13 +196,18 @@ def _atomic_write(path: Path, write) -> Path:
     return path
 
 
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write a text file (e.g. a JSON manifest) atomically."""
+    return atomic_write(path, lambda name: Path(name).write_text(text, encoding="utf-8"))
+
+
 def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92) -> Path:
     """Save float RGB in [0, 1] (clipped) to `path` atomically; the suffix picks the format."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES - {".gif"}:
         raise ImageError(f"{path}: unknown image suffix; use .jpg, .png, .webp, .bmp or .tiff")
     picture = Image.fromarray(to_uint8(image))
-    return _atomic_write(path, lambda name: picture.save(name, quality=quality))
+    return atomic_write(path, lambda name: picture.save(name, quality=quality))
 
 
 def annotate(image: np.ndarray, text: str) -> np.ndarray:
@@ -173,12 +224,12 @@ def annotate(image: np.ndarray, text: str) -> np.ndarray:
 def save_gif(
     frames: Sequence[np.ndarray], path: str | os.PathLike, frame_ms: int = 120, final_ms: int = 1500
 ) -> Path:
-    """Write frames (float RGB in [0, 1]) as a looping animated GIF; the last frame lingers."""
+    """Write frames (float RGB in [0, 1], or uint8) as a looping animated GIF; the last lingers."""
     if not frames:
         raise ValueError("save_gif needs at least one frame")
     pictures = [Image.fromarray(to_uint8(frame)) for frame in frames]
     durations = [frame_ms] * (len(pictures) - 1) + [final_ms]
-    return _atomic_write(
+    return atomic_write(
         Path(path),
         lambda name: pictures[0].save(
             name, format="GIF", save_all=True, append_images=pictures[1:],
