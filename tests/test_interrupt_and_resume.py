@@ -159,8 +159,8 @@ def test_infinite_loss_at_the_start_is_a_bad_setting(images, tmp_path, capsys):
     )  # fmt: skip
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert error[-1].startswith("error: the loss became inf at the starting image")
-    assert "lower --style-weight (now 1e+38)" in error[-1]
+    assert error[-1].startswith("error: ") and "inf" in error[-1]
+    assert "starting image" in error[-1] and "style weight" in error[-1].replace("-", " ")
     assert not output.exists()
 
 
