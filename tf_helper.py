@@ -380,7 +380,13 @@ def run_style_transfer(
     except FloatingPointError as error:
         stopped_because = f"stopped: {error}"
     if tracker.best_image is None:
-        tracker.offer(x0, loss.terms(x0))
+        terms = loss.terms(x0)
+        if not all(math.isfinite(value) for value in terms.values()):
+            raise SettingsError(
+                f"the loss is {terms['total']} at the starting image; lower the style weight "
+                f"(beta = {loss.weights.beta:g}) or the content weight (alpha = {loss.weights.alpha:g})"
+            )
+        tracker.offer(x0, terms)
     return RunResult(
         image=np.clip(tracker.best_image, 0.0, 1.0),
         terms=tracker.best_terms,

