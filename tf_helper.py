@@ -115,7 +115,9 @@ class StyleTransferLoss:
     """The total loss alpha * L_content + beta * L_style + gamma * L_tv for one image size.
 
     The targets (P for the content layers, A for the style layers) are computed once
-    here; `terms_and_gradient` runs in one `tf.function` (XLA-compiled by default).
+    here; `terms_and_gradient` runs in one `tf.function`. XLA (`jit_compile=True`) is off by
+    default: on a 2-core CPU TensorFlow's oneDNN kernels were as fast per evaluation and
+    need no compile time (see benchmarks/).
     """
 
     def __init__(
@@ -129,7 +131,7 @@ class StyleTransferLoss:
         layer_weights: Sequence[float] | None = None,
         style_blend: Sequence[float] | None = None,
         weights: LossWeights | None = None,
-        jit_compile: bool = True,
+        jit_compile: bool = False,
     ):
         self.content_layers = check_layer_names(content_layers)
         self.style_layers = check_layer_names(style_layers)
@@ -346,7 +348,7 @@ def run_style_transfer(
     callback: Callback | None = None,
     frame_every: int = 0,
     initial: np.ndarray | None = None,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
 ) -> RunResult:
     """Optimise an image to match the content of one image and the style of another.
 
