@@ -26,25 +26,24 @@ for _name, _shape in CONV_SHAPES.items():
 DEFAULT_LAYERS = ("conv4_2", "conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
 # --- What was measured ---------------------------------------------------------------------
-# Peak resident memory (ru_maxrss of the child process) of
+# Peak resident memory (VmHWM of the child process) of
 #   python style_transfer.py astronaut.jpg hokusai_great_wave.jpg --size S --iterations 3
-# with the defaults (L-BFGS keeping 50 corrections, conv4_2 + conv1_1..conv5_1, no GIF), on the
-# project's machine (2 cores, 24 GiB, TensorFlow 2.21 CPU with XLA), measured once, each run
-# alone in its process. Columns: size (content S x S, style of the same area), iterations,
-# peak MiB. Fitted below: the estimate is within 2% of each (1270, 2261, 6225 and 1411 MiB).
+# with the defaults (L-BFGS keeping 50 corrections, conv4_2 + conv1_1..conv5_1, no GIF, no
+# XLA), on the project's machine (2 cores, 24 GiB, TensorFlow 2.21 CPU), measured once with
+# `python memory.py --measure 256 512 1024`. Columns: size (content S x S, style of the same
+# area), iterations, peak MiB. The estimate is within 5% of each (997, 1585 and 3942 MiB).
+# (With XLA on, the peaks were 1261, 2298 and 6172 MiB: compiling costs memory too.)
 MEASURED: tuple[tuple[int, int, float], ...] = (
-    (256, 3, 1261.3),  # activations to conv5_1:   74 MiB, L-BFGS work memory:  19 MiB
-    (512, 3, 2298.0),  # activations to conv5_1:  296 MiB, L-BFGS work memory:  75 MiB
-    (1024, 3, 6171.7),  # activations to conv5_1: 1184 MiB, L-BFGS work memory: 300 MiB
-    # A check of the L-BFGS term, not used in the fit: after 60 iterations all 50 corrections
-    # are stored; the estimate says 1411 MiB.
-    (256, 60, 1418.1),  # activations to conv5_1:   74 MiB, L-BFGS work memory: 159 MiB
+    (256, 3, 976.0),  # activations to conv5_1:   74 MiB, L-BFGS work memory:  19 MiB
+    (512, 3, 1666.0),  # activations to conv5_1:  296 MiB, L-BFGS work memory:  75 MiB
+    (1024, 3, 3865.0),  # activations to conv5_1: 1184 MiB, L-BFGS work memory: 300 MiB
 )
 
-# The two constants of `estimate_peak_bytes`, fitted by least relative squares to MEASURED
-# (the first three) after taking off the L-BFGS work memory: 940 MiB + 4.21 x the activations.
-BASE_BYTES = 940 * 2**20
-ACTIVATION_FACTOR = 4.21
+# The two constants of `estimate_peak_bytes`, fitted to MEASURED after taking off the L-BFGS
+# work memory: 800 MiB (Python, TensorFlow, the weights) + 2.4 x the activations (kept for
+# the backward pass, plus their gradients and oneDNN's buffers).
+BASE_BYTES = 800 * 2**20
+ACTIVATION_FACTOR = 2.4
 
 MEMORY_CHECK_ENV_VAR = "STYLE_TRANSFER_NO_MEMORY_CHECK"
 
@@ -144,7 +143,7 @@ def largest_fitting_size(height: int, width: int, budget: int, **estimate_option
         h, w = max(1, round(height * scale)), max(1, round(width * scale))
         return estimate_peak_bytes(h, w, style_shape=(h, w), **estimate_options) <= budget
 
-    low, high = 16, max(height, width)
+    low, high = 16, 1 << 15  # --size may upscale, so search beyond the image's own size
     if not fits(low):
         return None
     while low < high:

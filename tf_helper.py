@@ -441,10 +441,11 @@ def run_coarse_to_fine(
     history: list[dict[str, float]] = []
     previous = None  # (result, content) of the last scale
     result = None
+    initial = options.pop("initial", None)  # where the first scale starts (a resumed run)
     for size, count in zip(sizes, iterations):
         content = helper.resize_to_longest_side(content_image, size)
         scaled_styles = [helper.match_style_scale(s, content, style_scale) for s in styles]
-        start = None if previous is None else carry_to_finer_scale(*previous, content)
+        start = initial if previous is None else carry_to_finer_scale(*previous, content)
         done = len(history)
 
         def forward(iteration, terms, image, done=done):
@@ -470,6 +471,8 @@ def run_coarse_to_fine(
         previous = (result.image, content)
         if result.stopped_because != "finished":
             break
+    if result.image.shape[:2] != full_shape:  # stopped early at a coarser scale
+        result.image = carry_to_finer_scale(*previous, content_image)
     result.history = history
     return result
 
