@@ -150,14 +150,13 @@ class StyleTransferLoss:
                     f"the {name} image is {image.shape[1]}x{image.shape[0]} px; the layers "
                     f"{', '.join(self._layers)} need at least {smallest} px on each side"
                 )
-        content_features = net(content_image[None], self.content_layers)
+        # One pass of the content image gives P and the size of every style layer.
+        content_features = net(content_image[None], self._layers)
         self.P = {name: tf.constant(content_features[name]) for name in self.content_layers}
-        self.M_l = {}
-        self.N_l = {}
-        probe = net(tf.zeros((1, *self.shape)), self.style_layers)  # output sizes per layer
-        for name in self.style_layers:
-            self.M_l[name] = int(np.prod(probe[name].shape[1:3]))
-            self.N_l[name] = int(probe[name].shape[-1])
+        self.M_l = {
+            name: int(np.prod(content_features[name].shape[1:3])) for name in self.style_layers
+        }
+        self.N_l = {name: int(content_features[name].shape[-1]) for name in self.style_layers}
         self.A = self._blended_style_targets(style_list, style_blend)
         spec = tf.TensorSpec((1, *self.shape), tf.float32)
         self._terms_and_gradient = tf.function(
