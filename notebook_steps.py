@@ -130,6 +130,70 @@ class LiveProgress:
         if self.plot_every:
             self.draw()
 
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the loss plot as it stands (e.g. as a JPEG for the README)."""
+        if self._figure is None:
+            self.draw()
+        return save_figure(self._figure, path)
+
+
+def save_figure(figure, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure (JPEG, PNG, ... by the suffix) without a half-written file."""
+    return helper.atomic_write(
+        path, lambda file: figure.savefig(file, dpi=100, bbox_inches="tight")
+    )
+
+
+def style_layer_shares(terms: dict[str, float], weights, layers: Sequence[str]) -> dict[str, float]:
+    """Return beta * w_l * E_l for each style layer (equal w_l = 1 / len(layers))."""
+    w_l = 1.0 / len(layers)
+    return {name: weights.beta * w_l * terms[f"style_{name}"] for name in layers}
+
+
+def style_breakdown_figure(history: list[dict[str, float]], weights, layers: Sequence[str]):
+    """Return a figure: each layer's weighted style loss over the run, and its share at the end."""
+    import matplotlib.pyplot as plt
+
+    figure, (curves, bars) = plt.subplots(
+        1, 2, figsize=(9.6, 3.0), dpi=72, gridspec_kw={"width_ratios": [3, 2]}
+    )
+    plt.close(figure)  # shown by the caller, never twice
+    iterations = [row["iteration"] for row in history]
+    per_row = [style_layer_shares(row, weights, layers) for row in history]
+    for name in layers:
+        curves.plot(iterations, [shares[name] for shares in per_row], label=name, lw=1.3)
+    curves.set(yscale="log", xlabel="iteration", ylabel="beta * w_l * E_l")
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=8)
+    final = per_row[-1]
+    total = sum(final.values())
+    bars.barh(list(layers)[::-1], [100 * final[name] / total for name in layers][::-1])
+    bars.set(xlabel="share of the final style loss (%)")
+    figure.tight_layout()
+    return figure
+
+
+def run_cli(*arguments: str | os.PathLike, allowed_exit_codes: Sequence[int] = (0,)):
+    """Run `python style_transfer.py ARGUMENTS` in a new process and print what it reported.
+
+    The per-iteration lines are left out. Raises RuntimeError with the command's error
+    output if it exits with a code not in `allowed_exit_codes`.
+    """
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent / "style_transfer.py"
+    command = [sys.executable, str(script), *map(str, arguments)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode not in allowed_exit_codes:
+        raise RuntimeError(
+            f"style_transfer.py exited with {finished.returncode}:\n{finished.stderr.strip()}"
+        )
+    for line in (finished.stdout + finished.stderr).splitlines():
+        if not line.startswith("iteration "):
+            print(line)
+    return finished
+
 
 # --- Pictures of what the network sees -----------------------------------------------------
 
@@ -302,3 +366,32 @@ def fit_in_square(image: np.ndarray, side: int) -> np.ndarray:
     top, left = (side - fitted.shape[0]) // 2, (side - fitted.shape[1]) // 2
     square[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
     return square
+
+
+def loss_against_time_figure(histories: dict[str, list[dict[str, float]]]):
+    """Return a figure of total loss against seconds, one line per run.
+
+    Coarse-to-fine rows at a smaller size (their "size" is not the final one) are drawn
+    dotted: their loss is of a smaller picture and cannot be compared.
+    """
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7.2, 2.8), dpi=72)
+    plt.close(figure)  # shown by the caller, never twice
+    for label, history in histories.items():
+        final_size = history[-1].get("size")
+        for coarse in (True, False):
+            rows = [row for row in history if (row.get("size", final_size) != final_size) == coarse]
+            if rows:
+                axis.plot(
+                    [row["seconds"] for row in rows],
+                    [row["total"] for row in rows],
+                    ":" if coarse else "-",
+                    color=f"C{list(histories).index(label)}",
+                    label=None if coarse else label,
+                )
+    axis.set(yscale="log", xlabel="seconds", ylabel="total loss")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

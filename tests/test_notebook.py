@@ -27,6 +27,9 @@ TINY_SETTINGS = {
     "GRID_ITERATIONS": 2,
     "GIF_FRAMES": 4,
     "JIT_COMPILE": False,
+    "FURTHER_SIZE": 64,
+    "FURTHER_ITERATIONS": 2,
+    "REPEAT_ITERATIONS": 2,
 }
 GRID_GAP = 4  # helper.image_grid's default gap between tiles, in pixels
 
@@ -37,6 +40,15 @@ EXPECTED_PICTURES = [
     "your_images.jpg",
     "alpha_beta_ratios.jpg",
     "final_results.jpg",
+    "going_further_loss_curves.jpg",
+    "going_further_style_layers.jpg",
+    "going_further_colors.jpg",
+    "going_further_blend.jpg",
+    "going_further_style_scale.jpg",
+    "going_further_coarse_to_fine.jpg",
+    "going_further_repeat.jpg",
+    "going_further_sweep.jpg",
+    "going_further_batch.jpg",
 ]
 
 
@@ -176,3 +188,56 @@ def test_results_grid_has_a_row_per_photo_and_a_column_per_painting(tiny_run, re
     expected = (columns * side + (columns - 1) * GRID_GAP, rows * side + (rows - 1) * GRID_GAP)
     with Image.open(tiny_run["folder"] / "outputs" / "final_results.jpg") as sheet:
         assert sheet.size == expected
+
+
+def _printed(notebook, marker: str) -> str:
+    """What the code cell whose source contains `marker` printed to stdout."""
+    cell = next(c for c in _code_cells(notebook) if marker in c.source)
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+@pytest.mark.slow
+def test_luminance_only_run_keeps_the_photos_colour_channels(tiny_run):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    printed = _printed(notebook, "photo_IQ")
+    change = {
+        line.split(":")[0].strip(): float(line.rsplit("=", 1)[1])
+        for line in printed.splitlines()
+        if "|I, Q" in line
+    }
+    assert set(change) == {"none", "luminance", "histogram"}
+    assert change["luminance"] < 0.01  # only clipping to [0, 1] may move I and Q
+    assert change["luminance"] < change["none"] / 3
+
+
+@pytest.mark.slow
+def test_command_line_repeat_in_the_notebook_gives_identical_bytes(tiny_run):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    printed = _printed(notebook, '"--repeat"')
+    first, again = [line.strip() for line in printed.splitlines() if len(line.strip()) == 64]
+    assert first == again
+    assert "identical bytes: True" in printed
+
+
+@pytest.mark.slow
+def test_sweep_sheet_has_three_rows_of_two_tiles(tiny_run, repo_root):
+    import helper
+
+    height, width = helper.size_for_longest_side(
+        *helper.image_size(repo_root / "image_resources/content/grace_hopper.jpg"),
+        TINY_SETTINGS["FURTHER_SIZE"],
+    )
+    with Image.open(tiny_run["folder"] / "outputs" / "going_further_sweep.jpg") as sheet:
+        assert sheet.size == (2 * width + GRID_GAP, 3 * height + 2 * GRID_GAP)
+
+
+@pytest.mark.slow
+def test_batch_in_the_notebook_reports_the_broken_file_and_paints_the_others(tiny_run, repo_root):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    printed = _printed(notebook, '"--batch"')
+    assert "broken.jpg" in printed
+    photos = [p for p in (repo_root / "image_resources/content").iterdir() if p.suffix == ".jpg"]
+    side = TINY_SETTINGS["FURTHER_SIZE"]
+    with Image.open(tiny_run["folder"] / "outputs" / "going_further_batch.jpg") as sheet:
+        assert sheet.size[1] == 2 * side + GRID_GAP  # the photos above, their results below
+        assert sheet.size[0] > len(photos) * side // 2  # one column per readable photo
