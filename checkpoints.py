@@ -3,9 +3,9 @@
 A checkpoint directory holds `state.json` (iteration, loss terms of the saved image, the
 parameters, the history so far) and the arrays it names. `state.json` is written last and
 atomically, so a crash mid-save leaves the previous checkpoint intact. Knows nothing of
-TensorFlow. What is not kept: SciPy's L-BFGS holds its curvature memory to itself and Adam's
-moment estimates live inside the optimiser, so a resumed run rebuilds them from scratch; the
-image, and so the loss, continue exactly.
+TensorFlow. What is not kept: L-BFGS's curvature pairs (up to 100 image-sized arrays) and
+Adam's moment estimates (inside Keras's optimiser), so a resumed run rebuilds them from
+scratch; the image, and so the loss, continue exactly.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import lbfgs
 from tensorflow_vgg.weights import CONV_SHAPES
 
 # VGG16's layers in order: each block's convolutions, then its pooling.
@@ -30,7 +31,8 @@ DEFAULT_LAYERS = ("conv4_2", "conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_
 #   python style_transfer.py astronaut.jpg hokusai_great_wave.jpg --size S --iterations 3
 # with the defaults (L-BFGS keeping 50 corrections, conv4_2 + conv1_1..conv5_1, no GIF, no
 # XLA), on the project's machine (2 cores, 24 GiB, TensorFlow 2.21 CPU), measured once with
-# `python memory.py --measure 256 512 1024`. Columns: size (content S x S, style of the same
+# `python memory.py --measure 256 512 1024` (then with SciPy's L-BFGS-B, whose work memory
+# was taken off before fitting). Columns: size (content S x S, style of the same
 # area), iterations, peak MiB. The estimate is within 5% of each (997, 1585 and 3942 MiB).
 # (With XLA on, the peaks were 1261, 2298 and 6172 MiB: compiling costs memory too.)
 MEASURED: tuple[tuple[int, int, float], ...] = (
@@ -71,14 +73,15 @@ def activation_bytes(height: int, width: int, layers: Sequence[str] = DEFAULT_LA
     return sum(4 * h * w * c for _, h, w, c in layer_sizes(height, width, deepest))
 
 
-def lbfgs_bytes(pixels: int, iterations: int, corrections: int = 50) -> int:
-    """Return SciPy L-BFGS-B's float64 work memory: (2m + 5) n values, m the corrections kept.
+def lbfgs_bytes(pixels: int, iterations: int, corrections: int | None = None) -> int:
+    """Return lbfgs.minimize's float32 work memory: (2m + 8) n values, m the pairs kept.
 
-    SciPy allocates the whole array at once, but the operating system hands out its pages
-    only as corrections are stored, so a run of fewer than m iterations touches fewer.
+    Each iteration stores one pair (s, y) until m are kept (default: lbfgs.pairs_for(n));
+    the 8 are x, g, the direction and the trial step with their temporaries.
     """
     n = 3 * pixels
-    return (2 * min(iterations, corrections) + 5) * n * 8 + 3 * n * 4
+    kept = min(iterations, corrections or lbfgs.pairs_for(n))
+    return (2 * kept + 8) * n * 4
 
 
 def estimate_peak_bytes(
@@ -89,7 +92,7 @@ def estimate_peak_bytes(
     layers: Sequence[str] = DEFAULT_LAYERS,
     optimizer: str = "lbfgs",
     iterations: int = 300,
-    lbfgs_corrections: int = 50,
+    lbfgs_corrections: int | None = None,
     gif_frames: int = 0,
 ) -> int:
     """Return the estimated peak resident memory (bytes) of a run on a height x width image.

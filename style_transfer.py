@@ -337,8 +337,8 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         "--resume",
         action="store_true",
         help="continue from the checkpoint: the image and its loss continue exactly, and the "
-        "checkpoint's options apply unless given again. SciPy's L-BFGS does not expose its "
-        "curvature memory (nor Keras its Adam moments), so the optimiser's memory restarts",
+        "checkpoint's options apply unless given again. L-BFGS's curvature pairs and Adam's "
+        "moments are not saved (they are as large as many images), so they are rebuilt",
     )
     parser.add_argument(
         "--no-memory-check",

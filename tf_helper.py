@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.optimize
 import tensorflow as tf
 
+import lbfgs
 from tensorflow_vgg.vgg16_avg_pool import LAYER_ORDER, Vgg16, check_layer_names, minimum_image_side
 
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
@@ -275,33 +275,22 @@ class _Tracker:
 
 
 def _run_lbfgs(
-    loss: StyleTransferLoss, x0: np.ndarray, iterations: int, tracker: _Tracker, memory: int
+    loss: StyleTransferLoss, x0: np.ndarray, iterations: int, tracker: _Tracker, memory: int | None
 ):
     shape = x0.shape
     last = {}
 
-    def fun(x: np.ndarray):
-        image = x.reshape(shape).astype(np.float32)
+    def loss_and_gradient(x: np.ndarray):
+        image = x.reshape(shape)
         terms, gradient = loss.terms_and_gradient(image)
         tracker.offer(image, terms)
-        last["x"], last["terms"] = x.copy(), terms
-        return terms["total"], gradient.astype(np.float64).ravel()
+        last["terms"] = terms
+        return terms["total"], gradient.ravel()
 
-    def on_iteration(intermediate_result):
-        x = intermediate_result.x
-        terms = last["terms"] if np.array_equal(x, last["x"]) else loss.terms(x.reshape(shape))
-        tracker.iteration_done(x.reshape(shape), terms)
+    def on_iteration(x: np.ndarray, total: float):
+        tracker.iteration_done(x.reshape(shape), last["terms"])  # terms of the accepted x
 
-    scipy.optimize.minimize(
-        fun,
-        x0.astype(np.float64).ravel(),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=scipy.optimize.Bounds(np.zeros(x0.size), np.ones(x0.size)),
-        callback=on_iteration,
-        options={"maxiter": iterations, "maxcor": memory, "ftol": 0.0, "gtol": 0.0,
-                 "maxfun": iterations * 3, "maxls": 20},
-    )  # fmt: skip
+    lbfgs.minimize(loss_and_gradient, x0, iterations, memory, on_iteration)
 
 
 def _run_adam(
@@ -343,7 +332,7 @@ def run_style_transfer(
     layer_weights: Sequence[float] | None = None,
     style_blend: Sequence[float] | None = None,
     learning_rate: float = 0.02,
-    lbfgs_memory: int = 50,
+    lbfgs_memory: int | None = None,
     callback: Callback | None = None,
     frame_every: int = 0,
     initial: np.ndarray | None = None,

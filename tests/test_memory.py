@@ -58,6 +58,16 @@ def test_lbfgs_memory_grows_with_the_corrections_it_keeps():
     assert lbfgs - adam == memory.lbfgs_bytes(512 * 512, 300)
 
 
+def test_lbfgs_keeps_fewer_pairs_on_large_images_so_1024_px_fits_in_4_gib():
+    import lbfgs
+
+    assert lbfgs.pairs_for(3 * 256 * 256) == 50
+    assert lbfgs.pairs_for(3 * 1024 * 1024) == 10  # 10 pairs of 12 MiB vectors: 240 MiB
+    assert 2 * 4 * 3 * 1024 * 1024 * lbfgs.pairs_for(3 * 1024 * 1024) <= lbfgs.PAIRS_BUDGET_BYTES
+    full_run = memory.estimate_peak_bytes(1024, 1024, style_shape=(1024, 1024), iterations=300)
+    assert full_run < 4 * GIB
+
+
 def test_largest_fitting_size_is_the_boundary():
     budget = 4 * GIB
     largest = memory.largest_fitting_size(600, 800, budget)

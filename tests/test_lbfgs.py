@@ -1,0 +1,95 @@
+"""The box-constrained L-BFGS against SciPy's L-BFGS-B on problems with known minima."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.optimize
+
+import lbfgs
+
+
+def _quadratic(n: int, seed: int):
+    """f(x) = 1/2 (x - c)' Q (x - c): an ill-conditioned bowl whose centre c lies partly outside [0, 1]."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    Q = (basis * np.geomspace(1.0, 1e3, n)) @ basis.T
+    c = rng.uniform(-0.5, 1.5, n)
+
+    def loss_and_gradient(x):
+        r = x.astype(np.float64) - c
+        return float(0.5 * r @ Q @ r), (Q @ r).astype(np.float32)
+
+    return loss_and_gradient
+
+
+def _scipy_minimum(loss_and_gradient, n: int) -> np.ndarray:
+    result = scipy.optimize.minimize(
+        lambda x: (lambda f, g: (f, g.astype(np.float64)))(*loss_and_gradient(x)),
+        np.full(n, 0.5),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * n,
+        options={"maxiter": 5000, "ftol": 0.0, "gtol": 1e-10},
+    )
+    return result.x
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_finds_the_same_box_constrained_minimum_as_scipy(seed):
+    n = 40
+    loss_and_gradient = _quadratic(n, seed)
+    desired = _scipy_minimum(loss_and_gradient, n)
+    actual, _ = lbfgs.minimize(loss_and_gradient, np.full(n, 0.5, np.float32), 400, memory=10)
+    np.testing.assert_allclose(actual, desired, atol=2e-3)
+    assert ((desired <= 1e-6) | (desired >= 1 - 1e-6)).any()  # some bounds are active
+
+
+def test_never_leaves_the_box_and_never_raises_the_loss():
+    loss_and_gradient = _quadratic(30, seed=3)
+    seen = []
+    lbfgs.minimize(
+        loss_and_gradient,
+        np.full(30, 0.5, np.float32),
+        100,
+        on_iteration=lambda x, f: seen.append((x.min(), x.max(), f)),
+    )
+    lows, highs, losses = zip(*seen)
+    assert min(lows) >= 0.0 and max(highs) <= 1.0
+    assert all(later <= earlier for earlier, later in zip(losses, losses[1:]))
+
+
+def test_reaches_the_rosenbrock_minimum_inside_the_box():
+    # f = (1 - a)^2 + 100 (b - a^2)^2 has its minimum at (1, 1), on the box's corner.
+    def loss_and_gradient(x):
+        a, b = float(x[0]), float(x[1])
+        f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+        g = np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)], np.float32)
+        return f, g
+
+    x, f = lbfgs.minimize(loss_and_gradient, np.array([0.1, 0.8], np.float32), 500)
+    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)
+    assert f < 1e-6
+
+
+def test_calls_back_once_per_accepted_step_with_that_steps_loss():
+    loss_and_gradient = _quadratic(20, seed=4)
+    calls = []
+    x, f = lbfgs.minimize(
+        loss_and_gradient,
+        np.full(20, 0.5, np.float32),
+        7,
+        on_iteration=lambda x, f: calls.append(f),
+    )
+    assert len(calls) == 7
+    assert calls[-1] == f == loss_and_gradient(x)[0]
+
+
+def test_memory_keeps_only_the_last_pairs_with_positive_curvature():
+    memory = lbfgs.Memory(2)
+    for k in range(1, 4):
+        memory.add(np.full(3, float(k), np.float32), np.full(3, 2.0 * k, np.float32))
+    memory.add(np.ones(3, np.float32), -np.ones(3, np.float32))  # s'y < 0: not kept
+    assert [s[0] for s, _, _ in memory.pairs] == [2.0, 3.0]
+    # With pairs y = 2 s, H is 1/2 along s: the direction of a gradient along s is -g / 2.
+    np.testing.assert_allclose(memory.direction(np.ones(3, np.float32)), -0.5 * np.ones(3))
