@@ -1,6 +1,6 @@
 """L-BFGS on the box [0, 1]^n in float32 NumPy, one loss evaluation per iteration as a rule.
 
-SciPy's L-BFGS-B spends 0.1-0.7 s of single-threaded work per iteration on an image of
+SciPy's L-BFGS-B spends 0.1-0.25 s of single-threaded work per iteration on an image of
 256-512 px with 50 corrections (float64 copies, the Cauchy point over every bound), time in
 which TensorFlow's threads sit idle. This projected L-BFGS does the same job in about 20 ms:
 
