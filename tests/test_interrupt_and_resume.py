@@ -125,6 +125,29 @@ def test_ctrl_c_saves_the_best_image_gif_and_checkpoint(repo_root, images, tmp_p
     assert state["terms"]["total"] == pytest.approx(min(e["total"] for e in manifest["history"]))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_sigint_during_a_run_stops_it_at_the_next_evaluation(
+    net, small_photo, small_painting, optimizer
+):
+    import os
+
+    import tf_helper
+
+    def interrupt_at_the_second_iteration(iteration, terms, image):
+        if iteration == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
+
+    result = tf_helper.run_style_transfer(
+        small_photo(32, 32), small_painting(32, 32), net=net, iterations=50, optimizer=optimizer,
+        callback=interrupt_at_the_second_iteration,
+    )  # fmt: skip
+    assert result.stopped_because == "interrupted"
+    assert len(result.history) == 2
+    assert result.terms["total"] <= min(row["total"] for row in result.history)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+
+
 # --- A loss that stops being a number --------------------------------------------------------
 
 
