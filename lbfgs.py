@@ -89,11 +89,12 @@ def minimize(
     history = Memory(memory or pairs_for(x.size))
     for _ in range(iterations):
         free = free_variables(x, g)
-        d = history.direction(g * free) * free if history.pairs else -(g * free)
+        g_free = g * free
+        d = history.direction(g_free) * free if history.pairs else -g_free
         slope = float(np.dot(g, d))
         if slope >= 0:  # not a descent direction: forget the curvature pairs
             history.clear()
-            d, slope = -(g * free), -float(np.dot(g, g * free))
+            d, slope = -g_free, -float(np.dot(g, g_free))
         if slope == 0:
             break  # every variable is pinned or the gradient is zero: a minimum
         # Without curvature pairs there is no scale: start with a step of length 1,
@@ -102,13 +103,14 @@ def minimize(
         for _ in range(MAX_BACKTRACKS):
             x_new = np.clip(x + t * d, 0.0, 1.0)
             f_new, g_new = loss_and_gradient(x_new)
+            s = x_new - x  # the projected step actually taken
             # min(0, ...): a projected step can have a positive slope; never accept a rise
-            if f_new <= f + ARMIJO * min(0.0, float(np.dot(g, x_new - x))):
+            if f_new <= f + ARMIJO * min(0.0, float(np.dot(g, s))):
                 break
             t *= 0.5
         else:
             break  # no decrease along d even for a tiny step
-        history.add(x_new - x, g_new - g)
+        history.add(s, g_new - g)
         x, f, g = x_new, f_new, g_new
         if on_iteration is not None:
             on_iteration(x, f)

@@ -145,9 +145,11 @@ def save_figure(figure, path: str | os.PathLike) -> Path:
 
 
 def style_layer_shares(terms: dict[str, float], weights, layers: Sequence[str]) -> dict[str, float]:
-    """Return beta * w_l * E_l for each style layer (equal w_l = 1 / len(layers))."""
-    w_l = 1.0 / len(layers)
-    return {name: weights.beta * w_l * terms[f"style_{name}"] for name in layers}
+    """Return beta * w_l * E_l for each style layer, with the engine's default w_l."""
+    import tf_helper
+
+    w_l = tf_helper.style_layer_weights(layers, None)
+    return {name: weights.beta * w * terms[f"style_{name}"] for name, w in zip(layers, w_l)}
 
 
 def style_breakdown_figure(history: list[dict[str, float]], weights, layers: Sequence[str]):
