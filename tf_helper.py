@@ -5,10 +5,7 @@ Images are float32 RGB arrays (H, W, 3) in [0, 1]; file handling lives in helper
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -250,34 +247,6 @@ def initial_image(
     raise SettingsError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
 
 
-@contextlib.contextmanager
-def _ctrl_c_ends_the_run(tracker: _Tracker):
-    """While the optimiser runs, Ctrl-C asks the tracker to stop at the next evaluation.
-
-    Python raises KeyboardInterrupt wherever the main thread happens to be, and code inside
-    TensorFlow can swallow it, so the run would go on. A flag checked by our own code
-    between evaluations always stops it; a second Ctrl-C raises at once. Only the main
-    thread can own the handler, and a handler someone else installed is left alone.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield
-        return
-
-    def request_stop(signum, frame):
-        if tracker.stop_requested:
-            raise KeyboardInterrupt
-        tracker.stop_requested = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 class _Tracker:
     """Keeps the best image seen, the history, and calls the user's callback each iteration."""
 
@@ -288,11 +257,8 @@ class _Tracker:
         self.best_image: np.ndarray | None = None
         self.best_terms: dict[str, float] | None = None
         self.start = time.perf_counter()
-        self.stop_requested = False  # set by Ctrl-C (see _ctrl_c_ends_the_run)
 
     def offer(self, image: np.ndarray, terms: dict[str, float]) -> None:
-        if self.stop_requested:  # Ctrl-C: end with the iterations completed so far
-            raise KeyboardInterrupt
         if not all(math.isfinite(v) for v in terms.values()):
             raise FloatingPointError(f"the loss became {terms['total']}")
         if self.best_terms is None or terms["total"] < self.best_terms["total"]:
@@ -395,11 +361,10 @@ def run_style_transfer(
     tracker = _Tracker(callback, frame_every)
     stopped_because = "finished"
     try:
-        with _ctrl_c_ends_the_run(tracker):
-            if optimizer == "lbfgs":
-                _run_lbfgs(loss, x0, iterations, tracker, lbfgs_memory)
-            else:
-                _run_adam(loss, x0, iterations, tracker, learning_rate)
+        if optimizer == "lbfgs":
+            _run_lbfgs(loss, x0, iterations, tracker, lbfgs_memory)
+        else:
+            _run_adam(loss, x0, iterations, tracker, learning_rate)
     except KeyboardInterrupt:
         stopped_because = "interrupted"
     except FloatingPointError as error:
