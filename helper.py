@@ -210,14 +210,41 @@ def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92) ->
     return atomic_write(path, lambda name: picture.save(name, quality=quality))
 
 
+def wrap_text(text: str, fits) -> list[str]:
+    """Split text at spaces into the fewest lines for which `fits(line)` holds, greedily."""
+    if fits(text):
+        return [text]
+    lines: list[str] = []
+    for word in text.split():
+        if lines and fits(f"{lines[-1]} {word}"):
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)  # a word too long for a line stands alone
+    return lines
+
+
 def annotate(image: np.ndarray, text: str) -> np.ndarray:
-    """Return a copy of the image with `text` written in its top-left corner on a dark band."""
+    """Return a copy of the image with `text` written at its top left on a dark band, wrapped to fit."""
     picture = Image.fromarray(to_uint8(image))
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default(size=max(10, picture.height // 24))
-    left, top, right, bottom = draw.textbbox((4, 2), text, font=font)
+    room = picture.width - 8  # 4 px margin on either side
+
+    def lines_in(font) -> list[str]:
+        return wrap_text(text, lambda line: draw.textlength(line, font=font) <= room)
+
+    lines = lines_in(font)
+    # Narrow tiles: shrink the font until the longest word fits, but keep it readable.
+    while font.size > 8 and max(draw.textlength(line, font=font) for line in lines) > room:
+        font = ImageFont.load_default(size=font.size - 1)
+        lines = lines_in(font)
+    # The band may take half the picture; what does not fit runs off the edge as one line.
+    line_height = draw.textbbox((0, 0), "Ag", font=font)[3] + 4
+    most = max(1, picture.height // 2 // line_height)
+    lines = lines[: most - 1] + [" ".join(lines[most - 1 :])]
+    left, top, right, bottom = draw.multiline_textbbox((4, 2), "\n".join(lines), font=font)
     draw.rectangle((0, 0, right + 4, bottom + 4), fill=(0, 0, 0))
-    draw.text((4, 2), text, fill=(255, 255, 255), font=font)
+    draw.multiline_text((4, 2), "\n".join(lines), fill=(255, 255, 255), font=font)
     return np.asarray(picture, dtype=np.float32) / 255.0
 
 

@@ -1,4 +1,4 @@
-"""What the tutorial notebook shows and automates: live progress, feature-map pictures, stylize().
+"""What the tutorial notebook shows and automates: live progress, feature-map pictures, stylize_files().
 
 No loss, Gram matrix or optimiser code here: those live in tf_helper.py, images in helper.py.
 """
@@ -289,7 +289,7 @@ def zoom_centre(image: np.ndarray, fraction: float = 0.3, factor: int = 3) -> np
 
 @dataclass
 class Stylized:
-    """What stylize() returns: the inputs as used, the engine's RunResult, and where it was saved."""
+    """What stylize_files() returns: the inputs as used, the RunResult, and where it was saved."""
 
     content: np.ndarray
     style: np.ndarray
@@ -317,7 +317,7 @@ def load_pair(
     return content, helper.match_style_scale(style, content, style_scale)
 
 
-def stylize(
+def stylize_files(
     content_path: str | os.PathLike,
     style_path: str | os.PathLike,
     *,

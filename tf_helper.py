@@ -18,7 +18,7 @@ from tensorflow_vgg.vgg16_avg_pool import LAYER_ORDER, Vgg16, check_layer_names,
 
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-INITS = ("noise", "content", "style")
+INITS = ("noise", "content", "recolored", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 
 
@@ -234,12 +234,21 @@ Callback = Callable[[int, dict[str, float], "np.ndarray | None"], None]
 def initial_image(
     init: str, content_image: np.ndarray, style_image: np.ndarray, seed: int | None
 ) -> np.ndarray:
-    """Return the starting image: uniform white noise, the content image, or the resized style."""
+    """Return the starting image: white noise, the content image, it recoloured, or the style.
+
+    "recolored" is the content image with the style image's colour mean and covariance
+    (color.match_color_histogram the other way round): the layout of the photo in the
+    painting's palette, which the style loss would otherwise spend the first iterations on.
+    """
     if init == "noise":
         rng = np.random.default_rng(seed)
         return rng.uniform(0.0, 1.0, content_image.shape).astype(np.float32)
     if init == "content":
         return content_image.astype(np.float32).copy()
+    if init == "recolored":
+        import color
+
+        return color.match_color_histogram(content_image, style_image)
     if init == "style":
         import helper
 
@@ -324,7 +333,7 @@ def run_style_transfer(
     net: Vgg16 | None = None,
     iterations: int = 300,
     optimizer: str = "lbfgs",
-    init: str = "content",
+    init: str = "recolored",
     seed: int | None = 0,
     weights: LossWeights | None = None,
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
@@ -407,7 +416,7 @@ def run_coarse_to_fine(
     iterations: Sequence[int],
     style_scale: float = 1.0,
     net: Vgg16 | None = None,
-    init: str = "content",
+    init: str = "recolored",
     seed: int | None = 0,
     callback: Callback | None = None,
     frame_every: int = 0,

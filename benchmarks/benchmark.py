@@ -1,7 +1,7 @@
 """Measure the engine on this machine: GEMM rate, s/iteration, time to a good picture, memory.
 
 Run from the repo root: `.venv/bin/python benchmarks/benchmark.py` (about 5 minutes on
-2 cores; `--quality` adds two full 512 px runs of the command line from a cold process, about
+2 cores; `--quality` adds three full 512 px runs of the command line from a cold process, about
 20 minutes more). Prints tables and writes `benchmarks/results/benchmark.json` (and, with
 `--quality`, `benchmarks/results/loss_vs_time.png`).
 """
@@ -192,18 +192,8 @@ def time_to_quality(extra: list[str], label: str) -> dict:
             "final_total": manifest["final"]["total"], "curve": curve}  # fmt: skip
 
 
-def main() -> None:
-    """Run every measurement, print the tables and write the JSON and the plot."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--quality", action="store_true", help="also time the CLI to a good picture"
-    )
-    parser.add_argument("--reference-loss", type=float, default=REFERENCE_LOSS_512,
-                        help="best total loss of a long run at 512 px (default: %(default).4g)")  # fmt: skip
-    args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+def measure_speed(report: dict, repeats: int) -> None:
+    """Time evaluations, L-BFGS iterations and peak memory; print them and add them to `report`."""
     rate = gemm_rate()
     report["gemm_gflops"] = rate
     print(f"float32 GEMM (NumPy, n=4096): {rate:.0f} GFLOP/s\n")
@@ -211,7 +201,7 @@ def main() -> None:
     report["evaluation"] = {}
     for size in (256, 512):
         gflop = evaluation_gflop(size, size)
-        for label, seconds in time_evaluations(size, args.repeats).items():
+        for label, seconds in time_evaluations(size, repeats).items():
             print(
                 f"{size:>6} {label:<22} {seconds:7.2f} {gflop / seconds:8.0f} {100 * gflop / seconds / rate:6.0f}%"
             )
@@ -228,8 +218,28 @@ def main() -> None:
             print(f"{size:>6} one L-BFGS iteration, {label:<18} {seconds:6.2f} s")
             report["lbfgs_iteration_seconds"][f"{size} {label}"] = seconds
     print()
-    if args.quality:
+
+
+def main() -> None:
+    """Run every measurement, print the tables and write the JSON and the plot."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--quality", action="store_true", help="also time the CLI to a good picture"
+    )
+    parser.add_argument(
+        "--quality-only", action="store_true", help="only the --quality runs (skip the timings)"
+    )
+    parser.add_argument("--reference-loss", type=float, default=REFERENCE_LOSS_512,
+                        help="best total loss of a long run at 512 px (default: %(default).4g)")  # fmt: skip
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+    if not args.quality_only:
+        measure_speed(report, args.repeats)
+    if args.quality or args.quality_only:
         runs = [time_to_quality([], "default"),
+                time_to_quality(["--init", "content"], "from_the_photo"),
                 time_to_quality(["--scales", "256,512", "--iterations", "150,60"], "coarse_to_fine")]  # fmt: skip
         report["time_to_quality"] = runs
         _report_quality(runs, args.reference_loss)

@@ -54,3 +54,22 @@ def test_histogram_matching_gives_style_the_content_colour_mean_and_covariance()
         np.cov(actual, rowvar=False), np.cov(expected, rowvar=False), atol=1e-5
     )
     assert actual.shape[0] == style.shape[0] * style.shape[1]
+
+
+def test_recolored_start_is_the_photo_in_the_style_colour_moments():
+    import tf_helper
+
+    content = _smooth_image(5, shape=(40, 48))
+    style = (_smooth_image(6, shape=(30, 20)) * 0.8 + 0.1)[..., ::-1].copy()
+    start = tf_helper.initial_image("recolored", content, style, seed=None)
+    assert start.shape == content.shape and start.dtype == np.float32
+    actual = start.astype(np.float64)
+    pixels, style_pixels = actual.reshape(-1, 3), style.reshape(-1, 3).astype(np.float64)
+    np.testing.assert_allclose(pixels.mean(0), style_pixels.mean(0), atol=1e-4)
+    np.testing.assert_allclose(
+        np.cov(pixels, rowvar=False), np.cov(style_pixels, rowvar=False), atol=1e-5
+    )
+    # Each pixel is the same affine map of the photo's pixel: the photo's layout is kept.
+    photo = np.hstack([content.reshape(-1, 3), np.ones((pixels.shape[0], 1))]).astype(np.float64)
+    fit, *_ = np.linalg.lstsq(photo, pixels, rcond=None)
+    np.testing.assert_allclose(photo @ fit, pixels, atol=1e-5)

@@ -2,8 +2,10 @@
 
 import itertools
 
+import numpy as np
 import pytest
 
+import helper
 import sweeps
 
 
@@ -40,3 +42,24 @@ def test_bad_sweep_specifications_raise_clear_errors(spec, message):
 def test_the_same_setting_twice_is_refused():
     with pytest.raises(sweeps.SweepError, match="given twice"):
         sweeps.parse_sweep(["size=64", "size=128"])
+
+
+def test_wrap_text_breaks_at_spaces_into_lines_that_fit():
+    text = "style-weight 100, content-layer conv4_2"
+    lines = helper.wrap_text(text, lambda line: len(line) <= 14)
+    assert lines == ["style-weight", "100,", "content-layer", "conv4_2"]
+    assert helper.wrap_text("short", lambda line: len(line) <= 14) == ["short"]
+
+
+def _text_pixels(image: np.ndarray) -> int:
+    return int((image.min(axis=-1) > 0.9).sum())  # white text on the dark band
+
+
+def test_a_label_wider_than_its_tile_is_wrapped_not_cut():
+    label = sweeps.label({"style-weight": 10000.0, "content-layer": "conv3_2"})
+    wide = helper.annotate(np.full((192, 2000, 3), 0.5, np.float32), label)
+    narrow = helper.annotate(np.full((192, 130, 3), 0.5, np.float32), label)
+    # The same glyphs are drawn on two or more lines instead of running off the edge.
+    assert _text_pixels(narrow) >= 0.95 * _text_pixels(wide)
+    band_rows = (narrow[:, 0] < 0.1).all(axis=-1).sum()
+    assert band_rows > 1.5 * (wide[:, 0] < 0.1).all(axis=-1).sum()  # more than one line
