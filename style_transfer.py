@@ -268,7 +268,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         choices=("noise", "content", "recolored", "style"),  # tf_helper.INITS, without importing TF
         default="recolored",
         help="where the optimisation starts: white noise (as in the paper), the photo, the photo "
-        "in the style's colours (its colour mean and covariance: 3-8%% lower loss than the "
+        "in the style's colours (its colour mean and covariance: 1-8%% lower loss than the "
         "photo after 100 iterations), or the style image",
     )
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")

@@ -19,22 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import numpy as np
 
-import numpy as np  # noqa: E402
+import helper
 
-import helper  # noqa: E402
-
-CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
-STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
-RESULTS = ROOT / "benchmarks/results"
 CHECKPOINTS = (50, 100, 200, 300, 400, 600, 800)
 
 
@@ -178,8 +169,8 @@ def main() -> None:
     methods = [m for m in args.methods if _torch_installed() or not m.startswith("torch")]
     for skipped in sorted(set(args.methods) - set(methods)):
         print(f"skipping {skipped!r}: PyTorch is not installed")
-    content = helper.load_image(CONTENT, max_side=args.size)
-    style = helper.match_style_scale(helper.load_image(STYLE), content)
+    content = helper.load_image(benchmark.CONTENT, max_side=args.size)
+    style = helper.match_style_scale(helper.load_image(benchmark.STYLE), content)
     loss = tf_helper.StyleTransferLoss(Vgg16(), content, style)
     loss.terms_and_gradient(content)  # trace once, outside every method's clock
     runs = []
@@ -187,10 +178,10 @@ def main() -> None:
         runs.append(run_method(loss, content, name, args.evaluations))
         print(f"{name}: {runs[-1]['best_total']:.4g} after {args.evaluations} evaluations", flush=True)  # fmt: skip
     report(runs)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"optimizers_{args.size}.json"
+    benchmark.RESULTS.mkdir(parents=True, exist_ok=True)
+    out = benchmark.RESULTS / f"optimizers_{args.size}.json"
     out.write_text(json.dumps({"size": args.size, "runs": runs}, indent=1))
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out.relative_to(benchmark.ROOT)}")
 
 
 if __name__ == "__main__":
