@@ -53,18 +53,40 @@ def _matrix_sqrt(covariance: np.ndarray, inverse: bool = False) -> np.ndarray:
     return (vectors * values**power) @ vectors.T
 
 
-def match_color_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """Return the style image with the content's colour mean and covariance.
+def color_moments(
+    images: list[np.ndarray], shares: list[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the colour mean and covariance of the images' pixels pooled with these shares.
 
-    x' = C_c^(1/2) C_s^(-1/2) (x - mu_s) + mu_c, with symmetric matrix square roots,
-    so the transformed style pixels have exactly mean mu_c and covariance C_c (before
-    clipping to [0, 1]).
+    Each image counts with its share w_i whatever its size: the moments of the mixture
+    sum_i w_i p_i of the images' pixel distributions, mu = sum_i w_i mu_i and
+    C = sum_i w_i (C_i + mu_i mu_i^T) - mu mu^T.
     """
-    pixels_s = style.reshape(-1, 3).astype(np.float64)
-    pixels_c = content.reshape(-1, 3).astype(np.float64)
-    mu_s, mu_c = pixels_s.mean(0), pixels_c.mean(0)
-    C_s = np.cov(pixels_s, rowvar=False) + 1e-6 * np.eye(3)
-    C_c = np.cov(pixels_c, rowvar=False) + 1e-6 * np.eye(3)
-    transform = _matrix_sqrt(C_c) @ _matrix_sqrt(C_s, inverse=True)
-    matched = (pixels_s - mu_s) @ transform.T + mu_c
-    return matched.reshape(style.shape).clip(0.0, 1.0).astype(np.float32)
+    shares = [1.0 / len(images)] * len(images) if shares is None else shares
+    mu = np.zeros(3)
+    second = np.zeros((3, 3))
+    for image, share in zip(images, shares):
+        pixels = image.reshape(-1, 3).astype(np.float64)
+        mu_i, C_i = pixels.mean(0), np.cov(pixels, rowvar=False)
+        mu += share * mu_i
+        second += share * (C_i + np.outer(mu_i, mu_i))
+    return mu, second - np.outer(mu, mu)
+
+
+def match_color_moments(image: np.ndarray, mu: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Return the image affinely recoloured to colour mean `mu` and covariance `C`.
+
+    x' = C^(1/2) C_x^(-1/2) (x - mu_x) + mu, with symmetric matrix square roots, so the
+    pixels have exactly mean mu and covariance C (before clipping to [0, 1]).
+    """
+    pixels = image.reshape(-1, 3).astype(np.float64)
+    mu_x = pixels.mean(0)
+    C_x = np.cov(pixels, rowvar=False) + 1e-6 * np.eye(3)
+    transform = _matrix_sqrt(C + 1e-6 * np.eye(3)) @ _matrix_sqrt(C_x, inverse=True)
+    matched = (pixels - mu_x) @ transform.T + mu
+    return matched.reshape(image.shape).clip(0.0, 1.0).astype(np.float32)
+
+
+def match_color_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Return the style image with the content's colour mean and covariance."""
+    return match_color_moments(style, *color_moments([content]))

@@ -66,25 +66,42 @@ class Vgg16:
         weights = load_weights(weights_path)
         self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
+        self._low_precision: dict[tf.DType, tuple[dict, dict]] = {}
+
+    def _weights(self, dtype: tf.DType) -> tuple[dict, dict]:
+        if dtype == tf.float32:
+            return self._kernels, self._biases
+        if dtype not in self._low_precision:
+            with tf.init_scope():  # cast once, eagerly, even when first called in a tf.function
+                self._low_precision[dtype] = tuple(
+                    {name: tf.cast(value, dtype) for name, value in table.items()}
+                    for table in (self._kernels, self._biases)
+                )
+        return self._low_precision[dtype]
 
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
         return pool(x, ksize=2, strides=2, padding="SAME")
 
-    def __call__(self, rgb: tf.Tensor, layers) -> dict[str, tf.Tensor]:
-        """Return {name: activation} for `layers`, given RGB images (batch, H, W, 3) in [0, 1]."""
+    def __call__(self, rgb: tf.Tensor, layers, compute_dtype: tf.DType = tf.float32):
+        """Return {name: activation} for `layers`, given RGB images (batch, H, W, 3) in [0, 1].
+
+        `compute_dtype=tf.bfloat16` runs the convolutions in bfloat16 (about twice as fast on
+        CPUs with AVX512_BF16); the activations are returned as float32 either way.
+        """
         wanted = set(check_layer_names(layers))
         deepest = max(LAYER_ORDER.index(name) for name in wanted)
-        x = preprocess(tf.convert_to_tensor(rgb, dtype=tf.float32))
+        kernels, biases = self._weights(compute_dtype)
+        x = tf.cast(preprocess(tf.convert_to_tensor(rgb, dtype=tf.float32)), compute_dtype)
         activations = {}
         for name in LAYER_ORDER[: deepest + 1]:
             if name.startswith("pool"):
                 x = self._pool(x)
             else:
-                x = tf.nn.conv2d(x, self._kernels[name], strides=1, padding="SAME")
-                x = tf.nn.relu(tf.nn.bias_add(x, self._biases[name]))
+                x = tf.nn.conv2d(x, kernels[name], strides=1, padding="SAME")
+                x = tf.nn.relu(tf.nn.bias_add(x, biases[name]))
             if name in wanted:
-                activations[name] = x
+                activations[name] = tf.cast(x, tf.float32)
         return activations
 
 

@@ -209,6 +209,7 @@ def test_empty_layer_name(tmp_path, good, capsys):
     [
         (["--optimizer", "sgd"], ["--optimizer", "invalid choice: 'sgd'", "'lbfgs', 'adam'"]),
         (["--init", "zeros"], ["--init", "invalid choice: 'zeros'", "'noise'"]),
+        (["--precision", "float16"], ["--precision", "invalid choice: 'float16'", "'bfloat16'"]),
         (["--colour", "red"], ["unrecognized arguments: --colour red"]),
     ],
 )

@@ -353,3 +353,15 @@ def test_blend_one_zero_paints_the_same_picture_as_the_first_style(images, tmp_p
     assert code == 0, error
     assert "style 32x28 + 32x28 px" in out
     np.testing.assert_array_equal(pixels(blended), pixels(alone))
+
+
+def test_precision_bfloat16_runs_and_is_recorded(images, tmp_path, capsys):
+    common = [images["content"], images["style"], "--size", WIDTH, "--iterations", 3]
+    low, full, stats = tmp_path / "low.png", tmp_path / "full.png", tmp_path / "low.json"
+    code, out, _ = run_cli(capsys, *common, "--precision", "bfloat16", "-o", low, "--stats", stats)
+    assert code == 0 and "saved" in out
+    assert run_cli(capsys, *common, "-o", full)[0] == 0
+    manifest = json.loads(stats.read_text())
+    assert manifest["parameters"]["precision"] == "bfloat16"
+    assert pixels(low).shape == pixels(full).shape
+    assert not np.array_equal(pixels(low), pixels(full))  # the flag reached the network

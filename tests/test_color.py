@@ -73,3 +73,41 @@ def test_recolored_start_is_the_photo_in_the_style_colour_moments():
     photo = np.hstack([content.reshape(-1, 3), np.ones((pixels.shape[0], 1))]).astype(np.float64)
     fit, *_ = np.linalg.lstsq(photo, pixels, rcond=None)
     np.testing.assert_allclose(photo @ fit, pixels, atol=1e-5)
+
+
+def test_recolored_start_for_a_blend_has_the_blended_colour_moments():
+    import tf_helper
+
+    content = _smooth_image(7, shape=(36, 40))
+    warm = _smooth_image(8, shape=(30, 20)) * [0.9, 0.7, 0.5] + [0.1, 0.1, 0.1]
+    cool = _smooth_image(9, shape=(50, 44))[..., ::-1] * 0.6 + [0.1, 0.15, 0.0]
+    shares = [0.7, 0.3]
+    start = tf_helper.initial_image("recolored", content, [warm, cool], None, [7, 3])
+    # Independently: the moments of all style pixels pooled, each image weighted by its
+    # share spread over its pixels (np.cov's aweights), against the start's own moments.
+    pooled = np.vstack([warm.reshape(-1, 3), cool.reshape(-1, 3)]).astype(np.float64)
+    weights = np.concatenate([np.full(warm.size // 3, s / (warm.size // 3)) for s in shares[:1]]
+                             + [np.full(cool.size // 3, shares[1] / (cool.size // 3))])  # fmt: skip
+    desired_mean = np.average(pooled, axis=0, weights=weights)
+    desired_cov = np.cov(pooled, rowvar=False, aweights=weights, bias=True)
+    pixels = start.reshape(-1, 3).astype(np.float64)
+    np.testing.assert_allclose(pixels.mean(0), desired_mean, atol=1e-4)
+    assert start.min() > 0 and start.max() < 1  # no clipping to bend the moments
+    # color.py pools unbiased (ddof 1) per-image covariances: within ~1/n of the biased one
+    np.testing.assert_allclose(np.cov(pixels, rowvar=False), desired_cov, rtol=5e-3, atol=1e-6)
+    first_only = tf_helper.initial_image("recolored", content, warm, None)
+    assert np.abs(first_only.mean((0, 1)) - desired_mean).max() > 0.03
+
+
+def test_blend_shares_normalise_and_reject_bad_blends():
+    import pytest
+
+    import tf_helper
+
+    assert tf_helper.blend_shares(4, None) == [0.25] * 4
+    np.testing.assert_allclose(tf_helper.blend_shares(2, [3, 1]), [0.75, 0.25])
+    for blend, message in [([1.0], "1 blend weights given for 2 style images"),
+                           ([0, 0], "must not all be zero"),
+                           ([1, -1], "style blend weight must be a finite number")]:  # fmt: skip
+        with pytest.raises(tf_helper.SettingsError, match=message):
+            tf_helper.blend_shares(2, blend)

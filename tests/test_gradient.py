@@ -1,4 +1,5 @@
-"""The gradient of the total loss against central finite differences, with and without XLA."""
+"""The gradient of the total loss against central finite differences, with and without XLA,
+and the bfloat16 evaluations against float32 and float64."""
 
 from __future__ import annotations
 
@@ -86,3 +87,40 @@ def test_xla_and_eager_give_the_same_terms_and_gradient(net, small_photo, small_
         np.testing.assert_allclose(terms[True][name], terms[False][name], rtol=1e-4, err_msg=name)
     scale = np.abs(gradients[False]).max()
     np.testing.assert_allclose(gradients[True], gradients[False], rtol=0, atol=1e-4 * scale)
+
+
+def test_bfloat16_evaluations_stay_close_to_the_float64_loss_and_float32_gradient(
+    net, reference, small_photo, small_painting
+):
+    content, style = small_photo(48, 48), small_painting(48, 64)
+    x = np.random.default_rng(4).uniform(0.05, 0.95, size=(48, 48, 3)).astype(np.float32)
+    desired = reference.terms(x, content, [style])
+    low = tf_helper.StyleTransferLoss(net, content, style, precision="bfloat16")
+    full = tf_helper.StyleTransferLoss(net, content, style)
+    actual, gradient = low.terms_and_gradient(x)
+    _, gradient32 = full.terms_and_gradient(x)
+    for name in ("total", "content", "style", "tv"):
+        assert actual[name] == pytest.approx(desired[name], rel=1e-2), name
+    # bfloat16 really ran (float32 agrees with float64 to ~1e-6), and the gradient still
+    # points where float32's does.
+    assert abs(actual["total"] / desired["total"] - 1) > 1e-5
+    error = np.linalg.norm(gradient - gradient32) / np.linalg.norm(gradient32)
+    assert 1e-4 < error < 5e-2
+    # terms() reports the float32 loss whatever precision the evaluations use
+    assert low.terms(x)["total"] == pytest.approx(desired["total"], rel=1e-4)
+
+
+def test_bfloat16_run_reports_the_float32_loss_of_its_picture(net, small_photo, small_painting):
+    content, style = small_photo(40, 40), small_painting(40, 56)
+    result = tf_helper.run_style_transfer(
+        content, style, net=net, iterations=15, precision="bfloat16"
+    )
+    exact = tf_helper.StyleTransferLoss(net, content, style).terms(result.image)
+    assert result.terms == pytest.approx(exact, rel=1e-6)
+    assert result.terms["total"] < 0.5 * result.history[0]["total"]
+
+
+def test_unknown_precision_is_refused_with_the_choices(net, small_photo):
+    content = small_photo(32, 32)
+    with pytest.raises(tf_helper.SettingsError, match="unknown precision 'float16'.*bfloat16"):
+        tf_helper.StyleTransferLoss(net, content, content, precision="float16")
