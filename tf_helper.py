@@ -19,7 +19,7 @@ from tensorflow_vgg.vgg16_avg_pool import LAYER_ORDER, Vgg16, check_layer_names,
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 INITS = ("noise", "content", "recolored", "style")
-# bfloat16 convolutions: twice as fast where the CPU has AVX512_BF16, far slower where not.
+# bfloat16 convolutions: about 1.75x as fast where the CPU has AVX512_BF16, slower where not.
 PRECISIONS = ("float32", "bfloat16")
 OPTIMIZERS = ("lbfgs", "adam")
 
