@@ -87,6 +87,11 @@ def _positive(name: str, value, allow_zero: bool = True) -> float:
     return number
 
 
+def as_style_list(style_image: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Return one style image or several as a list of style images."""
+    return [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+
+
 def blend_shares(count: int, blend: Sequence[float] | None) -> list[float]:
     """Return the style blend as shares summing to 1 (equal shares when `blend` is None)."""
     if blend is None:
@@ -165,7 +170,7 @@ class StyleTransferLoss:
             set(self.content_layers) | set(self.style_layers), key=LAYER_ORDER.index
         )
         smallest = minimum_image_side(self._layers)
-        style_list = [style_images] if isinstance(style_images, np.ndarray) else list(style_images)
+        style_list = as_style_list(style_images)
         for name, image in [("content", content_image)] + [("style", s) for s in style_list]:
             if min(image.shape[:2]) < smallest:
                 raise SettingsError(
@@ -260,7 +265,7 @@ def initial_image(
     which the style loss would otherwise spend the first iterations on. "style" is the
     first style image.
     """
-    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    styles = as_style_list(style_image)
     if init == "noise":
         rng = np.random.default_rng(seed)
         return rng.uniform(0.0, 1.0, content_image.shape).astype(np.float32)
@@ -386,7 +391,7 @@ def run_style_transfer(
     if not isinstance(iterations, int) or iterations < 1:
         raise SettingsError(f"iterations must be a whole number of at least 1, not {iterations!r}")
     net = net or Vgg16()
-    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    styles = as_style_list(style_image)
     loss = StyleTransferLoss(
         net, content_image, styles, content_layers=content_layers, style_layers=style_layers,
         layer_weights=layer_weights, style_blend=style_blend, weights=weights,
@@ -464,7 +469,7 @@ def run_coarse_to_fine(
     if len(sizes) != len(iterations) or not sizes:
         raise SettingsError(f"{len(sizes)} sizes given with {len(iterations)} iteration counts")
     net = net or Vgg16()
-    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    styles = as_style_list(style_image)
     full_shape = content_image.shape[:2]
     history: list[dict[str, float]] = []
     previous = None  # (result, content) of the last scale
@@ -524,7 +529,7 @@ def stylize(
     """
     import color
 
-    styles = [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+    styles = as_style_list(style_image)
     style_scale = _positive("style scale", style_scale, allow_zero=False)
     if preserve_colors not in (None, *color.COLOR_MODES):
         raise SettingsError(
