@@ -185,10 +185,15 @@ def check_repeatable(manifest: dict, path: str | os.PathLike) -> None:
         )
 
 
+# What a run used before its manifest or checkpoint recorded the setting (now the default differs).
+RECORDED_BEFORE = {"precision": "float32"}
+
+
 def repeat_defaults(manifest: dict, known: Iterable[str]) -> dict:
     """Return the manifest's parameters a repeat takes as its defaults (only `known` names)."""
     known = set(known) - set(NOT_REPEATED)
-    return {key: value for key, value in manifest["parameters"].items() if key in known}
+    parameters = {**RECORDED_BEFORE, **manifest["parameters"]}
+    return {key: value for key, value in parameters.items() if key in known}
 
 
 def version_differences(recorded: dict, current: dict) -> list[str]:

@@ -77,16 +77,19 @@ def minimize(
     iterations: int,
     memory: int | None = None,
     on_iteration: Callable[[np.ndarray, float], None] | None = None,
+    history: Memory | None = None,
 ) -> tuple[np.ndarray, float]:
     """Minimise f over [0, 1]^n from x0 for `iterations` accepted steps; return (x, f(x)).
 
     `loss_and_gradient(x)` returns (f, g) for a float32 vector; `on_iteration(x, f)` is
-    called after every accepted step; `memory` pairs are kept (default: `pairs_for(n)`).
+    called after every accepted step; `memory` pairs are kept (default: `pairs_for(n)`),
+    in `history` if given, which lets a second call go on with the pairs of the first.
     Stops early only if no step decreases f.
     """
     x = np.clip(x0.astype(np.float32).ravel(), 0.0, 1.0)
     f, g = loss_and_gradient(x)
-    history = Memory(memory or pairs_for(x.size))
+    if history is None:
+        history = Memory(memory or pairs_for(x.size))
     for _ in range(iterations):
         free = free_variables(x, g)
         g_free = g * free

@@ -14,13 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 import lbfgs
+import precisions
 from tensorflow_vgg.vgg16_avg_pool import LAYER_ORDER, Vgg16, check_layer_names, minimum_image_side
 
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 INITS = ("noise", "content", "recolored", "style")
-# bfloat16 convolutions: about 1.75x as fast where the CPU has AVX512_BF16, slower where not.
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = precisions.PRECISIONS  # see precisions.py
 OPTIMIZERS = ("lbfgs", "adam")
 
 
@@ -136,7 +136,9 @@ class StyleTransferLoss:
     The targets (P for the content layers, A for the style layers) are computed once
     here; `terms_and_gradient` runs in one `tf.function`. XLA (`jit_compile=True`) is off by
     default: on a 2-core CPU TensorFlow's oneDNN kernels were as fast per evaluation and
-    need no compile time (see benchmarks/).
+    need no compile time (see benchmarks/). `precision` ("float32" or "bfloat16", settable
+    between evaluations) is the format of `terms_and_gradient`'s convolutions; the targets
+    and `terms` are always float32.
     """
 
     def __init__(
@@ -153,13 +155,6 @@ class StyleTransferLoss:
         jit_compile: bool = False,
         precision: str = "float32",
     ):
-        if precision not in PRECISIONS:
-            raise SettingsError(
-                f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
-            )
-        # The targets P and A, and `terms`, are always float32; only the evaluations the
-        # optimiser asks for (`terms_and_gradient`) run in `precision`.
-        self.compute_dtype = tf.as_dtype(precision)
         self.content_layers = check_layer_names(content_layers)
         self.style_layers = check_layer_names(style_layers)
         self.w_l = style_layer_weights(self.style_layers, layer_weights)
@@ -185,11 +180,36 @@ class StyleTransferLoss:
         }
         self.N_l = {name: int(content_features[name].shape[-1]) for name in self.style_layers}
         self.A = self._blended_style_targets(style_list, style_blend)
-        spec = tf.TensorSpec((1, *self.shape), tf.float32)
-        self._terms_and_gradient = tf.function(
-            self._terms_and_gradient_eager, input_signature=[spec], jit_compile=jit_compile
+        self._spec = tf.TensorSpec((1, *self.shape), tf.float32)
+        self._jit_compile = jit_compile
+        self._traced: dict[str, Callable] = {}  # terms_and_gradient per precision, traced once
+        self.precision = precision
+        self._terms = tf.function(
+            self.terms_eager, input_signature=[self._spec], jit_compile=jit_compile
         )
-        self._terms = tf.function(self.terms_eager, input_signature=[spec], jit_compile=jit_compile)
+
+    @property
+    def precision(self) -> str:
+        """The format of the convolutions in `terms_and_gradient`: "float32" or "bfloat16"."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value not in precisions.EVALUATION_PRECISIONS:
+            choices = ", ".join(precisions.EVALUATION_PRECISIONS)
+            raise SettingsError(f"unknown evaluation precision {value!r}; choose one of {choices}")
+        if value not in self._traced:
+            self._traced[value] = tf.function(
+                lambda image: self._terms_and_gradient_eager(image, tf.as_dtype(value)),
+                input_signature=[self._spec],
+                jit_compile=self._jit_compile,
+            )
+        self._precision = value
+
+    @property
+    def traced_terms_and_gradient(self) -> Callable:
+        """The `tf.function` behind `terms_and_gradient` for the current precision."""
+        return self._traced[self._precision]
 
     def _blended_style_targets(self, style_list, blend) -> dict[str, tf.Tensor]:
         blend = blend_shares(len(style_list), blend)
@@ -219,15 +239,16 @@ class StyleTransferLoss:
         terms.update({f"style_{name}": value for name, value in per_layer.items()})
         return terms
 
-    def _terms_and_gradient_eager(self, image: tf.Tensor):
+    def _terms_and_gradient_eager(self, image: tf.Tensor, compute_dtype: tf.DType):
         with tf.GradientTape() as tape:
             tape.watch(image)
-            terms = self.terms_eager(image, self.compute_dtype)
+            terms = self.terms_eager(image, compute_dtype)
         return terms, tape.gradient(terms["total"], image)
 
     def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
-        terms, gradient = self._terms_and_gradient(tf.constant(image[None], tf.float32))
+        image = tf.constant(image[None], tf.float32)
+        terms, gradient = self.traced_terms_and_gradient(image)
         return {k: float(v) for k, v in terms.items()}, gradient.numpy()[0]
 
     def terms(self, image: np.ndarray) -> dict[str, float]:
@@ -300,6 +321,10 @@ class _Tracker:
         if self.best_terms is None or terms["total"] < self.best_terms["total"]:
             self.best_image, self.best_terms = image.copy(), dict(terms)
 
+    def forget_best(self) -> None:
+        """Let the next image offered replace the best: losses in another precision do not compare."""
+        self.best_terms = None  # the image stays, in case the run ends before the next offer
+
     def iteration_done(self, image: np.ndarray, terms: dict[str, float]) -> None:
         iteration = len(self.history) + 1
         self.history.append(
@@ -311,7 +336,11 @@ class _Tracker:
 
 
 def _run_lbfgs(
-    loss: StyleTransferLoss, x0: np.ndarray, iterations: int, tracker: _Tracker, memory: int | None
+    loss: StyleTransferLoss,
+    x0: np.ndarray,
+    phases: list[tuple[str, int]],
+    tracker: _Tracker,
+    memory: int | None,
 ):
     shape = x0.shape
     last = {}
@@ -326,31 +355,49 @@ def _run_lbfgs(
     def on_iteration(x: np.ndarray, total: float):
         tracker.iteration_done(x.reshape(shape), last["terms"])  # terms of the accepted x
 
-    lbfgs.minimize(loss_and_gradient, x0, iterations, memory, on_iteration)
+    # One memory for every phase: the pairs from bfloat16 still describe the curvature.
+    history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size))
+    x = x0
+    for evaluation_precision, count in phases:
+        if evaluation_precision != loss.precision:
+            loss.precision = evaluation_precision
+            tracker.forget_best()  # minimize re-evaluates x first, so x stays a candidate
+        x, _ = lbfgs.minimize(loss_and_gradient, x, count, on_iteration=on_iteration, history=history)  # fmt: skip
+
+
+def _adam_step(loss: StyleTransferLoss, image: tf.Variable, optimizer) -> Callable:
+    """Return one Adam step in a `tf.function`, evaluating in the loss's current precision."""
+    evaluate = loss.traced_terms_and_gradient
+
+    @tf.function
+    def step():
+        terms, gradient = evaluate(tf.convert_to_tensor(image))
+        optimizer.apply_gradients([(gradient, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        return terms
+
+    return step
 
 
 def _run_adam(
     loss: StyleTransferLoss,
     x0: np.ndarray,
-    iterations: int,
+    phases: list[tuple[str, int]],
     tracker: _Tracker,
     learning_rate: float,
 ):
     image = tf.Variable(x0[None])
     optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
-
-    @tf.function
-    def step():
-        terms, gradient = loss._terms_and_gradient(tf.convert_to_tensor(image))
-        optimizer.apply_gradients([(gradient, image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
-        return terms
-
-    for _ in range(iterations):
-        before = image.numpy()[0]
-        terms = {k: float(v) for k, v in step().items()}
-        tracker.offer(before, terms)
-        tracker.iteration_done(image.numpy()[0], terms)
+    for evaluation_precision, count in phases:
+        if evaluation_precision != loss.precision:
+            loss.precision = evaluation_precision
+            tracker.forget_best()  # the next step offers the current image first
+        step = _adam_step(loss, image, optimizer)
+        for _ in range(count):
+            before = image.numpy()[0]
+            terms = {k: float(v) for k, v in step().items()}
+            tracker.offer(before, terms)
+            tracker.iteration_done(image.numpy()[0], terms)
 
 
 def run_style_transfer(
@@ -373,14 +420,14 @@ def run_style_transfer(
     frame_every: int = 0,
     initial: np.ndarray | None = None,
     jit_compile: bool = False,
-    precision: str = "float32",
+    precision: str = "auto",
 ) -> RunResult:
     """Optimise an image to match the content of one image and the style of another.
 
     Returns the lowest-loss image seen; Ctrl-C or a non-finite loss ends the run early
-    and still returns it (`stopped_because` says why). With `precision="bfloat16"` the
-    history holds the bfloat16 losses the optimiser saw and `terms` the float32 loss of
-    the returned image.
+    and still returns it (`stopped_because` says why). `precision` is one of
+    precisions.PRECISIONS; where evaluations run in bfloat16 the history holds the losses
+    the optimiser saw, and `terms` is always the float32 loss of the returned image.
     """
     if optimizer not in OPTIMIZERS:
         raise SettingsError(
@@ -390,12 +437,16 @@ def run_style_transfer(
         raise SettingsError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     if not isinstance(iterations, int) or iterations < 1:
         raise SettingsError(f"iterations must be a whole number of at least 1, not {iterations!r}")
+    try:
+        phases = precisions.phases(precisions.resolve(precision), iterations)
+    except precisions.PrecisionError as error:
+        raise SettingsError(str(error)) from None
     net = net or Vgg16()
     styles = as_style_list(style_image)
     loss = StyleTransferLoss(
         net, content_image, styles, content_layers=content_layers, style_layers=style_layers,
         layer_weights=layer_weights, style_blend=style_blend, weights=weights,
-        jit_compile=jit_compile, precision=precision,
+        jit_compile=jit_compile, precision=phases[0][0],
     )  # fmt: skip
     x0 = (
         initial
@@ -406,9 +457,9 @@ def run_style_transfer(
     stopped_because = "finished"
     try:
         if optimizer == "lbfgs":
-            _run_lbfgs(loss, x0, iterations, tracker, lbfgs_memory)
+            _run_lbfgs(loss, x0, phases, tracker, lbfgs_memory)
         else:
-            _run_adam(loss, x0, iterations, tracker, learning_rate)
+            _run_adam(loss, x0, phases, tracker, learning_rate)
     except KeyboardInterrupt:
         stopped_because = "interrupted"
     except FloatingPointError as error:
@@ -424,7 +475,10 @@ def run_style_transfer(
     image = np.clip(tracker.best_image, 0.0, 1.0)
     return RunResult(
         image=image,
-        terms=tracker.best_terms if precision == "float32" else loss.terms(image),
+        # The best image's terms are float32 only if the run ended in float32.
+        terms=tracker.best_terms
+        if loss.precision == "float32" and tracker.best_terms
+        else loss.terms(image),
         history=tracker.history,
         stopped_because=stopped_because,
     )

@@ -2,8 +2,8 @@
 
 Run from the repo root: `.venv/bin/python benchmarks/benchmark.py` (about 5 minutes on
 2 cores; `--quality` adds four full 512 px runs of the command line from a cold process, about
-25 minutes more: the bfloat16 run's curve holds the bfloat16 losses its optimiser saw, its
-final loss is float32 like the others'). Prints tables and writes
+25 minutes more: where a run evaluates in bfloat16 its curve holds the bfloat16 losses its
+optimiser saw, its final loss is float32 like the others'). Prints tables and writes
 `benchmarks/results/benchmark.json` (and, with `--quality`, `benchmarks/results/loss_vs_time.png`).
 """
 
@@ -244,7 +244,7 @@ def main() -> None:
         measure_speed(report, args.repeats)
     if args.quality or args.quality_only:
         runs = [time_to_quality([], "default"),
-                time_to_quality(["--init", "content"], "from_the_photo"),
+                time_to_quality(["--precision", "float32"], "float32"),
                 time_to_quality(["--precision", "bfloat16"], "bfloat16"),
                 time_to_quality(["--scales", "256,512", "--iterations", "150,60"], "coarse_to_fine")]  # fmt: skip
         report["time_to_quality"] = runs

@@ -360,7 +360,7 @@ def test_precision_bfloat16_runs_and_is_recorded(images, tmp_path, capsys):
     low, full, stats = tmp_path / "low.png", tmp_path / "full.png", tmp_path / "low.json"
     code, out, _ = run_cli(capsys, *common, "--precision", "bfloat16", "-o", low, "--stats", stats)
     assert code == 0 and "saved" in out
-    assert run_cli(capsys, *common, "-o", full)[0] == 0
+    assert run_cli(capsys, *common, "--precision", "float32", "-o", full)[0] == 0
     manifest = json.loads(stats.read_text())
     assert manifest["parameters"]["precision"] == "bfloat16"
     assert pixels(low).shape == pixels(full).shape

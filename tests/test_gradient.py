@@ -122,5 +122,12 @@ def test_bfloat16_run_reports_the_float32_loss_of_its_picture(net, small_photo, 
 
 def test_unknown_precision_is_refused_with_the_choices(net, small_photo):
     content = small_photo(32, 32)
-    with pytest.raises(tf_helper.SettingsError, match="unknown precision 'float16'.*bfloat16"):
+    with pytest.raises(tf_helper.SettingsError, match="precision 'float16'.*float32, bfloat16"):
         tf_helper.StyleTransferLoss(net, content, content, precision="float16")
+    # a run's schedule is not an evaluation precision
+    with pytest.raises(tf_helper.SettingsError, match="precision 'mixed'.*float32, bfloat16$"):
+        tf_helper.StyleTransferLoss(net, content, content, precision="mixed")
+    with pytest.raises(
+        tf_helper.SettingsError, match="precision 'half'.*auto, float32, bfloat16, mixed"
+    ):
+        tf_helper.run_style_transfer(content, content, net=net, iterations=2, precision="half")

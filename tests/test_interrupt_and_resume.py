@@ -106,6 +106,8 @@ def test_ctrl_c_saves_the_best_image_gif_and_checkpoint(repo_root, images, tmp_p
         sys.executable, "style_transfer.py", str(images[0]), str(images[1]), "-o", str(output),
         "--size", "32", "--iterations", "10000", "--gif", str(gif), "--stats", str(stats),
         "--checkpoint-every", "2",
+        # float32 throughout, so that the history's losses and the checkpoint's compare exactly
+        "--precision", "float32",
     ]  # fmt: skip
     child = subprocess.Popen(
         command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -175,7 +177,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_image(images, tmp_path, capsys):
     # float32 within two steps, and Adam turns the infinities into a NaN image.
     code = style_transfer.main(
         [str(images[0]), str(images[1]), "-o", str(output), "--size", "32", "--iterations", "20",
-         "--optimizer", "adam", "--style-weight", "1e26", "--stats", str(stats)]
+         "--optimizer", "adam", "--style-weight", "1e26", "--stats", str(stats),
+         "--precision", "float32"]  # the history's losses and the final one compare exactly
     )  # fmt: skip
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 1
@@ -212,7 +215,8 @@ def test_resume_continues_lbfgs_from_the_loss_it_stopped_at(
     images, tmp_path, capsys, evaluated_losses, first_checkpoint_copy
 ):
     output, stats = tmp_path / "out.png", tmp_path / "stats.json"
-    first = [str(images[0]), str(images[1]), "-o", str(output), "--size", "32"]
+    # float32 throughout: a checkpoint's loss and the resumed run's first evaluation compare
+    first = [str(images[0]), str(images[1]), "-o", str(output), "--size", "32", "--precision", "float32"]  # fmt: skip
     code = style_transfer.main(
         [*first, "--iterations", "3", "--checkpoint-every", "2", "--stats", str(stats)]
     )

@@ -1,0 +1,155 @@
+"""Precision schedules: reading the CPU's flags, "auto", and mixed runs that switch from
+bfloat16 to float32 part-way with the optimiser's memory intact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import lbfgs
+import precisions
+import style_transfer
+import tf_helper
+
+
+@pytest.fixture
+def cpuinfo(tmp_path):
+    """Write a /proc/cpuinfo look-alike with the given flags; return its path."""
+
+    def write(flags: str):
+        path = tmp_path / "cpuinfo"
+        path.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n\n")
+        return path
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("fpu sse2 avx2 fma avx512f avx512_vnni avx512_bf16", True),
+        ("fpu sse2 avx2 fma amx_tile amx_bf16", True),
+        ("fpu sse2 avx2 fma avx512f avx512_vnni", False),
+        ("fpu avx512_bf16x", False),  # a whole flag, not a prefix
+    ],
+)
+def test_native_bfloat16_is_read_from_the_cpu_flags(cpuinfo, flags, native):
+    path = cpuinfo(flags)
+    assert precisions.cpu_has_native_bfloat16(path) is native
+    assert precisions.resolve("auto", path) == ("mixed" if native else "float32")
+    # an explicit choice is kept whatever the CPU
+    for choice in ("float32", "bfloat16", "mixed"):
+        assert precisions.resolve(choice, path) == choice
+
+
+def test_no_cpuinfo_means_no_bfloat16(tmp_path):
+    assert precisions.cpu_has_native_bfloat16(tmp_path / "absent") is False
+    assert precisions.resolve("auto", tmp_path / "absent") == "float32"
+
+
+def test_unknown_or_unresolved_precision_is_refused():
+    with pytest.raises(precisions.PrecisionError, match="'fp8'; choose one of auto, float32"):
+        precisions.resolve("fp8")
+    with pytest.raises(precisions.PrecisionError, match='resolve "auto"'):
+        precisions.phases("auto", 10)
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3, 4, 5, 10, 99, 200, 300, 1000])
+def test_a_mixed_run_ends_with_a_third_in_float32(iterations):
+    schedule = precisions.phases("mixed", iterations)
+    counts = dict(schedule)
+    assert sum(counts.values()) == iterations
+    assert schedule[-1][0] == "float32"
+    assert abs(counts["float32"] - max(1, iterations / 3)) <= 0.5  # at least one
+    if iterations > 1:
+        assert schedule[0] == ("bfloat16", iterations - counts["float32"])
+    for single in ("float32", "bfloat16"):
+        assert precisions.phases(single, iterations) == [(single, iterations)]
+
+
+def test_minimize_goes_on_with_the_pairs_of_an_earlier_call():
+    """Two calls sharing one Memory take exactly the steps of one call as long as both."""
+    rng = np.random.default_rng(3)
+    Q = rng.normal(size=(40, 40))
+    A, b = Q @ Q.T / 40 + 0.1 * np.eye(40), rng.normal(size=40)
+
+    def f(x):
+        x = x.astype(np.float64)
+        return float(0.5 * x @ A @ x - b @ x), (A @ x - b).astype(np.float32)
+
+    x0 = np.full(40, 0.5, np.float32)
+    whole, _ = lbfgs.minimize(f, x0, 12, memory=5)
+    history = lbfgs.Memory(5)
+    half, _ = lbfgs.minimize(f, x0, 6, history=history)
+    assert len(history.pairs) == 5
+    actual, _ = lbfgs.minimize(f, half, 6, history=history)
+    np.testing.assert_array_equal(actual, whole)
+    fresh, _ = lbfgs.minimize(f, half, 6, memory=5)  # without the pairs: a different path
+    assert not np.array_equal(fresh, whole)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_mixed_run_switches_to_float32_for_its_last_third(
+    net, small_photo, small_painting, optimizer
+):
+    content, style = small_photo(40, 40), small_painting(40, 56)
+    seen = []
+    result = tf_helper.run_style_transfer(
+        content, style, net=net, iterations=9, precision="mixed", optimizer=optimizer,
+        learning_rate=0.05, callback=lambda i, terms, image: seen.append((terms, image)),
+        frame_every=1,
+    )  # fmt: skip
+    exact = tf_helper.StyleTransferLoss(net, content, style)
+    assert len(seen) == 9
+    # The terms a callback gets are those of the image it gets for L-BFGS (Adam reports the
+    # image before its step), so compare the float32 loss of L-BFGS's images only.
+    if optimizer == "lbfgs":
+        for iteration, (terms, image) in enumerate(seen, start=1):
+            relative = abs(terms["total"] / exact.terms(image)["total"] - 1)
+            if iteration <= 6:
+                assert relative > 1e-6, iteration  # bfloat16
+            else:
+                assert relative < 1e-5, iteration  # float32
+    assert result.terms == pytest.approx(exact.terms(result.image), rel=1e-6)
+    assert result.terms["total"] < seen[0][0]["total"]
+
+
+def test_auto_precision_follows_the_cpu_and_is_recorded(
+    tmp_path, capsys, monkeypatch, cpuinfo, small_photo, small_painting
+):
+    from PIL import Image
+
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    Image.fromarray((small_photo(32, 32) * 255).astype(np.uint8)).save(content)
+    Image.fromarray((small_painting(32, 40) * 255).astype(np.uint8)).save(style)
+    recorded = {}
+    for name, flags in (("with", "avx2 avx512_bf16"), ("without", "avx2 fma")):
+        monkeypatch.setattr(precisions, "CPUINFO", cpuinfo(flags))
+        stats = tmp_path / f"{name}.json"
+        arguments = [content, style, "-o", tmp_path / f"{name}.png", "--size", 32]
+        code = style_transfer.main([str(a) for a in [*arguments, "--iterations", 3, "--stats", stats]])  # fmt: skip
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        recorded[name] = json.loads(stats.read_text())["parameters"]["precision"]
+        assert f"px, precision {recorded[name]}" in out  # the run says which it uses
+    assert recorded == {"with": "mixed", "without": "float32"}
+
+
+def test_the_command_line_offers_every_precision(capsys):
+    with pytest.raises(SystemExit):
+        style_transfer.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--precision {" + ",".join(precisions.PRECISIONS) + "}" in help_text
+    assert tf_helper.PRECISIONS == precisions.PRECISIONS
+
+
+def test_a_manifest_from_before_precision_was_recorded_repeats_in_float32():
+    import cli_modes
+
+    known = ["size", "precision"]
+    old = cli_modes.repeat_defaults({"parameters": {"size": 32}}, known)
+    assert old == {"size": 32, "precision": "float32"}
+    new = cli_modes.repeat_defaults({"parameters": {"size": 32, "precision": "mixed"}}, known)
+    assert new == {"size": 32, "precision": "mixed"}
