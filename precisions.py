@@ -6,10 +6,10 @@ No TensorFlow here, so that the command line can offer the choices without impor
 * "bfloat16": every evaluation with bfloat16 convolutions (targets and reported loss stay
   float32). About 1.75x as fast where the CPU has AVX512_BF16 or AMX-BF16, slower where not.
 * "mixed": bfloat16 for the first two thirds of the iterations, float32 for the rest. The
-  optimiser keeps its L-BFGS pairs across the switch. Measured at 512 px: the loss of
-  float32 in about 73% of the time (Grace Hopper x Great Wave, 300 iterations, 1.611e9 in
-  327 s against 1.613e9 in 446 s; Astronaut x Kandinsky, 200, 1.304e9 in 253 s against
-  1.309e9 in 343 s), where bfloat16 throughout ends 0.4-0.8% higher.
+  optimiser keeps its L-BFGS pairs across the switch. Measured from a cold process at
+  512 px: float32's loss within 0.3% in 73-77% of its time (Grace Hopper x Great Wave, 300
+  iterations: 1.615e9 in 326 s against 1.613e9 in 446 s; Astronaut x Kandinsky, 200:
+  1.313e9 in 265 s against 1.309e9 in 343 s), where bfloat16 throughout ends 0.4-0.8% higher.
 * "auto" (the default): "mixed" where the CPU has native bfloat16, else "float32".
 """
 

@@ -279,8 +279,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="arithmetic of the network's convolutions (the reported loss is always float32): "
         "bfloat16 is about 1.75 times as fast per iteration on CPUs with AVX512_BF16 or AMX (AMD "
         "Zen 4, Intel Xeon since Cooper Lake), slower on others; mixed runs the first two thirds "
-        "of the iterations in bfloat16 and the rest in float32, for float32's loss in about 73%% "
-        "of its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
+        "of the iterations in bfloat16 and the rest in float32, for float32's loss in about three "
+        "quarters of its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
         "which one ran",
     )
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
