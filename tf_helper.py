@@ -335,6 +335,13 @@ class _Tracker:
             self.callback(iteration, terms, np.clip(image, 0, 1) if wants_frame else None)
 
 
+def _enter_phase(loss: StyleTransferLoss, tracker: _Tracker, evaluation_precision: str) -> None:
+    """Switch the loss to `evaluation_precision`; losses from before no longer pick the best."""
+    if evaluation_precision != loss.precision:
+        loss.precision = evaluation_precision
+        tracker.forget_best()
+
+
 def _run_lbfgs(
     loss: StyleTransferLoss,
     x0: np.ndarray,
@@ -359,9 +366,7 @@ def _run_lbfgs(
     history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size))
     x = x0
     for evaluation_precision, count in phases:
-        if evaluation_precision != loss.precision:
-            loss.precision = evaluation_precision
-            tracker.forget_best()  # minimize re-evaluates x first, so x stays a candidate
+        _enter_phase(loss, tracker, evaluation_precision)  # minimize re-evaluates x first
         x, _ = lbfgs.minimize(loss_and_gradient, x, count, on_iteration=on_iteration, history=history)  # fmt: skip
 
 
@@ -389,9 +394,7 @@ def _run_adam(
     image = tf.Variable(x0[None])
     optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
     for evaluation_precision, count in phases:
-        if evaluation_precision != loss.precision:
-            loss.precision = evaluation_precision
-            tracker.forget_best()  # the next step offers the current image first
+        _enter_phase(loss, tracker, evaluation_precision)  # the next step offers the image first
         step = _adam_step(loss, image, optimizer)
         for _ in range(count):
             before = image.numpy()[0]
