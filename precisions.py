@@ -59,12 +59,22 @@ def resolve(precision: str, cpuinfo: Path | None = None) -> str:
     return "mixed" if cpu_has_native_bfloat16(cpuinfo) else "float32"
 
 
-def phases(precision: str, iterations: int) -> list[tuple[str, int]]:
-    """Return [(evaluation precision, iterations), ...] for a run; "auto" must be resolved first."""
+def phases(precision: str, iterations: int, done: int = 0) -> list[tuple[str, int]]:
+    """Return [(evaluation precision, iterations), ...] left of a run after `done` iterations.
+
+    "auto" must be resolved first. A resumed mixed run keeps the split of the whole run, so
+    one stopped in its float32 tail goes on in float32.
+    """
     if check(precision) == "auto":
         raise PrecisionError('resolve "auto" with precisions.resolve() before planning a run')
+    if not 0 <= done < iterations:
+        raise PrecisionError(f"{done} of {iterations} iterations done leaves none to plan")
     if precision != "mixed":
-        return [(precision, iterations)]
+        return [(precision, iterations - done)]
     in_float32 = max(1, round(iterations * MIXED_FLOAT32_SHARE))
-    schedule = [("bfloat16", iterations - in_float32), ("float32", in_float32)]
+    in_bfloat16 = iterations - in_float32
+    schedule = [
+        ("bfloat16", max(0, in_bfloat16 - done)),
+        ("float32", in_float32 - max(0, done - in_bfloat16)),
+    ]
     return [(name, count) for name, count in schedule if count > 0]

@@ -922,7 +922,7 @@ def _continue_run(args, content, style, checkpoint, colors, options):
         styles = [color.match_color_histogram(s, content) for s in styles]
     styles = [helper.match_style_scale(s, content, args.style_scale) for s in styles]
     return tf_helper.run_style_transfer(
-        content, styles, iterations=args.iterations - checkpoint.iteration,
+        content, styles, iterations=args.iterations, iterations_done=checkpoint.iteration,
         initial=checkpoint.image, **options,
     )  # fmt: skip
 

@@ -424,6 +424,7 @@ def run_style_transfer(
     initial: np.ndarray | None = None,
     jit_compile: bool = False,
     precision: str = "auto",
+    iterations_done: int = 0,
 ) -> RunResult:
     """Optimise an image to match the content of one image and the style of another.
 
@@ -431,6 +432,8 @@ def run_style_transfer(
     and still returns it (`stopped_because` says why). `precision` is one of
     precisions.PRECISIONS; where evaluations run in bfloat16 the history holds the losses
     the optimiser saw, and `terms` is always the float32 loss of the returned image.
+    A resumed run passes the image it stopped at as `initial` and the iterations it did as
+    `iterations_done`; it then runs the remaining `iterations - iterations_done`.
     """
     if optimizer not in OPTIMIZERS:
         raise SettingsError(
@@ -440,8 +443,13 @@ def run_style_transfer(
         raise SettingsError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     if not isinstance(iterations, int) or iterations < 1:
         raise SettingsError(f"iterations must be a whole number of at least 1, not {iterations!r}")
+    if not isinstance(iterations_done, int) or not 0 <= iterations_done < iterations:
+        raise SettingsError(
+            f"iterations_done must be a whole number from 0 to {iterations - 1}, "
+            f"not {iterations_done!r}"
+        )
     try:
-        phases = precisions.phases(precisions.resolve(precision), iterations)
+        phases = precisions.phases(precisions.resolve(precision), iterations, iterations_done)
     except precisions.PrecisionError as error:
         raise SettingsError(str(error)) from None
     net = net or Vgg16()

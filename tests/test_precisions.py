@@ -69,6 +69,20 @@ def test_a_mixed_run_ends_with_a_third_in_float32(iterations):
         assert precisions.phases(single, iterations) == [(single, iterations)]
 
 
+@pytest.mark.parametrize("iterations", [1, 2, 3, 7, 10, 300])
+def test_a_resumed_run_keeps_the_split_of_the_whole_run(iterations):
+    for precision in ("mixed", "float32", "bfloat16"):
+        per_iteration = [
+            name for name, count in precisions.phases(precision, iterations) for _ in range(count)
+        ]
+        for done in range(iterations):
+            rest = precisions.phases(precision, iterations, done)
+            assert [name for name, count in rest for _ in range(count)] == per_iteration[done:]
+            assert all(count > 0 for _, count in rest)
+        with pytest.raises(precisions.PrecisionError, match=f"{iterations} of {iterations} "):
+            precisions.phases(precision, iterations, iterations)
+
+
 def test_minimize_goes_on_with_the_pairs_of_an_earlier_call():
     """Two calls sharing one Memory take exactly the steps of one call as long as both."""
     rng = np.random.default_rng(3)
@@ -116,6 +130,35 @@ def test_mixed_run_switches_to_float32_for_its_last_third(
     assert result.terms["total"] < seen[0][0]["total"]
 
 
+@pytest.mark.parametrize("done, bfloat16_calls", [(3, 3), (7, 0)])
+def test_a_resumed_mixed_run_goes_on_with_the_whole_runs_schedule(
+    net, small_photo, small_painting, done, bfloat16_calls
+):
+    """Of a 9-iteration mixed run, iterations 1-6 are bfloat16 and 7-9 float32, resumed or not."""
+    content, style = small_photo(40, 40), small_painting(40, 56)
+    start = tf_helper.initial_image("recolored", content, [style], 0)
+    seen = []
+    tf_helper.run_style_transfer(
+        content, style, net=net, iterations=9, iterations_done=done, precision="mixed",
+        initial=start, callback=lambda i, terms, image: seen.append((terms, image)),
+        frame_every=1,
+    )  # fmt: skip
+    exact = tf_helper.StyleTransferLoss(net, content, style)
+    relative = [abs(terms["total"] / exact.terms(image)["total"] - 1) for terms, image in seen]
+    assert len(seen) == 9 - done
+    assert all(r > 1e-6 for r in relative[:bfloat16_calls]), relative
+    assert all(r < 1e-5 for r in relative[bfloat16_calls:]), relative
+
+
+def test_iterations_done_must_leave_some_to_run(net, small_photo, small_painting):
+    content, style = small_photo(32, 32), small_painting(32, 32)
+    for done in (5, -1, 2.5):
+        with pytest.raises(tf_helper.SettingsError, match=f"from 0 to 4, not {done}"):
+            tf_helper.run_style_transfer(
+                content, style, net=net, iterations=5, iterations_done=done
+            )
+
+
 def test_auto_precision_follows_the_cpu_and_is_recorded(
     tmp_path, capsys, monkeypatch, cpuinfo, small_photo, small_painting
 ):
@@ -143,6 +186,8 @@ def test_the_command_line_offers_every_precision(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--precision {" + ",".join(precisions.PRECISIONS) + "}" in help_text
     assert tf_helper.PRECISIONS == precisions.PRECISIONS
+    # --init's choices are written out so that --help needs no TensorFlow; they must not drift
+    assert "--init {" + ",".join(tf_helper.INITS) + "}" in help_text
 
 
 def test_a_manifest_from_before_precision_was_recorded_repeats_in_float32():
