@@ -8,12 +8,16 @@ which TensorFlow's threads sit idle. This projected L-BFGS does the same job in 
 * the search direction is the two-loop recursion over the last `memory` pairs
   s_k = x_{k+1} - x_k, y_k = g_{k+1} - g_k (Nocedal & Wright, Algorithm 7.4), scaled by
   gamma = s'y / y'y;
-* the step x + t d is projected onto the box; t = 1 is tried first and halved until the
-  Armijo condition holds (t = 1 is accepted in almost every iteration).
+* a pair is kept only if the angle between s and y is below 90 degrees, a test that does
+  not depend on the loss's scale (a high style weight puts it near 1e12);
+* the step x + t d is projected onto the box; t = 1 is tried first and, until the Armijo
+  condition holds, shrunk to the minimum of the parabola through f, its slope and the
+  rejected f (by a tenth to a half); t = 1 is accepted in almost every iteration.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -26,6 +30,7 @@ MAX_PAIRS = 50
 PAIRS_BUDGET_BYTES = 256 * 2**20  # so that a 1024 px run stays within 4 GB (10 pairs there)
 ARMIJO = 1e-4  # sufficient decrease: f(x_new) <= f(x) + ARMIJO * g'(x_new - x)
 MAX_BACKTRACKS = 20
+MIN_CURVATURE_COSINE = 1e-8  # keep a pair only if cos(s, y) is above this
 
 
 def pairs_for(n: int) -> int:
@@ -42,8 +47,12 @@ class Memory:
 
     def add(self, s: np.ndarray, y: np.ndarray) -> None:
         """Keep the pair if it has positive curvature s'y (else H would stop being positive)."""
-        sy, yy = float(np.dot(s, y)), float(np.dot(y, y))
-        if sy > 1e-10 * yy and yy > 0:
+        # float64: y'y of a loss near 1e12 overflows float32's exponent range sooner or later
+        s64, y64 = s.astype(np.float64), y.astype(np.float64)
+        sy, ss, yy = float(s64 @ y64), float(s64 @ s64), float(y64 @ y64)
+        # The angle between s and y, not s'y against y'y: that comparison depends on the
+        # loss's scale and threw away every pair of a loss near 1e12 (a high style weight).
+        if sy > MIN_CURVATURE_COSINE * math.sqrt(ss * yy) and yy > 0:
             self.pairs.append((s, y, 1.0 / sy))
             self.gamma = sy / yy
 
@@ -64,6 +73,15 @@ class Memory:
     def clear(self) -> None:
         """Forget every pair (H becomes gamma times the identity)."""
         self.pairs.clear()
+
+
+def backtrack_factor(f: float, f_new: float, slope: float) -> float:
+    """Return how much to shrink a rejected step: the minimiser of the parabola through
+    f, the slope and f_new (Nocedal & Wright, eq. 3.57), kept within [0.1, 0.5]."""
+    rise = f_new - f - slope
+    if not math.isfinite(f_new) or rise <= 0:
+        return 0.5
+    return min(0.5, max(0.1, -slope / (2.0 * rise)))
 
 
 def free_variables(x: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -108,9 +126,10 @@ def minimize(
             f_new, g_new = loss_and_gradient(x_new)
             s = x_new - x  # the projected step actually taken
             # min(0, ...): a projected step can have a positive slope; never accept a rise
-            if f_new <= f + ARMIJO * min(0.0, float(np.dot(g, s))):
+            slope_s = min(0.0, float(np.dot(g, s)))
+            if f_new <= f + ARMIJO * slope_s:
                 break
-            t *= 0.5
+            t *= backtrack_factor(f, f_new, slope_s)
         else:
             break  # no decrease along d even for a tiny step
         history.add(s, g_new - g)

@@ -93,3 +93,58 @@ def test_memory_keeps_only_the_last_pairs_with_positive_curvature():
     assert [s[0] for s, _, _ in memory.pairs] == [2.0, 3.0]
     # With pairs y = 2 s, H is 1/2 along s: the direction of a gradient along s is -g / 2.
     np.testing.assert_allclose(memory.direction(np.ones(3, np.float32)), -0.5 * np.ones(3))
+
+
+def _quartic(n: int, seed: int, scale: float):
+    """scale * (1/4 sum(((x - c) * w)^4) + 1/2 |x - c|^2): curvature that grows away from c."""
+    rng = np.random.default_rng(seed)
+    c, w = rng.uniform(-0.2, 1.2, n), rng.uniform(1.0, 30.0, n)
+
+    def loss_and_gradient(x):
+        r = x.astype(np.float64) - c
+        f = 0.25 * np.sum((r * w) ** 4) + 0.5 * r @ r
+        return float(scale * f), (scale * (w**4 * r**3 + r)).astype(np.float32)
+
+    return loss_and_gradient
+
+
+def test_the_steps_do_not_depend_on_the_scale_of_the_loss():
+    """A style weight of 1e5 puts the loss near 1e12: the same path, only the values scaled."""
+    x0 = np.full(50, 0.5, np.float32)
+    paths = {}
+    for scale in (1.0, 1e6, 1e12):
+        seen: list[np.ndarray] = []
+        lbfgs.minimize(_quartic(50, 5, scale), x0, 30, on_iteration=lambda x, f, seen=seen: seen.append(x))  # fmt: skip
+        paths[scale] = np.array(seen)
+    assert paths[1.0].shape == (30, 50)
+    for scale in (1e6, 1e12):
+        np.testing.assert_allclose(paths[scale], paths[1.0], atol=1e-4)
+
+
+def test_memory_keeps_pairs_of_any_scale_and_refuses_a_right_angle():
+    s = np.linspace(1.0, 2.0, 8).astype(np.float32)
+    for scale in (1e-6, 1.0, 1e12, 1e18):  # y'y is 1e37 at 1e18: past float32's range if squared
+        memory = lbfgs.Memory(3)
+        memory.add(s, (scale * s).astype(np.float32))
+        assert len(memory.pairs) == 1, scale
+        assert memory.gamma == pytest.approx(1.0 / scale, rel=1e-5)
+    memory = lbfgs.Memory(3)
+    y = np.array([1, -1, 0, 0, 0, 0, 0, 0], np.float32)
+    memory.add(np.ones(8, np.float32), y)  # s'y = 0: no curvature along s, not kept
+    assert not memory.pairs
+
+
+@pytest.mark.parametrize("u_star", [0.1, 0.3, 0.5])
+def test_a_rejected_step_shrinks_to_the_minimum_of_the_fitted_parabola(u_star):
+    # q(u) = f + b u + a u^2 with its minimum at u_star: b = -2 a u_star
+    f, a = 10.0, 4.0
+    b = -2 * a * u_star
+    f_new = f + b + a
+    assert lbfgs.backtrack_factor(f, f_new, b) == pytest.approx(u_star)
+
+
+def test_a_rejected_step_shrinks_by_a_tenth_to_a_half():
+    assert lbfgs.backtrack_factor(1.0, 1e12, -1.0) == 0.1  # a huge rise: at most ten times
+    assert lbfgs.backtrack_factor(1.0, 1.0, -1e-9) == 0.5  # almost flat: at least halve
+    assert lbfgs.backtrack_factor(1.0, float("inf"), -1.0) == 0.5  # no parabola through inf
+    assert lbfgs.backtrack_factor(1.0, float("nan"), -1.0) == 0.5
