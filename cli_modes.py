@@ -116,7 +116,9 @@ def sweep_flag(name: str) -> str:
 
 def sweep_text(value: object) -> str:
     """Return a swept value as the text its flag would be given (floats exactly)."""
-    return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
 
 
 def sweep_columns(specs: Sequence[str]) -> int:

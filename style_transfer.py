@@ -20,7 +20,16 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
-import numpy as np  # noqa: E402
+try:
+    import numpy as np
+    import PIL  # noqa: F401
+except ModuleNotFoundError as missing:  # a Python outside the project's environment
+    print(
+        f"error: this Python ({sys.executable}) has no {missing.name}; run the project's own, "
+        ".venv/bin/python style_transfer.py ..., after `bash scripts/setup.sh` has made it",
+        file=sys.stderr,
+    )
+    sys.exit(2)
 
 import checkpoints  # noqa: E402
 import cli_modes  # noqa: E402
@@ -181,9 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="style_transfer.py",
         description="Neural style transfer (Gatys, Ecker & Bethge) on an average-pool VGG16.",
         formatter_class=_HelpFormatter,
-        epilog="Exit codes: 0 finished, 1 the loss became NaN/infinite, an output could not be "
-        "written where asked (the image is kept; see stderr) or some images of a --batch "
-        "failed, 2 bad input, 130 interrupted by Ctrl-C (best image so far saved).",
+        epilog="Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, an "
+        "output could not be written where asked after it (the image is kept; see stderr) or "
+        "some images of a --batch failed, 2 bad input or settings (told before the run "
+        "starts), 130 interrupted by Ctrl-C (best image so far saved).",
     )
     parser.add_argument("content", nargs="?", help="the content photo (several: see --batch)")
     parser.add_argument("style", nargs="?", help="the style painting (several: see --style)")
@@ -283,7 +293,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "quarters of its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
         "which one ran",
     )
-    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    parser.add_argument(
+        "--optimizer",
+        choices=("lbfgs", "adam"),
+        default="lbfgs",
+        help="lbfgs: box-constrained L-BFGS, as in the paper; adam: first-order, needs far "
+        "more iterations (see --learning-rate)",
+    )
     parser.add_argument(
         "--learning-rate",
         type=_number("Adam's step size", "0.02", zero_allowed=False),
@@ -328,11 +344,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    count = _whole_number("a count", 300)
     parser.add_argument(
         "--gif", default=None, help="also write the optimisation as an animated GIF"
     )
-    parser.add_argument("--gif-frames", type=count, default=30, help="frames in the GIF")
+    parser.add_argument(
+        "--gif-frames",
+        type=_whole_number("a count", 30),
+        default=30,
+        help="frames in the GIF, evenly spaced over the run and ending at its last iteration",
+    )
     parser.add_argument(
         "--stats",
         default=None,
@@ -341,7 +361,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--checkpoint-every",
-        type=count,
+        type=_whole_number("a count", 50),
         default=None,
         metavar="N",
         help="every N iterations (and when the run stops) save the image as exact float32 "
@@ -413,7 +433,10 @@ def parse_arguments(
         directory = args.checkpoint_dir or checkpoints.default_directory(args.output)
         checkpoint = checkpoints.load_checkpoint(directory)
         saved = {**cli_modes.RECORDED_BEFORE, **checkpoint.parameters}
-        parser.set_defaults(**{key: saved[key] for key in INHERITED if key in saved})
+        inherited = {key: saved[key] for key in INHERITED if key in saved}
+        if args.style or args.styles:  # given again: checked against the checkpoint's below
+            inherited.pop("style", None), inherited.pop("styles", None)
+        parser.set_defaults(**inherited)
         args = parser.parse_args(argv)
     finish_arguments(parser, args)
     if checkpoint is not None:
@@ -619,11 +642,15 @@ def check_paths(args: argparse.Namespace) -> Path | None:
         _check_writable(path, flag)
     output = outputs.get("-o/--output")
     if output is not None and output.suffix.lower() not in helper.IMAGE_SUFFIXES - {".gif"}:
-        raise UsageError(f"{args.output}: unknown image suffix; use .jpg, .png or .webp")
+        suffixes = ", ".join(sorted(helper.IMAGE_SUFFIXES - {".gif"}))
+        animation = "; for an animation of the run add --gif" if output.suffix.lower() == ".gif" else ""  # fmt: skip
+        raise UsageError(f"{args.output}: unknown image suffix; use one of {suffixes}{animation}")
     if "--gif" in outputs and outputs["--gif"].suffix.lower() != ".gif":
         raise UsageError(f"--gif {args.gif} must end in .gif")
     if checkpoint_dir is not None and checkpoint_dir.exists() and not checkpoint_dir.is_dir():
         raise UsageError(f"{checkpoint_dir} is a file; give --checkpoint-dir a directory")
+    if checkpoint_dir is not None:
+        _check_writable(checkpoint_dir / checkpoints.STATE_FILE, "--checkpoint-dir")
     return checkpoint_dir
 
 
@@ -662,6 +689,9 @@ def start_engine(args: argparse.Namespace):
 
     tf.config.experimental.enable_op_determinism()
     tf.random.set_seed(args.seed)
+    # A batch or sweep builds one loss per run, so TensorFlow warns of "retracing" after five:
+    # expected here, and it would break the one-line messages.
+    tf.get_logger().setLevel("ERROR")
     return tf_helper
 
 
@@ -779,6 +809,12 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
         return estimate
     largest = memory.largest_fitting_size(*content.shape[:2], available, **options)
     fix = f"use --size {largest} or less" if largest else "close other programs"
+    unscaled = memory.estimate_peak_bytes(*content.shape[:2], style_shape=content.shape[:2], **options)  # fmt: skip
+    if args.style_scale > 1 and unscaled <= available:  # the enlarged style is what does not fit
+        fix = (
+            f"lower --style-scale (now {args.style_scale:g}, which makes the style "
+            f"{largest_style[1]}x{largest_style[0]} px)"
+        )
     raise memory.InsufficientMemoryError(
         f"a run at --size {args.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
         f"{memory.format_bytes(estimate)} of memory, but {memory.format_bytes(available)} is "
@@ -821,7 +857,12 @@ class _Recorder:
             list(checkpoint.frames) if checkpoint and checkpoint.frames is not None else []
         )
         total = sum(_counts(args))
-        self.gif_every = max(1, total // args.gif_frames) if args.gif else 0
+        # min(frames, total) iterations, evenly spaced, the last one included
+        self.gif_at = (
+            {math.ceil(k * total / args.gif_frames) for k in range(1, args.gif_frames + 1)}
+            if args.gif
+            else set()
+        )
         self.frame_every = 1 if (args.gif or checkpoint_dir) else 0
         self.previous_image = checkpoint.image if checkpoint else None
         self.started = time.perf_counter()
@@ -841,7 +882,7 @@ class _Recorder:
             self.previous_image = image
         else:
             resume_point = (image, iteration)
-        if self.gif_every and iteration % self.gif_every == 0:
+        if iteration in self.gif_at:
             self.add_frame(image, f"iteration {iteration}  loss {terms['total']:.3g}")
         every = self.args.checkpoint_every
         if every and iteration % every == 0 and resume_point[0] is not None:
@@ -1143,10 +1184,7 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
     except KeyboardInterrupt:
         print("interrupted again while saving; outputs not yet written are lost", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(
-        f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; loss terms: "
-        + ", ".join(f"{k} {v:.4g}" for k, v in result.terms.items())
-    )
+    print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {_loss_line(args, result.terms)}")  # fmt: skip
     if result.stopped_because == "interrupted":
         print(
             f"interrupted after {done_now} iterations; saved the best image so far "
@@ -1164,6 +1202,21 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
         )
         return EXIT_NOT_FINITE
     return EXIT_FINISHED if all_saved else EXIT_NOT_FINITE
+
+
+def _loss_line(args, terms: dict[str, float]) -> str:
+    """Return the loss as the sum of its weighted terms, then the unweighted terms."""
+    weighted = {
+        "content": args.content_weight * terms["content"],
+        "style": args.style_weight * terms["style"],
+        "tv": args.tv_weight * terms["tv"],
+    }
+    return (
+        f"loss {terms['total']:.4g} = "
+        + " + ".join(f"{name} {value:.4g}" for name, value in weighted.items())
+        + "; loss terms before weighting: "
+        + ", ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "total")
+    )
 
 
 def _save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now) -> bool:

@@ -33,9 +33,9 @@ def _parse_value(name: str, text: str):
     except ValueError:
         what = "whole number" if kind is int else "number"
         raise SweepError(f"sweep {name}: {text!r} is not a {what}") from None
-    if kind is not str and (not math.isfinite(value) or value < 0):
-        raise SweepError(f"sweep {name}: {text!r} must be a finite number, zero or more")
-    return value
+    if kind is float and not math.isfinite(value):
+        raise SweepError(f"sweep {name}: {text!r} must be a finite number")
+    return value  # the range is checked as the setting's own flag checks it
 
 
 def parse_sweep(specs: list[str]) -> list[dict[str, object]]:

@@ -76,6 +76,9 @@ def style_target(F_style: tf.Tensor, M_l: int) -> tf.Tensor:
 # --- Settings ----------------------------------------------------------------------------
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _positive(name: str, value, allow_zero: bool = True) -> float:
     try:
         number = float(value)
@@ -84,6 +87,8 @@ def _positive(name: str, value, allow_zero: bool = True) -> float:
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         need = "zero or more" if allow_zero else "more than zero"
         raise SettingsError(f"{name} must be a finite number {need}, not {value!r}")
+    if number > FLOAT32_MAX:  # the loss is float32: such a weight makes it infinite at once
+        raise SettingsError(f"{name} must be at most {FLOAT32_MAX:.3g} (float32), not {value!r}")
     return number
 
 

@@ -267,7 +267,11 @@ def test_two_outputs_on_the_same_path_are_refused(tmp_path, good, capsys):
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
-        (["-o", "{tmp}/out.gif"], ["unknown image suffix", ".jpg, .png"]),
+        (["-o", "{tmp}/out.gif"], ["unknown image suffix", ".png, .tif", "add --gif"]),
+        (
+            ["-o", "{tmp}/out.jpg", "--checkpoint-every", "2", "--checkpoint-dir", "/proc/ck"],
+            ["cannot write /proc/ck", "give --checkpoint-dir a path"],
+        ),
         (["-o", "{tmp}/out.png", "--gif", "{tmp}/run.mp4"], ["--gif", "must end in .gif"]),
         (["-o", "{tmp}"], ["is a directory", "file name inside it"]),
         (["-o", "/proc/out.png"], ["cannot write /proc/out.png", "writable directory"]),
@@ -281,6 +285,14 @@ def test_output_path_that_cannot_be_written(tmp_path, good, capsys, arguments, w
 
 
 # --- What a terminal shows -------------------------------------------------------------------
+
+
+def test_a_python_without_the_projects_packages_is_told_which_to_use(repo_root, tmp_path, good):
+    # -S leaves out site-packages: a Python without NumPy or Pillow, as the system's may be
+    command = [sys.executable, "-S", "style_transfer.py", str(good[0]), str(good[1]), "-o", str(tmp_path / "o.png")]  # fmt: skip
+    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_BAD_INPUT
+    assert_one_error_line(done.stderr, "has no numpy", ".venv/bin/python", "scripts/setup.sh")
 
 
 @pytest.mark.parametrize(

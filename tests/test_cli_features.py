@@ -100,7 +100,9 @@ def test_positional_style_and_style_list_become_one_list(images, tmp_path):
         (["{style}", "--scales", "24,32", "--iterations", "1,2,3"], ["3 counts for 2 scale"]),
         (["{style}", "--scales", "24,32", "--checkpoint-every", "2"], ["single-scale runs only"]),
         (["{style}", "--preserve-colors", "luminance", "--checkpoint-every", "5"], ["luminance"]),
-        (["{style}", "--sweep", "style-weight=0,1"], ["--sweep style-weight", "'0.0' cannot"]),
+        (["{style}", "--sweep", "style-weight=0,1"], ["--sweep style-weight", "'0' cannot"]),
+        (["{style}", "--sweep", "style-weight=-1,1"], ["'-1' cannot", "more than zero"]),
+        (["{style}", "--sweep", "content-weight=-1,1"], ["'-1' cannot", "zero or more"]),
         (["{style}", "--sweep", "init=zeros"], ["--sweep init", "'zeros' is not one of"]),
         (["{style}", "--sweep", "colour=1"], ["cannot sweep 'colour'", "choose from"]),
         (["{style}", "--sweep", "size=32", "--gif", "{tmp}/run.gif"], ["--gif", "--sweep"]),
@@ -365,3 +367,57 @@ def test_precision_bfloat16_runs_and_is_recorded(images, tmp_path, capsys):
     assert manifest["parameters"]["precision"] == "bfloat16"
     assert pixels(low).shape == pixels(full).shape
     assert not np.array_equal(pixels(low), pixels(full))  # the flag reached the network
+
+
+def test_the_gif_has_the_frames_asked_for_evenly_spaced(images, tmp_path, capsys):
+    for iterations, asked, frames in ((11, 4, 4), (3, 30, 3)):
+        gif = tmp_path / f"run{iterations}.gif"
+        code, _, error = run_cli(
+            capsys, images["content"], images["style"], "-o", tmp_path / "out.png",
+            "--size", WIDTH, "--iterations", iterations, "--gif", gif, "--gif-frames", asked,
+        )  # fmt: skip
+        assert code == 0, error
+        with Image.open(gif) as animation:
+            assert animation.n_frames == frames
+
+
+def test_the_last_line_adds_up_the_weighted_terms(images, tmp_path, capsys):
+    import re
+
+    stats = tmp_path / "run.json"
+    weights = {"content": 2.0, "style": 50.0, "tv": 0.5}
+    code, out, error = run_cli(
+        capsys, images["content"], images["style"], "-o", tmp_path / "out.png", "--size", WIDTH,
+        "--iterations", 2, "--stats", stats, "--content-weight", weights["content"],
+        "--style-weight", weights["style"], "--tv-weight", weights["tv"],
+    )  # fmt: skip
+    assert code == 0, error
+    number = r"([0-9.e+-]+)"
+    line = re.search(
+        rf"loss {number} = content {number} \+ style {number} \+ tv {number}; loss terms before weighting: content {number}, style {number}, tv {number}",
+        out,
+    )  # fmt: skip
+    assert line, out
+    total, *values = map(float, line.groups())
+    weighted, unweighted = dict(zip(weights, values[:3])), dict(zip(weights, values[3:]))
+    final = json.loads(stats.read_text())["final"]
+    for name, weight in weights.items():
+        assert unweighted[name] == pytest.approx(final[name], rel=1e-3)
+        assert weighted[name] == pytest.approx(weight * final[name], rel=1e-3)
+    assert total == pytest.approx(sum(weighted.values()), rel=1e-3)
+
+
+def test_a_long_sweep_prints_no_tensorflow_warnings(images, tmp_path):
+    """Each run builds its own loss; TensorFlow's retracing warning would come after five."""
+    from conftest import REPO_ROOT
+
+    command = [
+        sys.executable, "style_transfer.py", images["content"], images["style"],
+        "-o", tmp_path / "sheet.png", "--size", WIDTH, "--iterations", 2, "--precision", "mixed",
+        "--sweep", "style-weight=1e2,1e3,1e4", "init=content,recolored",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [str(part) for part in command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "WARNING" not in done.stderr and "retracing" not in done.stderr, done.stderr

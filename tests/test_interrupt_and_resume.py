@@ -341,6 +341,20 @@ def test_resume_refuses_a_changed_input_image(tmp_path, images, capsys):
     assert code == 2 and "is not the content image the checkpoint" in error
 
 
+def test_resume_takes_the_images_given_again_if_they_are_the_checkpoints(tmp_path, images, capsys):
+    write_checkpoint(tmp_path / "out.png.checkpoint", images)
+    again = ["--resume", "-o", str(tmp_path / "out.png"), "--iterations", "5"]
+    assert style_transfer.main([str(images[0]), str(images[1]), *again]) == 0, (
+        capsys.readouterr().err
+    )
+    assert "resuming at iteration 4" in capsys.readouterr().out
+    other = tmp_path / "other.png"
+    Image.new("RGB", (32, 28), (1, 2, 3)).save(other)
+    write_checkpoint(tmp_path / "out.png.checkpoint", images)
+    assert style_transfer.main([str(images[0]), str(other), *again]) == 2
+    assert "other.png is not the style image the checkpoint" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("damage", ["no state", "bad json", "no image", "wrong shape"])
 def test_damaged_checkpoint_is_named_with_the_fix(tmp_path, images, capsys, damage):
     directory = tmp_path / "out.png.checkpoint"

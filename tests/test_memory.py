@@ -114,7 +114,10 @@ def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, mo
 
 
 def args_for(size: int, **options) -> argparse.Namespace:
-    defaults = {"optimizer": "lbfgs", "gif": None, "gif_frames": 30, "no_memory_check": False}
+    defaults = {
+        "optimizer": "lbfgs", "gif": None, "gif_frames": 30, "no_memory_check": False,
+        "style_scale": 1.0,
+    }  # fmt: skip
     return argparse.Namespace(size=size, **{**defaults, **options})
 
 
@@ -130,3 +133,16 @@ def test_the_check_can_be_switched_off(monkeypatch):
     assert estimate > GIB
     monkeypatch.setenv(memory.MEMORY_CHECK_ENV_VAR, "1")
     assert style_transfer.check_memory(args_for(2000), image, image, layers, 300) == estimate
+
+
+def test_a_style_scale_that_does_not_fit_is_named_as_the_fix(monkeypatch):
+    content, style = np.zeros((500, 500, 3), np.float32), np.zeros((2000, 2000, 3), np.float32)
+    layers = list(memory.DEFAULT_LAYERS)
+    plain = memory.estimate_peak_bytes(500, 500, style_shape=(500, 500), iterations=300)
+    scaled = memory.estimate_peak_bytes(500, 500, style_shape=(2000, 2000), iterations=300)
+    assert plain < scaled
+    monkeypatch.setattr(memory, "available_bytes", lambda: (plain + scaled) // 2)
+    with pytest.raises(memory.InsufficientMemoryError) as refused:
+        style_transfer.check_memory(args_for(500, style_scale=4.0), content, style, layers, 300)
+    assert "lower --style-scale (now 4, which makes the style 2000x2000 px)" in str(refused.value)
+    assert "--size" not in str(refused.value).partition("available")[2]

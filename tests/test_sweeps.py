@@ -30,7 +30,7 @@ def test_label_names_every_swept_value():
         ("style-weight", "must look like name=value1,value2"),
         ("colour=red", "cannot sweep 'colour'"),
         ("style-weight=abc", "'abc' is not a number"),
-        ("style-weight=-1", "must be a finite number"),
+        ("style-weight=inf", "'inf' must be a finite number"),
         ("iterations=2.5", "'2.5' is not a whole number"),
     ],
 )
