@@ -427,6 +427,11 @@ def parse_arguments(
     if args.repeat is not None:
         args = _merge_manifest(parser, argv, args)
     if args.output is None:
+        if not (args.content or args.style or args.styles or args.batch or args.resume):
+            parser.error(
+                "give the CONTENT and STYLE images and -o OUTPUT, e.g. "
+                "python style_transfer.py photo.jpg painting.jpg -o out.jpg"
+            )
         parser.error("the following arguments are required: -o/--output")
     checkpoint = None
     if args.resume:

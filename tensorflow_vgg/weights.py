@@ -61,7 +61,11 @@ class WeightsError(Exception):
 def _fix_hint(path: Path) -> str:
     if path.resolve() == DEFAULT_WEIGHTS_PATH:
         return f"re-create it with: {MAKE_COMMAND}"
-    return f"point to a valid file, or delete it and re-create the default one with: {MAKE_COMMAND}"
+    default = f"the default one ({DEFAULT_WEIGHTS_PATH}, made by: {MAKE_COMMAND})"
+    named = os.environ.get(WEIGHTS_ENV_VAR)
+    if named and Path(named).expanduser() == path:
+        return f"point ${WEIGHTS_ENV_VAR} to a valid vgg16.npy, or unset it to use {default}"
+    return f"give a valid vgg16.npy, or leave the path out to use {default}"
 
 
 def resolve_weights_path(path: str | os.PathLike | None = None) -> Path:

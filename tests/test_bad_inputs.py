@@ -360,3 +360,10 @@ def test_python_api_raises_layer_error():
 
     with pytest.raises(LayerError, match="unknown layer 'conv9_9'"):
         check_layer_names(["conv1_1", "conv9_9"])
+
+
+def test_no_arguments_at_all_shows_how_a_run_looks(capsys):
+    assert style_transfer.main([]) == EXIT_BAD_INPUT
+    assert_one_error_line(
+        capsys.readouterr().err, "give the CONTENT and STYLE images and -o OUTPUT", "-o out.jpg"
+    )

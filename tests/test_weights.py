@@ -274,6 +274,8 @@ def test_environment_variable_points_the_loader_at_a_file(tmp_path, monkeypatch)
     monkeypatch.setenv(weights_module.WEIGHTS_ENV_VAR, str(path))
     assert weights_module.resolve_weights_path() == path
     assert_clear_error(path, call=lambda _: load_weights())
+    with pytest.raises(WeightsError, match=r"point \$VGG16_NPY to a valid vgg16.npy, or unset it"):
+        load_weights()
 
 
 # --- An original vgg16.npy with fc layers, and writing -------------------------------------

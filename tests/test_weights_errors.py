@@ -204,6 +204,7 @@ def test_command_line_names_a_broken_weights_file_and_the_fix(tmp_path, images, 
     assert code == 2
     assert len(error.splitlines()) == 1 and error.startswith("error: "), error
     assert str(path.name) in error and MAKE_COMMAND in error
+    assert "give a valid vgg16.npy, or leave the path out to use the default one" in error
     for word in words:
         assert word in error
     assert not output.exists()
