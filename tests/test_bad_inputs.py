@@ -363,7 +363,9 @@ def test_python_api_raises_layer_error():
 
 
 def test_no_arguments_at_all_shows_how_a_run_looks(capsys):
-    assert style_transfer.main([]) == EXIT_BAD_INPUT
+    with pytest.raises(SystemExit) as stopped:  # argparse's own exit
+        style_transfer.main([])
+    assert stopped.value.code == EXIT_BAD_INPUT
     assert_one_error_line(
         capsys.readouterr().err, "give the CONTENT and STYLE images and -o OUTPUT", "-o out.jpg"
     )
