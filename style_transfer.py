@@ -440,7 +440,8 @@ def parse_arguments(
         saved = {**cli_modes.RECORDED_BEFORE, **checkpoint.parameters}
         inherited = {key: saved[key] for key in INHERITED if key in saved}
         if args.style or args.styles:  # given again: checked against the checkpoint's below
-            inherited.pop("style", None), inherited.pop("styles", None)
+            for key in ("style", "styles"):
+                inherited.pop(key, None)
         parser.set_defaults(**inherited)
         args = parser.parse_args(argv)
     finish_arguments(parser, args)
@@ -648,8 +649,9 @@ def check_paths(args: argparse.Namespace) -> Path | None:
     output = outputs.get("-o/--output")
     if output is not None and output.suffix.lower() not in helper.IMAGE_SUFFIXES - {".gif"}:
         suffixes = ", ".join(sorted(helper.IMAGE_SUFFIXES - {".gif"}))
-        animation = "; for an animation of the run add --gif" if output.suffix.lower() == ".gif" else ""  # fmt: skip
-        raise UsageError(f"{args.output}: unknown image suffix; use one of {suffixes}{animation}")
+        if output.suffix.lower() == ".gif":
+            suffixes += "; for an animation of the run add --gif"
+        raise UsageError(f"{args.output}: unknown image suffix; use one of {suffixes}")
     if "--gif" in outputs and outputs["--gif"].suffix.lower() != ".gif":
         raise UsageError(f"--gif {args.gif} must end in .gif")
     if checkpoint_dir is not None and checkpoint_dir.exists() and not checkpoint_dir.is_dir():
