@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o",
         "--output",
-        help="where to save the result (.jpg/.png/.webp); with --batch a directory, with "
-        "--sweep the contact sheet (required unless --repeat)",
+        help="where to save the result (.jpg, .png, .webp, .tif or .bmp); with --batch a "
+        "directory, with --sweep the contact sheet (required unless --repeat)",
     )
     _add_style_options(parser)
     _add_run_options(parser)
