@@ -29,6 +29,10 @@ GLOB_CHARACTERS = "*?["
 # overwrite the manifest being repeated, or the first run's files) and the mode switches.
 NOT_REPEATED = ("repeat", "resume", "stats", "gif", "checkpoint_every", "checkpoint_dir")
 
+# A label such as "style-weight 10000, content-layer conv4_2" takes three lines; below this
+# height they would cover more than half of a tile and be cut (sweeps at --size 96).
+SHEET_MIN_TILE_HEIGHT = 144
+
 
 class UsageError(ValueError):
     """A request the command line cannot carry out: clashing paths, a resume that does not fit."""
@@ -119,6 +123,18 @@ def sweep_text(value: object) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     return str(value)
+
+
+def sheet_tiles(images: list) -> list:
+    """Return the sweep's pictures enlarged where needed so that each tile's label fits on it."""
+    height = images[0].shape[0]
+    if height >= SHEET_MIN_TILE_HEIGHT:
+        return images
+    scale = SHEET_MIN_TILE_HEIGHT / height
+    return [
+        helper.resize(image, SHEET_MIN_TILE_HEIGHT, max(1, round(image.shape[1] * scale)))
+        for image in images
+    ]
 
 
 def sweep_columns(specs: Sequence[str]) -> int:
@@ -372,7 +388,9 @@ def run_sweep(
     finally:
         progress.close()
     if tiles:
-        sheet = helper.image_grid(tiles, sweep_columns(args.sweep), [e["label"] for e in entries])
+        sheet = helper.image_grid(
+            sheet_tiles(tiles), sweep_columns(args.sweep), [e["label"] for e in entries]
+        )
         if not session.save_image(sheet, args.output, "the contact sheet"):
             code = code or EXIT_NOT_FINITE
     print(f"sweep: {len(tiles)} of {len(runs)} combinations on the sheet {args.output}")

@@ -263,6 +263,7 @@ def test_same_seed_gives_identical_bytes_and_repeat_gives_them_again(
 
 @pytest.mark.slow
 def test_sweep_writes_a_sheet_with_one_tile_per_combination(images, tmp_path, capsys):
+    """Every tile holds its picture under a label that fits: the README's sweep, at 32 px."""
     sheet = tmp_path / "sheet.png"
     code, out, error = run_cli(
         capsys, images["content"], images["style"], "-o", sheet, "--size", WIDTH,
@@ -272,15 +273,22 @@ def test_sweep_writes_a_sheet_with_one_tile_per_combination(images, tmp_path, ca
     assert "sweep: 4 of 4 combinations" in out
     picture = pixels(sheet)
     gap = 4
-    assert picture.shape == (2 * HEIGHT + gap, 2 * WIDTH + gap, 3)  # 2 rows of 2 tiles
+    # 32x28 px pictures are enlarged so that their labels fit: tiles 144 px high
+    height = cli_modes.SHEET_MIN_TILE_HEIGHT
+    width = round(WIDTH * height / HEIGHT)
+    assert picture.shape == (2 * height + gap, 2 * width + gap, 3)  # 2 rows of 2 tiles
     white = np.ones(3)
-    np.testing.assert_allclose(picture[HEIGHT : HEIGHT + gap].reshape(-1, 3).mean(0), white)
-    np.testing.assert_allclose(picture[:, WIDTH : WIDTH + gap].reshape(-1, 3).mean(0), white)
-    for top in (0, HEIGHT + gap):
-        for left in (0, WIDTH + gap):
-            tile = picture[top : top + HEIGHT, left : left + WIDTH]
+    np.testing.assert_allclose(picture[height : height + gap].reshape(-1, 3).mean(0), white)
+    np.testing.assert_allclose(picture[:, width : width + gap].reshape(-1, 3).mean(0), white)
+    for top in (0, height + gap):
+        for left in (0, width + gap):
+            tile = picture[top : top + height, left : left + width]
             assert tile[:4].mean() < 0.5  # the label's dark band
             assert tile[-4:].std() > 0.02  # a picture below it, not the white background
+            # The label's band starts at the tile's left edge, black to the last line of text.
+            black = tile[:, :2].max(axis=(1, 2)) < 0.02
+            band_rows = int(np.argmin(black))  # the first row below the band
+            assert 10 < band_rows < height / 2  # a label, on less than half of the tile
 
 
 @pytest.mark.slow
