@@ -125,18 +125,6 @@ def sweep_text(value: object) -> str:
     return str(value)
 
 
-def sheet_tiles(images: list) -> list:
-    """Return the sweep's pictures enlarged where needed so that each tile's label fits on it."""
-    height = images[0].shape[0]
-    if height >= SHEET_MIN_TILE_HEIGHT:
-        return images
-    scale = SHEET_MIN_TILE_HEIGHT / height
-    return [
-        helper.resize(image, SHEET_MIN_TILE_HEIGHT, max(1, round(image.shape[1] * scale)))
-        for image in images
-    ]
-
-
 def sweep_columns(specs: Sequence[str]) -> int:
     """Return the columns of a sweep's contact sheet: the number of values of the last setting."""
     return len(specs[-1].partition("=")[2].split(","))
@@ -388,8 +376,9 @@ def run_sweep(
     finally:
         progress.close()
     if tiles:
+        labels = [entry["label"] for entry in entries]
         sheet = helper.image_grid(
-            sheet_tiles(tiles), sweep_columns(args.sweep), [e["label"] for e in entries]
+            tiles, sweep_columns(args.sweep), labels, min_height=SHEET_MIN_TILE_HEIGHT
         )
         if not session.save_image(sheet, args.output, "the contact sheet"):
             code = code or EXIT_NOT_FINITE

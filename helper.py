@@ -266,10 +266,14 @@ def save_gif(
 
 
 def image_grid(
-    images: Sequence[np.ndarray], columns: int, labels: Sequence[str] | None = None, gap: int = 4
+    images: Sequence[np.ndarray],
+    columns: int,
+    labels: Sequence[str] | None = None,
+    gap: int = 4,
+    min_height: int = 0,
 ) -> np.ndarray:
-    """Tile images (resized to the first one's height) into rows of `columns`, with labels."""
-    height = images[0].shape[0]
+    """Tile images (resized to the first one's height, or `min_height`) into rows, with labels."""
+    height = max(images[0].shape[0], min_height)
     tiles = []
     for index, image in enumerate(images):
         width = max(1, round(image.shape[1] * height / image.shape[0]))

@@ -816,8 +816,13 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
         return estimate
     largest = memory.largest_fitting_size(*content.shape[:2], available, **options)
     fix = f"use --size {largest} or less" if largest else "close other programs"
-    unscaled = memory.estimate_peak_bytes(*content.shape[:2], style_shape=content.shape[:2], **options)  # fmt: skip
-    if args.style_scale > 1 and unscaled <= available:  # the enlarged style is what does not fit
+    if (
+        args.style_scale > 1
+        and (  # the enlarged style may be what does not fit
+            memory.estimate_peak_bytes(*content.shape[:2], style_shape=content.shape[:2], **options)
+            <= available
+        )
+    ):
         fix = (
             f"lower --style-scale (now {args.style_scale:g}, which makes the style "
             f"{largest_style[1]}x{largest_style[0]} px)"
