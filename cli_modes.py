@@ -19,6 +19,7 @@ from pathlib import Path
 
 import checkpoints
 import helper
+import memory
 import sweeps
 
 EXIT_FINISHED, EXIT_NOT_FINITE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -345,6 +346,17 @@ def sweep_runs(parser, args: argparse.Namespace) -> list[tuple[dict, argparse.Na
     ]
 
 
+def prepare_combination(session, combination: dict, run_args: argparse.Namespace):
+    """Return session.prepare(run_args); a refusal names the sweep combination that caused it."""
+    try:
+        return session.prepare(run_args)
+    except (ValueError, memory.InsufficientMemoryError) as error:
+        # e.g. "size 8" is refused by the size check, whose message names only --size
+        raise type(error)(
+            f"{error} (the --sweep combination {sweeps.label(combination)})"
+        ) from None
+
+
 def run_sweep(
     args: argparse.Namespace, session, sweep: list[tuple[dict, argparse.Namespace]]
 ) -> int:
@@ -354,7 +366,7 @@ def run_sweep(
     """
     combinations = [combination for combination, _ in sweep]
     runs = [run_args for _, run_args in sweep]
-    prepared = [session.prepare(run_args) for run_args in runs]
+    prepared = [prepare_combination(session, c, r) for c, r in zip(combinations, runs)]
     progress = Progress(sum(session.iterations(run_args) for run_args in runs))
     tiles, entries, offset, code = [], [], 0, EXIT_FINISHED
     started = time.perf_counter()

@@ -105,6 +105,14 @@ def test_positional_style_and_style_list_become_one_list(images, tmp_path):
         (["{style}", "--sweep", "content-weight=-1,1"], ["'-1' cannot", "zero or more"]),
         (["{style}", "--sweep", "init=zeros"], ["--sweep init", "'zeros' is not one of"]),
         (["{style}", "--sweep", "colour=1"], ["cannot sweep 'colour'", "choose from"]),
+        (
+            ["{style}", "--sweep", "content-layer=conv4_2,conv9_9"],
+            ["unknown layer 'conv9_9'", "--sweep combination content-layer conv9_9)"],
+        ),
+        (
+            ["{style}", "--sweep", "size=32,8"],
+            ["becomes 8x", "use --size", "--sweep combination size 8)"],
+        ),
         (["{style}", "--sweep", "size=32", "--gif", "{tmp}/run.gif"], ["--gif", "--sweep"]),
     ],
 )
