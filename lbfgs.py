@@ -44,6 +44,7 @@ class Memory:
     def __init__(self, size: int):
         self.pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=size)
         self.gamma = 1.0
+        self.unit: float | None = None  # the loss is searched in units of this (minimize)
 
     def add(self, s: np.ndarray, y: np.ndarray) -> None:
         """Keep the pair if it has positive curvature s'y (else H would stop being positive)."""
@@ -112,6 +113,15 @@ def minimize(
     f, g = loss_and_gradient(x)
     if history is None:
         history = Memory(memory or pairs_for(x.size))
+    # The search runs on f and g times a power of two that brings f(x0) near 1: exactly the
+    # same steps at any loss scale, and float32 dot products of g that do not overflow at a
+    # style weight of 1e30 (unscaled, g'd was inf and the run stalled). A second call keeps
+    # the first one's unit, in which its pairs are.
+    if history.unit is None:
+        history.unit = loss_unit(f)
+    unit = history.unit
+    evaluate = _scaled(loss_and_gradient, unit)
+    f, g = f * unit, g * np.float32(unit)
     for _ in range(iterations):
         free = free_variables(x, g)
         g_free = g * free
@@ -127,7 +137,7 @@ def minimize(
         t = 1.0 if history.pairs else 1.0 / max(float(np.linalg.norm(d)), 1e-30)
         for _ in range(MAX_BACKTRACKS):
             x_new = np.clip(x + t * d, 0.0, 1.0)
-            f_new, g_new = loss_and_gradient(x_new)
+            f_new, g_new = evaluate(x_new)
             s = x_new - x  # the projected step actually taken
             # min(0, ...): a projected step can have a positive slope; never accept a rise
             slope_s = min(0.0, float(np.dot(g, s)))
@@ -139,5 +149,23 @@ def minimize(
         history.add(s, g_new - g)
         x, f, g = x_new, f_new, g_new
         if on_iteration is not None:
-            on_iteration(x, f)
-    return x, f
+            on_iteration(x, f / unit)
+    return x, f / unit
+
+
+def loss_unit(f: float) -> float:
+    """Return the power of two that brings |f| into [1, 2), or 1 if f is 0 or not finite."""
+    if f == 0 or not math.isfinite(f):
+        return 1.0
+    return math.ldexp(1.0, 1 - math.frexp(abs(f))[1])
+
+
+def _scaled(loss_and_gradient: LossAndGradient, unit: float) -> LossAndGradient:
+    """Return loss_and_gradient with f and g multiplied by `unit` (a power of two: exact)."""
+    unit32 = np.float32(unit)
+
+    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = loss_and_gradient(x)
+        return f * unit, g * unit32
+
+    return evaluate

@@ -121,6 +121,39 @@ def test_the_steps_do_not_depend_on_the_scale_of_the_loss():
         np.testing.assert_allclose(paths[scale], paths[1.0], atol=1e-4)
 
 
+def test_a_loss_near_float32s_limit_takes_exactly_the_steps_of_a_small_one():
+    """A style weight of 1e30 puts the loss near 1e37, where float32 dots of g overflow."""
+    x0 = np.full(50, 0.5, np.float32)
+    paths, losses = {}, {}
+    for scale in (1.0, 2.0**110):
+        seen: list[tuple[np.ndarray, float]] = []
+        lbfgs.minimize(_quartic(50, 5, scale), x0, 30, on_iteration=lambda x, f, seen=seen: seen.append((x, f)))  # fmt: skip
+        paths[scale] = np.array([x for x, _ in seen])
+        losses[scale] = np.array([f for _, f in seen])
+    assert paths[1.0].shape == (30, 50)
+    assert np.ptp(paths[1.0][-1]) > 0.1  # the small loss's run did move
+    np.testing.assert_array_equal(paths[2.0**110], paths[1.0])
+    np.testing.assert_allclose(losses[2.0**110], losses[1.0] * 2.0**110, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "f, expected",
+    [
+        (1.0, 1.0),
+        (1.99, 1.0),
+        (2.0, 0.5),
+        (-3.0, 0.5),
+        (6.4e37, 2.0**-125),
+        (0.0, 1.0),
+        (np.inf, 1.0),
+    ],
+)
+def test_the_loss_unit_is_the_power_of_two_that_brings_f_into_one_to_two(f, expected):
+    assert lbfgs.loss_unit(f) == expected
+    if expected != 1.0 or 1 <= abs(f) < 2:
+        assert 1 <= abs(f) * lbfgs.loss_unit(f) < 2
+
+
 def test_memory_keeps_pairs_of_any_scale_and_refuses_a_right_angle():
     s = np.linspace(1.0, 2.0, 8).astype(np.float32)
     for scale in (1e-6, 1.0, 1e12, 1e18):  # y'y is 1e37 at 1e18: past float32's range if squared
