@@ -423,7 +423,7 @@ def parse_arguments(
 ) -> tuple[argparse.Namespace, checkpoints.Checkpoint | None]:
     """Parse the command line; fill it in from --repeat's manifest or --resume's checkpoint."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.repeat is not None:
         args = _merge_manifest(parser, argv, args)
     if args.output is None:
@@ -443,11 +443,38 @@ def parse_arguments(
             for key in ("style", "styles"):
                 inherited.pop(key, None)
         parser.set_defaults(**inherited)
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     finish_arguments(parser, args)
     if checkpoint is not None:
         _check_checkpoint_fits(args, checkpoint, directory)
     return args, checkpoint
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse argv as parse_args does; an image path left over gets a hint where it belongs."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        images = [extra for extra in extras if Path(extra).suffix.lower() in helper.IMAGE_SUFFIXES]
+        hint = ""
+        if len(images) == 1 and args.output is None:
+            hint = f" (to save the result there, put -o before it: -o {images[0]})"
+        elif images:
+            hint = " (several style images go after --style, several photos after --batch)"
+        parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
+def _taken_by_a_list(args: argparse.Namespace) -> str:
+    """Say which option took the image paths after it, when CONTENT or STYLE is missing."""
+    taken = [value for value in args.sweep or [] if "=" not in value]
+    if taken:
+        return f"; --sweep took {' '.join(taken)}: put the images before --sweep"
+    if args.styles and args.content is None:
+        return (
+            f"; --style took every path after it ({' '.join(args.styles)}): put CONTENT before "
+            "--style"
+        )
+    return ""
 
 
 def _merge_manifest(parser, argv, args: argparse.Namespace) -> argparse.Namespace:
@@ -461,7 +488,7 @@ def _merge_manifest(parser, argv, args: argparse.Namespace) -> argparse.Namespac
     manifest = cli_modes.read_manifest(args.repeat)
     cli_modes.check_repeatable(manifest, args.repeat)
     parser.set_defaults(**cli_modes.repeat_defaults(manifest, vars(args)))
-    return parser.parse_args(argv)
+    return _parse(parser, argv)
 
 
 def finish_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -478,7 +505,10 @@ def finish_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         if not styles:
             parser.error("with --batch, give the style image(s) with --style")
     elif args.content is None or not styles:
-        parser.error("give the CONTENT and STYLE images (or --resume a checkpointed run)")
+        parser.error(
+            "give the CONTENT and STYLE images (or --resume a checkpointed run)"
+            + _taken_by_a_list(args)
+        )
     args.style, args.styles = None, styles
     if args.style_blend is not None and len(args.style_blend) != len(styles):
         raise UsageError(
@@ -1144,9 +1174,18 @@ def _describe(content: np.ndarray, style, args: argparse.Namespace) -> str:
     scales = f", scales {_show(args.scales)}" if args.scales else ""
     arithmetic = " (bfloat16, then float32 for the last third)" if args.precision == "mixed" else ""
     return (
-        f"content {content.shape[1]}x{content.shape[0]} px, style {shown} px{scales}, "
-        f"precision {args.precision}{arithmetic}"
+        f"content {content.shape[1]}x{content.shape[0]} px{_enlarged(args.content, content)}, "
+        f"style {shown} px{scales}, precision {args.precision}{arithmetic}"
     )
+
+
+def _enlarged(path, content: np.ndarray) -> str:
+    """Say so when the photo was enlarged more than twice: its result will look blurry."""
+    height, width = helper.image_size(path)
+    factor = max(content.shape[:2]) / max(height, width)
+    if factor <= 2:
+        return ""
+    return f" (enlarged {factor:.1f}x from {width}x{height} px: expect a blurry picture)"
 
 
 def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | None = None) -> int:
@@ -1187,12 +1226,16 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
         progress.close()
     seconds = recorder.seconds()
     done_now = done + len(result.history)
+    gif_frames = list(recorder.frames)
     if args.gif and (result.stopped_because != "finished" or not recorder.frames):
-        # The GIF so far ends on the image that is saved, so even an early stop has one.
+        # The GIF so far ends on the image that is saved, so even an early stop has one. The
+        # checkpoint keeps only the planned frames: a resumed run's GIF has --gif-frames.
         text = f"iteration {done_now} ({result.stopped_because.split(':')[0]})"
-        recorder.frames.append(helper.to_uint8(helper.annotate(result.image, text)))
+        gif_frames.append(helper.to_uint8(helper.annotate(result.image, text)))
     try:
-        all_saved = _save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now)
+        all_saved = _save_outputs(
+            args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames
+        )
     except KeyboardInterrupt:
         print("interrupted again while saving; outputs not yet written are lost", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -1223,20 +1266,22 @@ def _loss_line(args, terms: dict[str, float]) -> str:
         "style": args.style_weight * terms["style"],
         "tv": args.tv_weight * terms["tv"],
     }
+    # The command line weighs every style layer alike: L_style = (1/L) sum_l E_l.
+    E = {name[len("style_") :]: value for name, value in terms.items() if name.startswith("style_")}
+    layers = f" = (1/{len(E)}) x (" + " + ".join(f"E_{n} {v:.4g}" for n, v in E.items()) + ")"
     return (
         f"loss {terms['total']:.4g} = "
         + " + ".join(f"{name} {value:.4g}" for name, value in weighted.items())
-        + "; loss terms before weighting: "
-        + ", ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "total")
+        + f"; loss terms before weighting: content {terms['content']:.4g}, "
+        + f"style {terms['style']:.4g}{layers if E else ''}, tv {terms['tv']:.4g}"
     )
 
 
-def _save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now) -> bool:
+def _save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames) -> bool:
     """Write the image, GIF, stats and last checkpoint; return whether all went where asked."""
     all_saved = _save(lambda path: helper.save_image(result.image, path), args.output, "the image")
-    if args.gif and recorder.frames:
-        frames = recorder.frames
-        all_saved &= _save(lambda path: helper.save_gif(frames, path), args.gif, "the GIF")
+    if args.gif and gif_frames:
+        all_saved &= _save(lambda path: helper.save_gif(gif_frames, path), args.gif, "the GIF")
     if args.stats:
         # A coarse-to-fine run's own history says at which size each iteration ran.
         history = result.history if args.scales else recorder.history
@@ -1249,7 +1294,9 @@ def _save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now) ->
     if checkpoint_dir is not None:
         try:
             recorder.save_checkpoint(result.image, done_now, result.terms)
-            print(f"saved checkpoint {checkpoint_dir} (continue with: --resume -o {args.output})")
+            # A finished run goes on only with more iterations than it has done.
+            more = f" --iterations {2 * done_now}" if done_now >= args.iterations else ""
+            print(f"saved checkpoint {checkpoint_dir} (continue with: --resume -o {args.output}{more})")  # fmt: skip
         except OSError as error:
             print(
                 f"error: could not write the checkpoint {checkpoint_dir} ({error})", file=sys.stderr

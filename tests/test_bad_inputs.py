@@ -227,6 +227,32 @@ def test_missing_style_image(tmp_path, good, capsys):
     assert_one_error_line(capsys.readouterr().err, "CONTENT and STYLE")
 
 
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["{c}", "{s}", "{o}"], ["unrecognized arguments: {o}", "put -o before it: -o {o}"]),
+        (["{c}", "{s}", "{c}", "{s}", "-o", "{o}"], ["several style images go after --style"]),
+        (
+            ["--style", "{s}", "{s}", "{c}", "-o", "{o}"],
+            ["--style took every path after it ({s} {s} {c})", "put CONTENT before --style"],
+        ),
+        (
+            ["{c}", "--sweep", "style-weight=1,2", "{s}", "-o", "{o}"],
+            ["CONTENT and STYLE", "--sweep took {s}", "put the images before --sweep"],
+        ),
+    ],
+)
+def test_an_image_in_the_wrong_place_is_told_where_it_goes(
+    tmp_path, good, capsys, arguments, words
+):
+    values = {"c": good[0], "s": good[1], "o": tmp_path / "o.png"}
+    with pytest.raises(SystemExit) as stopped:
+        style_transfer.main([argument.format(**values) for argument in arguments])
+    assert stopped.value.code == EXIT_BAD_INPUT
+    assert_one_error_line(capsys.readouterr().err, *(word.format(**values) for word in words))
+    assert not values["o"].exists()
+
+
 # --- Outputs that would destroy something ----------------------------------------------------
 
 

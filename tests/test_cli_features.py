@@ -410,12 +410,14 @@ def test_the_last_line_adds_up_the_weighted_terms(images, tmp_path, capsys):
     assert code == 0, error
     number = r"([0-9.e+-]+)"
     line = re.search(
-        rf"loss {number} = content {number} \+ style {number} \+ tv {number}; loss terms before weighting: content {number}, style {number}, tv {number}",
+        rf"loss {number} = content {number} \+ style {number} \+ tv {number}; loss terms before weighting: content {number}, style {number} = \(1/5\) x \(E_conv1_1 {number} \+ E_conv2_1 {number} \+ E_conv3_1 {number} \+ E_conv4_1 {number} \+ E_conv5_1 {number}\), tv {number}",
         out,
     )  # fmt: skip
     assert line, out
-    total, *values = map(float, line.groups())
-    weighted, unweighted = dict(zip(weights, values[:3])), dict(zip(weights, values[3:]))
+    total, *weighted_values, content, style, E1, E2, E3, E4, E5, tv = map(float, line.groups())
+    assert (E1 + E2 + E3 + E4 + E5) / 5 == pytest.approx(style, rel=1e-3)  # the layers add up
+    weighted = dict(zip(weights, weighted_values))
+    unweighted = {"content": content, "style": style, "tv": tv}
     final = json.loads(stats.read_text())["final"]
     for name, weight in weights.items():
         assert unweighted[name] == pytest.approx(final[name], rel=1e-3)

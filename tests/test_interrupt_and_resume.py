@@ -263,6 +263,46 @@ def test_resume_continues_adam_from_the_loss_it_stopped_at(
     assert first_resumed["total"] == pytest.approx(periodic["terms"]["total"], rel=1e-5)
 
 
+@pytest.mark.slow
+def test_the_hint_after_a_finished_run_continues_it(images, tmp_path, capsys):
+    import re
+    import shlex
+
+    output = tmp_path / "out.png"
+    first = [str(images[0]), str(images[1]), "-o", str(output), "--size", "32"]
+    assert style_transfer.main([*first, "--iterations", "2", "--checkpoint-every", "1"]) == 0
+    hint = re.search(r"\(continue with: (.*)\)", capsys.readouterr().out).group(1)
+    assert hint == f"--resume -o {output} --iterations 4"
+    assert style_transfer.main(shlex.split(hint)) == 0, capsys.readouterr().err
+    assert state_of(tmp_path / "out.png.checkpoint")["iteration"] == 4
+
+
+@pytest.mark.slow
+def test_a_resumed_runs_gif_has_the_frames_asked_for(images, tmp_path, monkeypatch, default_sigint):
+    import os
+
+    output, gif = tmp_path / "out.png", tmp_path / "run.gif"
+    record = style_transfer._Recorder.__call__
+
+    def record_and_stop_at_the_third(recorder, iteration, terms, image):
+        record(recorder, iteration, terms, image)
+        if iteration == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
+
+    monkeypatch.setattr(style_transfer._Recorder, "__call__", record_and_stop_at_the_third)
+    first = [
+        str(images[0]), str(images[1]), "-o", str(output), "--size", "32", "--iterations", "8",
+        "--gif", str(gif), "--gif-frames", "4", "--checkpoint-every", "100",
+    ]  # fmt: skip
+    assert style_transfer.main(first) == 130
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 2  # iteration 2 of 2, 4, 6, 8, and the one it stopped at
+    monkeypatch.undo()
+    assert style_transfer.main(["--resume", "-o", str(output)]) == 0
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 4
+
+
 def write_checkpoint(directory, images, **parameters) -> checkpoints.Checkpoint:
     saved = {
         "content": str(images[0]), "style": str(images[1]), "size": 32, "iterations": 10,

@@ -105,6 +105,20 @@ def test_very_wide_panorama(tmp_path, painting):
     assert style.shape[0] * style.shape[1] == pytest.approx(32 * 256, rel=0.05)
 
 
+@pytest.mark.parametrize(("size", "said"), [(64, "enlarged 2.7x from 24x18 px"), (48, None)])
+def test_a_photo_enlarged_more_than_twice_is_said_to_be(tmp_path, painting, size, said):
+    path = tmp_path / "small.png"
+    Image.new("RGB", (24, 18), (200, 100, 50)).save(path)
+    content, style = load_as_the_cli_does(path, painting, size)
+    assert content.shape == (size * 3 // 4, size, 3)
+    args, _ = style_transfer.parse_arguments([str(path), str(painting), "-o", "unused.png"])
+    first_line = style_transfer._describe(content, style, args)
+    if said:
+        assert f"content {size}x{size * 3 // 4} px ({said}: expect a blurry picture)" in first_line
+    else:
+        assert "enlarged" not in first_line
+
+
 def test_wide_style_is_matched_without_distortion(tmp_path, painting):
     path = tmp_path / "wide_style.png"
     Image.new("RGB", (1200, 100), (0, 90, 200)).save(path)
