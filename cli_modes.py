@@ -30,8 +30,8 @@ GLOB_CHARACTERS = "*?["
 # overwrite the manifest being repeated, or the first run's files) and the mode switches.
 NOT_REPEATED = ("repeat", "resume", "stats", "gif", "checkpoint_every", "checkpoint_dir")
 
-# A label such as "style-weight 10000, content-layer conv4_2" takes three lines; below this
-# height they would cover more than half of a tile and be cut (sweeps at --size 96).
+# Sweeps at --size 32 to 96 are enlarged to this height on the sheet, to be seen; their labels
+# ("style-weight 10000, content-layer conv4_2") go in a strip above each tile.
 SHEET_MIN_TILE_HEIGHT = 144
 
 
@@ -390,8 +390,9 @@ def run_sweep(
     if tiles:
         labels = [entry["label"] for entry in entries]
         sheet = helper.image_grid(
-            tiles, sweep_columns(args.sweep), labels, min_height=SHEET_MIN_TILE_HEIGHT
-        )
+            tiles, sweep_columns(args.sweep), labels, min_height=SHEET_MIN_TILE_HEIGHT,
+            labels_above=True,  # a sweep's labels are long: on the tiles they hid a third
+        )  # fmt: skip
         if not session.save_image(sheet, args.output, "the contact sheet"):
             code = code or EXIT_NOT_FINITE
     print(f"sweep: {len(tiles)} of {len(runs)} combinations on the sheet {args.output}")

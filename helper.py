@@ -223,21 +223,25 @@ def wrap_text(text: str, fits) -> list[str]:
     return lines
 
 
-def annotate(image: np.ndarray, text: str) -> np.ndarray:
-    """Return a copy of the image with `text` written at its top left on a dark band, wrapped to fit."""
-    picture = Image.fromarray(to_uint8(image))
-    draw = ImageDraw.Draw(picture)
-    font = ImageFont.load_default(size=max(10, picture.height // 24))
-    room = picture.width - 8  # 4 px margin on either side
+def _fitted_lines(draw: ImageDraw.ImageDraw, text: str, room: int, size: int):
+    """Return (font, lines): text wrapped to `room` px, the font shrunk (to 8 px) till words fit."""
 
     def lines_in(font) -> list[str]:
         return wrap_text(text, lambda line: draw.textlength(line, font=font) <= room)
 
+    font = ImageFont.load_default(size=size)
     lines = lines_in(font)
-    # Narrow tiles: shrink the font until the longest word fits, but keep it readable.
     while font.size > 8 and max(draw.textlength(line, font=font) for line in lines) > room:
         font = ImageFont.load_default(size=font.size - 1)
         lines = lines_in(font)
+    return font, lines
+
+
+def annotate(image: np.ndarray, text: str) -> np.ndarray:
+    """Return a copy of the image with `text` written at its top left on a dark band, wrapped to fit."""
+    picture = Image.fromarray(to_uint8(image))
+    draw = ImageDraw.Draw(picture)
+    font, lines = _fitted_lines(draw, text, picture.width - 8, max(10, picture.height // 24))
     # The band may take half the picture; what does not fit runs off the edge as one line.
     line_height = draw.textbbox((0, 0), "Ag", font=font)[3] + 4
     most = max(1, picture.height // 2 // line_height)
@@ -246,6 +250,16 @@ def annotate(image: np.ndarray, text: str) -> np.ndarray:
     draw.rectangle((0, 0, right + 4, bottom + 4), fill=(0, 0, 0))
     draw.multiline_text((4, 2), "\n".join(lines), fill=(255, 255, 255), font=font)
     return np.asarray(picture, dtype=np.float32) / 255.0
+
+
+def caption(text: str, width: int, size: int) -> np.ndarray:
+    """Return a white strip `width` px wide with `text` in black, wrapped to fit (a label above)."""
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    font, lines = _fitted_lines(draw, text, width - 8, size)
+    bottom = draw.multiline_textbbox((4, 2), "\n".join(lines), font=font)[3]
+    strip = Image.new("RGB", (width, bottom + 4), (255, 255, 255))
+    ImageDraw.Draw(strip).multiline_text((4, 2), "\n".join(lines), fill=(0, 0, 0), font=font)
+    return np.asarray(strip, dtype=np.float32) / 255.0
 
 
 def save_gif(
@@ -271,26 +285,45 @@ def image_grid(
     labels: Sequence[str] | None = None,
     gap: int = 4,
     min_height: int = 0,
+    labels_above: bool = False,
 ) -> np.ndarray:
-    """Tile images (resized to the first one's height, or `min_height`) into rows, with labels."""
+    """Tile images (resized to the first one's height, or `min_height`) into rows, with labels.
+
+    The labels are written on the pictures, or with `labels_above` in a white strip above
+    each one, which covers nothing (for long labels on small pictures).
+    """
     height = max(images[0].shape[0], min_height)
     tiles = []
     for index, image in enumerate(images):
         width = max(1, round(image.shape[1] * height / image.shape[0]))
         tile = resize(image, height, width)
-        if labels is not None:
+        if labels is not None and not labels_above:
             tile = annotate(tile, labels[index])
         tiles.append(tile)
     rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    if labels is not None and labels_above:
+        texts = [labels[i : i + columns] for i in range(0, len(labels), columns)]
+        size = max(10, height // 24)  # the font size annotate uses
+        rows = [_under_captions(row, row_texts, size) for row, row_texts in zip(rows, texts)]
     row_width = max(sum(t.shape[1] for t in row) + gap * (len(row) - 1) for row in rows)
-    sheet = np.ones((len(rows) * height + gap * (len(rows) - 1), row_width, 3), np.float32)
-    for r, row in enumerate(rows):
+    row_heights = [row[0].shape[0] for row in rows]
+    sheet = np.ones((sum(row_heights) + gap * (len(rows) - 1), row_width, 3), np.float32)
+    top = 0
+    for row, row_height in zip(rows, row_heights):
         x = 0
         for tile in row:
-            top = r * (height + gap)
-            sheet[top : top + height, x : x + tile.shape[1]] = tile
+            sheet[top : top + row_height, x : x + tile.shape[1]] = tile
             x += tile.shape[1] + gap
+        top += row_height + gap
     return sheet
+
+
+def _under_captions(row: list[np.ndarray], texts: Sequence[str], size: int) -> list[np.ndarray]:
+    """Put each picture of a row under its caption; the captions share the tallest's height."""
+    strips = [caption(text, tile.shape[1], size) for tile, text in zip(row, texts)]
+    tallest = max(strip.shape[0] for strip in strips)
+    white = [np.ones((tallest - s.shape[0], s.shape[1], 3), np.float32) for s in strips]
+    return [np.concatenate([strip, below, tile]) for strip, below, tile in zip(strips, white, row)]
 
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] = (), width: float = 4.0):

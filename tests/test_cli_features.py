@@ -19,7 +19,9 @@ from PIL import Image
 
 import cli_modes
 import color
+import helper
 import style_transfer
+import sweeps
 
 EXIT_BAD_INPUT = 2
 WIDTH, HEIGHT = 32, 28
@@ -271,32 +273,37 @@ def test_same_seed_gives_identical_bytes_and_repeat_gives_them_again(
 
 @pytest.mark.slow
 def test_sweep_writes_a_sheet_with_one_tile_per_combination(images, tmp_path, capsys):
-    """Every tile holds its picture under a label that fits: the README's sweep, at 32 px."""
+    """Every tile holds its picture under its label: the README's sweep, at 32 px."""
+    specs = ["style-weight=1e2,1e4", "content-layer=conv3_2,conv4_2"]
     sheet = tmp_path / "sheet.png"
     code, out, error = run_cli(
         capsys, images["content"], images["style"], "-o", sheet, "--size", WIDTH,
-        "--iterations", 2, "--sweep", "style-weight=1e2,1e4", "content-layer=conv3_2,conv4_2",
+        "--iterations", 2, "--sweep", *specs,
     )  # fmt: skip
     assert code == 0, error
     assert "sweep: 4 of 4 combinations" in out
     picture = pixels(sheet)
     gap = 4
-    # 32x28 px pictures are enlarged so that their labels fit: tiles 144 px high
+    # 32x28 px pictures are enlarged to tiles 144 px high, each under a strip with its label
     height = cli_modes.SHEET_MIN_TILE_HEIGHT
     width = round(WIDTH * height / HEIGHT)
-    assert picture.shape == (2 * height + gap, 2 * width + gap, 3)  # 2 rows of 2 tiles
+    labels = [sweeps.label(combination) for combination in sweeps.parse_sweep(specs)]
+    strips = [
+        max(helper.caption(label, width, max(10, height // 24)).shape[0] for label in row)
+        for row in (labels[:2], labels[2:])
+    ]
+    assert strips[0] > 16  # the label wraps to two lines at this width
+    assert picture.shape == (sum(strips) + 2 * height + gap, 2 * width + gap, 3)
     white = np.ones(3)
-    np.testing.assert_allclose(picture[height : height + gap].reshape(-1, 3).mean(0), white)
     np.testing.assert_allclose(picture[:, width : width + gap].reshape(-1, 3).mean(0), white)
-    for top in (0, height + gap):
+    second = strips[0] + height + gap
+    np.testing.assert_allclose(picture[second - gap : second].reshape(-1, 3).mean(0), white)
+    for top, strip in ((0, strips[0]), (second, strips[1])):
         for left in (0, width + gap):
-            tile = picture[top : top + height, left : left + width]
-            assert tile[:4].mean() < 0.5  # the label's dark band
-            assert tile[-4:].std() > 0.02  # a picture below it, not the white background
-            # The label's band starts at the tile's left edge, black to the last line of text.
-            black = tile[:, :2].max(axis=(1, 2)) < 0.02
-            band_rows = int(np.argmin(black))  # the first row below the band
-            assert 10 < band_rows < height / 2  # a label, on less than half of the tile
+            label = picture[top : top + strip, left : left + width]
+            tile = picture[top + strip : top + strip + height, left : left + width]
+            assert np.median(label) > 0.95 and label.min() < 0.2  # black letters on white
+            assert tile[:8].std() > 0.02 and tile[-8:].std() > 0.02  # the picture, all of it
 
 
 @pytest.mark.slow

@@ -233,8 +233,16 @@ def test_sweep_sheet_has_three_rows_of_two_tiles(tiny_run, repo_root):
             cli_modes.SHEET_MIN_TILE_HEIGHT,
             round(width * cli_modes.SHEET_MIN_TILE_HEIGHT / height),
         )
+    import sweeps  # the notebook's sweep: three style weights (rows) by two content layers
+
+    specs = ["style-weight=1e2,1e3,1e4", "content-layer=conv3_2,conv4_2"]
+    labels = [sweeps.label(combination) for combination in sweeps.parse_sweep(specs)]
+    strips = [  # each row's labels in a strip above it, as tall as its tallest label
+        max(helper.caption(label, width, max(10, height // 24)).shape[0] for label in row)
+        for row in (labels[0:2], labels[2:4], labels[4:6])
+    ]
     with Image.open(tiny_run["folder"] / "outputs" / "going_further_sweep.jpg") as sheet:
-        assert sheet.size == (2 * width + GRID_GAP, 3 * height + 2 * GRID_GAP)
+        assert sheet.size == (2 * width + GRID_GAP, sum(strips) + 3 * height + 2 * GRID_GAP)
 
 
 @pytest.mark.slow

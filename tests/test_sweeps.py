@@ -63,3 +63,21 @@ def test_a_label_wider_than_its_tile_is_wrapped_not_cut():
     assert _text_pixels(narrow) >= 0.95 * _text_pixels(wide)
     band_rows = (narrow[:, 0] < 0.1).all(axis=-1).sum()
     assert band_rows > 1.5 * (wide[:, 0] < 0.1).all(axis=-1).sum()  # more than one line
+
+
+def test_labels_above_the_pictures_leave_every_pixel_of_them():
+    rng = np.random.default_rng(0)
+    pictures = [rng.random((60, 50, 3), dtype=np.float32) for _ in range(3)]
+    label = sweeps.label({"style-weight": 10000.0, "content-layer": "conv3_2"})
+    sheet = helper.image_grid(pictures, 2, [label, "short", label], gap=4, labels_above=True)
+    strip = helper.caption(label, 50, 10)
+    assert strip.shape[0] > 2 * helper.caption("short", 50, 10).shape[0]  # wrapped, not cut
+    assert sheet.shape == (2 * strip.shape[0] + 2 * 60 + 4, 2 * 50 + 4, 3)
+    for index, (top, left) in enumerate([(0, 0), (0, 54), (strip.shape[0] + 64, 0)]):
+        below = top + strip.shape[0]
+        np.testing.assert_allclose(sheet[below : below + 60, left : left + 50], pictures[index], atol=1e-6)  # fmt: skip
+    np.testing.assert_array_equal(sheet[: strip.shape[0], :50], strip)  # the first label
+    # On a 130 px strip the same glyphs as on one wide enough for one line: wrapped, none lost
+    narrow, wide = helper.caption(label, 130, 10), helper.caption(label, 2000, 10)
+    assert narrow.shape[0] > 1.5 * wide.shape[0]
+    assert (narrow.max(axis=-1) < 0.5).sum() >= 0.95 * (wide.max(axis=-1) < 0.5).sum()
