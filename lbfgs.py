@@ -12,7 +12,9 @@ which TensorFlow's threads sit idle. This projected L-BFGS does the same job in 
   not depend on the loss's scale (a high style weight puts it near 1e12);
 * the step x + t d is projected onto the box; t = 1 is tried first and, until the Armijo
   condition holds, shrunk to the minimum of the parabola through f, its slope and the
-  rejected f (by a tenth to a half); t = 1 is accepted in almost every iteration.
+  rejected f (by a tenth to a half); t = 1 is accepted in almost every iteration;
+* f and g are multiplied by the power of two that brings f(x0) into [1, 2): no step
+  changes, and float32 dot products stay finite up to a loss of about 1e38.
 """
 
 from __future__ import annotations
