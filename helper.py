@@ -237,11 +237,16 @@ def _fitted_lines(draw: ImageDraw.ImageDraw, text: str, room: int, size: int):
     return font, lines
 
 
+def label_font_size(height: int) -> int:
+    """Return the font size of a label for a picture `height` px high: 1/24 of it, 10 at least."""
+    return max(10, height // 24)
+
+
 def annotate(image: np.ndarray, text: str) -> np.ndarray:
     """Return a copy of the image with `text` written at its top left on a dark band, wrapped to fit."""
     picture = Image.fromarray(to_uint8(image))
     draw = ImageDraw.Draw(picture)
-    font, lines = _fitted_lines(draw, text, picture.width - 8, max(10, picture.height // 24))
+    font, lines = _fitted_lines(draw, text, picture.width - 8, label_font_size(picture.height))
     # The band may take half the picture; what does not fit runs off the edge as one line.
     line_height = draw.textbbox((0, 0), "Ag", font=font)[3] + 4
     most = max(1, picture.height // 2 // line_height)
@@ -303,7 +308,7 @@ def image_grid(
     rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
     if labels is not None and labels_above:
         texts = [labels[i : i + columns] for i in range(0, len(labels), columns)]
-        size = max(10, height // 24)  # the font size annotate uses
+        size = label_font_size(height)
         rows = [_under_captions(row, row_texts, size) for row, row_texts in zip(rows, texts)]
     row_width = max(sum(t.shape[1] for t in row) + gap * (len(row) - 1) for row in rows)
     row_heights = [row[0].shape[0] for row in rows]

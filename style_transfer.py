@@ -846,17 +846,13 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
         return estimate
     largest = memory.largest_fitting_size(*content.shape[:2], available, **options)
     fix = f"use --size {largest} or less" if largest else "close other programs"
-    if (
-        args.style_scale > 1
-        and (  # the enlarged style may be what does not fit
-            memory.estimate_peak_bytes(*content.shape[:2], style_shape=content.shape[:2], **options)
-            <= available
-        )
-    ):
-        fix = (
-            f"lower --style-scale (now {args.style_scale:g}, which makes the style "
-            f"{largest_style[1]}x{largest_style[0]} px)"
-        )
+    if args.style_scale > 1:  # the enlarged style may be what does not fit
+        shape = content.shape[:2]
+        if memory.estimate_peak_bytes(*shape, style_shape=shape, **options) <= available:
+            fix = (
+                f"lower --style-scale (now {args.style_scale:g}, which makes the style "
+                f"{largest_style[1]}x{largest_style[0]} px)"
+            )
     raise memory.InsufficientMemoryError(
         f"a run at --size {args.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
         f"{memory.format_bytes(estimate)} of memory, but {memory.format_bytes(available)} is "
