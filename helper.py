@@ -5,6 +5,7 @@ Knows nothing of TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import warnings
@@ -196,6 +197,15 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+def file_digest(path: str | os.PathLike) -> str:
+    """Return the sha256 of a file as hex, read in 1 MiB blocks (inputs, weights, wheels)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_text(text: str, path: str | os.PathLike) -> Path:
     """Write a text file (e.g. a JSON manifest) atomically."""
     return atomic_write(path, lambda name: Path(name).write_text(text, encoding="utf-8"))
@@ -278,10 +288,15 @@ def save_gif(
     return atomic_write(
         Path(path),
         lambda name: pictures[0].save(
-            name, format="GIF", save_all=True, append_images=pictures[1:],
-            duration=durations, loop=0, optimize=False,
+            name,
+            format="GIF",
+            save_all=True,
+            append_images=pictures[1:],
+            duration=durations,
+            loop=0,
+            optimize=False,
         ),
-    )  # fmt: skip
+    )
 
 
 def image_grid(
@@ -329,16 +344,3 @@ def _under_captions(row: list[np.ndarray], texts: Sequence[str], size: int) -> l
     tallest = max(strip.shape[0] for strip in strips)
     white = [np.ones((tallest - s.shape[0], s.shape[1], 3), np.float32) for s in strips]
     return [np.concatenate([strip, below, tile]) for strip, below, tile in zip(strips, white, row)]
-
-
-def show_images(images: Sequence[np.ndarray], titles: Sequence[str] = (), width: float = 4.0):
-    """Show images side by side with matplotlib (for notebooks)."""
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(images), figsize=(width * len(images), width), squeeze=False)
-    for index, (axis, image) in enumerate(zip(axes[0], images)):
-        axis.imshow(np.clip(image, 0.0, 1.0))
-        axis.set_title(titles[index] if index < len(titles) else "")
-        axis.axis("off")
-    figure.tight_layout()
-    plt.show()

@@ -28,20 +28,10 @@ CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
 RESULTS = ROOT / "benchmarks/results"
 # The best total loss a long run reached at 512 px, measured once on the project's machine:
-#   style_transfer.py grace_hopper.jpg hokusai_great_wave.jpg --size 512 --iterations 1000
+#   python -m style_transfer grace_hopper.jpg hokusai_great_wave.jpg --size 512 --iterations 1000
 # (default loss, content init, SciPy's L-BFGS-B with 50 pairs; 55 minutes on one core).
 REFERENCE_LOSS_512 = 1.520e9  # within 5% after 385 iterations, within 2% after 626
 TIME_BUDGET_SECONDS = 180
-
-# Per-layer (name, input channels, output channels) of VGG16 in order, with pools as None.
-_STACK = [
-    ("conv1_1", 3, 64), ("conv1_2", 64, 64), None,
-    ("conv2_1", 64, 128), ("conv2_2", 128, 128), None,
-    ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256), None,
-    ("conv4_1", 256, 512), ("conv4_2", 512, 512), ("conv4_3", 512, 512), None,
-    ("conv5_1", 512, 512),
-]  # fmt: skip
-GRAM_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
 
 def gemm_rate(n: int = 4096, repeats: int = 5) -> float:
@@ -66,14 +56,15 @@ def evaluation_gflop(height: int, width: int) -> float:
     Backward to the image only (no weight gradients): the same again. Gram matrices:
     2*M*N^2 forward and about twice that backward.
     """
-    flops, h, w = 0.0, height, width
-    for layer in _STACK:
-        if layer is None:
-            h, w = (h + 1) // 2, (w + 1) // 2
-            continue
-        name, c_in, c_out = layer
-        flops += 2 * (2 * 9 * c_in * c_out * h * w)  # forward + backward-to-input
-        if name in GRAM_LAYERS:
+    from optimisation.settings import STYLE_LAYERS
+    from tensorflow_vgg.layers import CONV_SHAPES, layer_sizes
+
+    flops = 0.0
+    for name, h, w, c_out in layer_sizes(height, width, "conv5_1"):
+        if name in CONV_SHAPES:
+            c_in = CONV_SHAPES[name][2]
+            flops += 2 * (2 * 9 * c_in * c_out * h * w)  # forward + backward-to-input
+        if name in STYLE_LAYERS:
             flops += 3 * (2 * h * w * c_out * c_out)
     return flops / 1e9
 
@@ -91,17 +82,21 @@ def time_evaluations(size: int, repeats: int) -> dict[str, float]:
     import tensorflow as tf
 
     import tf_helper
-    from tensorflow_vgg.vgg16_avg_pool import Vgg16
+    from optimisation.settings import Settings
+    from optimisation.starts import initial_image
 
     content, style = _images(size)
-    net = Vgg16()
-    image = tf_helper.initial_image("noise", content, style, 0)
+    net = tf_helper.network()
+    image = initial_image("noise", content, [style], 0)
     timings = {}
-    paths = (("tf.function", False, "float32"), ("tf.function + XLA", True, "float32"),
-             ("tf.function bfloat16", False, "bfloat16"))  # fmt: skip
+    paths = (
+        ("tf.function", False, "float32"),
+        ("tf.function + XLA", True, "float32"),
+        ("tf.function bfloat16", False, "bfloat16"),
+    )
     for label, jit, precision in paths:
         loss = tf_helper.StyleTransferLoss(
-            net, content, style, jit_compile=jit, precision=precision
+            net, content, style, Settings(jit_compile=jit), precision
         )
         loss.terms_and_gradient(image)  # trace and compile
         loss.terms_and_gradient(image)
@@ -115,7 +110,7 @@ def time_evaluations(size: int, repeats: int) -> dict[str, float]:
     def eager():
         with tf.GradientTape() as tape:
             tape.watch(batch)
-            total = loss.terms_eager(batch)["total"]  # float32, whatever `loss` was built with
+            total = loss(batch)["total"]  # float32, whatever `loss` was built with
         return tape.gradient(total, batch).numpy()
 
     eager()
@@ -131,12 +126,11 @@ def time_lbfgs_iterations(size: int, iterations: int) -> dict[str, float]:
     """
     import scipy.optimize
 
-    import lbfgs
     import tf_helper
-    from tensorflow_vgg.vgg16_avg_pool import Vgg16
+    from optimisation import lbfgs
 
     content, style = _images(size)
-    loss = tf_helper.StyleTransferLoss(Vgg16(), content, style)
+    loss = tf_helper.StyleTransferLoss(tf_helper.network(), content, style)
     loss.terms_and_gradient(content)  # trace
     stamps = {"engine (lbfgs.py)": [], "SciPy L-BFGS-B": []}
 
@@ -149,14 +143,27 @@ def time_lbfgs_iterations(size: int, iterations: int) -> dict[str, float]:
         return total, gradient.astype(np.float64)
 
     clock = stamps["engine (lbfgs.py)"]
-    lbfgs.minimize(engine_loss, content.ravel(), iterations,
-                   on_iteration=lambda x, f: clock.append(time.perf_counter()))  # fmt: skip
+    lbfgs.minimize(
+        engine_loss,
+        content.ravel(),
+        iterations,
+        on_iteration=lambda x, f: clock.append(time.perf_counter()),
+    )
     clock = stamps["SciPy L-BFGS-B"]
     scipy.optimize.minimize(
-        scipy_loss, content.ravel().astype(np.float64), jac=True, method="L-BFGS-B",
-        bounds=scipy.optimize.Bounds(0.0, 1.0), callback=lambda _: clock.append(time.perf_counter()),
-        options={"maxiter": iterations, "maxcor": lbfgs.pairs_for(content.size), "ftol": 0, "gtol": 0},
-    )  # fmt: skip
+        scipy_loss,
+        content.ravel().astype(np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=scipy.optimize.Bounds(0.0, 1.0),
+        callback=lambda _: clock.append(time.perf_counter()),
+        options={
+            "maxiter": iterations,
+            "maxcor": lbfgs.pairs_for(content.size),
+            "ftol": 0,
+            "gtol": 0,
+        },
+    )
     # The first iterations search for a step length; the median is of the rest.
     return {label: float(np.median(np.diff(times[5:]))) for label, times in stamps.items()}
 
@@ -167,8 +174,8 @@ def peak_memory_mb(size: int) -> float:
     The run is long enough for L-BFGS to fill its memory of (s, y) pairs.
     """
     import helper
-    import lbfgs
-    import memory
+    from optimisation import lbfgs
+    from style_transfer import memory
 
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), size)
     iterations = lbfgs.pairs_for(3 * height * width) + 2
@@ -181,8 +188,20 @@ def time_to_quality(extra: list[str], label: str) -> dict:
     """Run the CLI from a cold process; return its wall time, final loss and loss curve."""
     stats = RESULTS / f"quality_{label}.json"
     output = RESULTS / f"quality_{label}.jpg"
-    command = [sys.executable, str(ROOT / "style_transfer.py"), str(CONTENT), str(STYLE),
-               "-o", str(output), "--size", "512", "--stats", str(stats), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "style_transfer",
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(output),
+        "--size",
+        "512",
+        "--stats",
+        str(stats),
+        *extra,
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
     wall = time.perf_counter() - start
@@ -193,8 +212,12 @@ def time_to_quality(extra: list[str], label: str) -> dict:
     curve = [
         (startup + row["seconds"], row["total"]) for row in history if row.get("size") == final_size
     ]
-    return {"command": " ".join(extra) or "(defaults)", "wall_seconds": wall,
-            "final_total": manifest["final"]["total"], "curve": curve}  # fmt: skip
+    return {
+        "command": " ".join(extra) or "(defaults)",
+        "wall_seconds": wall,
+        "final_total": manifest["final"]["total"],
+        "curve": curve,
+    }
 
 
 def measure_speed(report: dict, repeats: int) -> None:
@@ -235,18 +258,24 @@ def main() -> None:
     parser.add_argument(
         "--quality-only", action="store_true", help="only the --quality runs (skip the timings)"
     )
-    parser.add_argument("--reference-loss", type=float, default=REFERENCE_LOSS_512,
-                        help="best total loss of a long run at 512 px (default: %(default).4g)")  # fmt: skip
+    parser.add_argument(
+        "--reference-loss",
+        type=float,
+        default=REFERENCE_LOSS_512,
+        help="best total loss of a long run at 512 px (default: %(default).4g)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
     if not args.quality_only:
         measure_speed(report, args.repeats)
     if args.quality or args.quality_only:
-        runs = [time_to_quality([], "default"),
-                time_to_quality(["--precision", "float32"], "float32"),
-                time_to_quality(["--precision", "bfloat16"], "bfloat16"),
-                time_to_quality(["--scales", "256,512", "--iterations", "150,60"], "coarse_to_fine")]  # fmt: skip
+        runs = [
+            time_to_quality([], "default"),
+            time_to_quality(["--precision", "float32"], "float32"),
+            time_to_quality(["--precision", "bfloat16"], "bfloat16"),
+            time_to_quality(["--scales", "256,512", "--iterations", "150,60"], "coarse_to_fine"),
+        ]
         report["time_to_quality"] = runs
         _report_quality(runs, args.reference_loss)
     (RESULTS / "benchmark.json").write_text(json.dumps(report, indent=1))

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import helper  # noqa: E402
 import tf_helper  # noqa: E402
-from tensorflow_vgg.vgg16_avg_pool import Vgg16  # noqa: E402
+from going_further.stylize import stylize  # noqa: E402
 
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
@@ -45,10 +45,16 @@ def run_schedule(net, content, style, sizes, iterations) -> list[dict]:
     rows = []
     tf_helper.StyleTransferLoss.terms_and_gradient = counted
     try:
-        tf_helper.stylize(
-            content, style, sizes=sizes, iterations=iterations, net=net,
-            callback=lambda i, terms, image: rows.append({"iteration": i, "cost": spent["cost"], "total": terms["total"]}),
-        )  # fmt: skip
+        stylize(
+            content,
+            style,
+            sizes=sizes,
+            iterations=iterations,
+            net=net,
+            callback=lambda i, terms, image: rows.append(
+                {"iteration": i, "cost": spent["cost"], "total": terms["total"]}
+            ),
+        )
     finally:
         tf_helper.StyleTransferLoss.terms_and_gradient = original
     return rows
@@ -62,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     content = helper.load_image(CONTENT, args.size)
     style = helper.load_image(STYLE)
-    net = Vgg16()
+    net = tf_helper.network()
     report = {}
     for text in args.schedule:
         sizes, iterations = parse_schedule(text)

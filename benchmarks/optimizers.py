@@ -3,7 +3,7 @@
 Every method starts from the content image and gets the same budget of loss-and-gradient
 evaluations of the same StyleTransferLoss, so only the optimiser differs:
 
-* the engine's projected L-BFGS (lbfgs.py) with 50 and with 10 pairs,
+* the engine's projected L-BFGS (optimisation/lbfgs.py) with 50 and with 10 pairs,
 * SciPy's L-BFGS-B with 50 pairs,
 * PyTorch's torch.optim.LBFGS with the strong-Wolfe line search and 100 pairs, if PyTorch is
   installed (it is not a dependency: `pip install torch` to add it). It has no bounds, so
@@ -49,15 +49,21 @@ class CountedLoss:
         image = np.asarray(x, np.float32).reshape(self.shape)
         terms, gradient = self.loss.terms_and_gradient(image)
         total = terms["total"]
-        self.rows.append({"evaluation": len(self.rows) + 1, "seconds": time.perf_counter() - self.start, "total": total})  # fmt: skip
+        self.rows.append(
+            {
+                "evaluation": len(self.rows) + 1,
+                "seconds": time.perf_counter() - self.start,
+                "total": total,
+            }
+        )
         if self.best is None or total < self.best[0]:
             self.best = (total, image.copy())
         return total, gradient.ravel()
 
 
 def engine(counted: CountedLoss, x0: np.ndarray, pairs: int) -> None:
-    """Run the engine's L-BFGS (lbfgs.py) until the budget is spent."""
-    import lbfgs
+    """Run the engine's L-BFGS (optimisation/lbfgs.py) until the budget is spent."""
+    from optimisation import lbfgs
 
     lbfgs.minimize(counted, x0, counted.budget, memory=pairs)
 
@@ -71,10 +77,19 @@ def scipy_lbfgsb(counted: CountedLoss, x0: np.ndarray, pairs: int) -> None:
         return total, gradient.astype(np.float64)
 
     scipy.optimize.minimize(
-        loss64, x0.astype(np.float64), jac=True, method="L-BFGS-B",
+        loss64,
+        x0.astype(np.float64),
+        jac=True,
+        method="L-BFGS-B",
         bounds=scipy.optimize.Bounds(0.0, 1.0),
-        options={"maxiter": counted.budget, "maxfun": counted.budget, "maxcor": pairs, "ftol": 0, "gtol": 0},
-    )  # fmt: skip
+        options={
+            "maxiter": counted.budget,
+            "maxfun": counted.budget,
+            "maxcor": pairs,
+            "ftol": 0,
+            "gtol": 0,
+        },
+    )
 
 
 def torch_strong_wolfe(counted: CountedLoss, x0: np.ndarray, pairs: int) -> None:
@@ -83,9 +98,15 @@ def torch_strong_wolfe(counted: CountedLoss, x0: np.ndarray, pairs: int) -> None
 
     x = torch.tensor(x0, requires_grad=True)
     optimizer = torch.optim.LBFGS(
-        [x], lr=1, max_iter=counted.budget, max_eval=counted.budget, history_size=pairs,
-        line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0,
-    )  # fmt: skip
+        [x],
+        lr=1,
+        max_iter=counted.budget,
+        max_eval=counted.budget,
+        history_size=pairs,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=0,
+        tolerance_change=0,
+    )
 
     def closure():
         optimizer.zero_grad()
@@ -142,41 +163,49 @@ def report(runs: list[dict]) -> None:
     budget = max(len(run["rows"]) for run in runs)
     shown = [c for c in CHECKPOINTS if c <= budget]
     print(f"\nbest loss after n evaluations (lowest saved picture: {floor:.4g})")
-    print(f"  {'method':36}" + "".join(f"{n:>10}" for n in shown) + "   s/eval  outside [0,1]  saved picture  evals to 2%")  # fmt: skip
+    print(
+        f"  {'method':36}"
+        + "".join(f"{n:>10}" for n in shown)
+        + "   s/eval  outside [0,1]  saved picture  evals to 2%"
+    )
     for run in runs:
         best = np.minimum.accumulate([row["total"] for row in run["rows"]])
         seconds = run["rows"][-1]["seconds"] / len(run["rows"])
         # An unbounded method's own loss is of an image that is never saved: not counted.
         within = evaluations_to(run["rows"], 1.02 * floor) if not run["outside_box"] else None
         print(
-            f"  {run['method']:36}" + "".join(f"{best[n - 1]:10.4g}" for n in shown)
+            f"  {run['method']:36}"
+            + "".join(f"{best[n - 1]:10.4g}" for n in shown)
             + f"{seconds:9.2f}{run['outside_box']:14.1%}{run['saved_picture_total']:15.4g}"
             + f"{within if within else '-':>13}"
-        )  # fmt: skip
+        )
 
 
 def main() -> None:
     """Run every available method on Grace Hopper x Great Wave and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=256, help="longest side (default: 256)")
-    parser.add_argument("--evaluations", type=int, default=400, help="budget per method (default: 400)")  # fmt: skip
+    parser.add_argument(
+        "--evaluations", type=int, default=400, help="budget per method (default: 400)"
+    )
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     args = parser.parse_args()
 
     import tf_helper
-    from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
     methods = [m for m in args.methods if _torch_installed() or not m.startswith("torch")]
     for skipped in sorted(set(args.methods) - set(methods)):
         print(f"skipping {skipped!r}: PyTorch is not installed")
     content = helper.load_image(benchmark.CONTENT, max_side=args.size)
     style = helper.match_style_scale(helper.load_image(benchmark.STYLE), content)
-    loss = tf_helper.StyleTransferLoss(Vgg16(), content, style)
+    loss = tf_helper.StyleTransferLoss(tf_helper.network(), content, style)
     loss.terms_and_gradient(content)  # trace once, outside every method's clock
     runs = []
     for name in methods:
         runs.append(run_method(loss, content, name, args.evaluations))
-        print(f"{name}: {runs[-1]['best_total']:.4g} after {args.evaluations} evaluations", flush=True)  # fmt: skip
+        print(
+            f"{name}: {runs[-1]['best_total']:.4g} after {args.evaluations} evaluations", flush=True
+        )
     report(runs)
     benchmark.RESULTS.mkdir(parents=True, exist_ok=True)
     out = benchmark.RESULTS / f"optimizers_{args.size}.json"

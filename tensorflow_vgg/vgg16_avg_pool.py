@@ -9,39 +9,11 @@ import os
 
 import tensorflow as tf
 
-from tensorflow_vgg.weights import CONV_LAYERS, load_weights
+from tensorflow_vgg.layers import CONV_LAYERS, LAYER_ORDER, check_layer_names, deepest
+from tensorflow_vgg.weights import load_weights
 
 # Caffe's ImageNet mean in B, G, R order, in 0..255.
 BGR_MEAN = (103.939, 116.779, 123.68)
-
-LAYER_ORDER: tuple[str, ...] = (
-    "conv1_1", "conv1_2", "pool1",
-    "conv2_1", "conv2_2", "pool2",
-    "conv3_1", "conv3_2", "conv3_3", "pool3",
-    "conv4_1", "conv4_2", "conv4_3", "pool4",
-    "conv5_1", "conv5_2", "conv5_3", "pool5",
-)  # fmt: skip
-
-# Each pooling halves the size, so an image needs 2**k pixels to reach the k-th pool.
-_DOWNSAMPLINGS_BEFORE = {
-    name: sum(layer.startswith("pool") for layer in LAYER_ORDER[:i])
-    for i, name in enumerate(LAYER_ORDER)
-}
-
-
-class LayerError(ValueError):
-    """A layer name the network does not have."""
-
-
-def check_layer_names(names) -> list[str]:
-    """Return the names as a list, raising LayerError for any VGG16 does not have."""
-    names = [names] if isinstance(names, str) else list(names)
-    unknown = [name for name in names if name not in LAYER_ORDER]
-    if unknown:
-        raise LayerError(
-            f"unknown layer {', '.join(map(repr, unknown))}; choose from {', '.join(LAYER_ORDER)}"
-        )
-    return names
 
 
 def preprocess(rgb: tf.Tensor) -> tf.Tensor:
@@ -92,11 +64,10 @@ class Vgg16:
         CPUs with AVX512_BF16); the activations are returned as float32 either way.
         """
         wanted = set(check_layer_names(layers))
-        deepest = max(LAYER_ORDER.index(name) for name in wanted)
         kernels, biases = self._weights(compute_dtype)
         x = tf.cast(preprocess(tf.convert_to_tensor(rgb, dtype=tf.float32)), compute_dtype)
         activations = {}
-        for name in LAYER_ORDER[: deepest + 1]:
+        for name in LAYER_ORDER[: LAYER_ORDER.index(deepest(wanted)) + 1]:
             if name.startswith("pool"):
                 x = self._pool(x)
             else:
@@ -105,9 +76,3 @@ class Vgg16:
             if name in wanted:
                 activations[name] = tf.cast(x, tf.float32)
         return activations
-
-
-def minimum_image_side(layers) -> int:
-    """Return the smallest image side (pixels) that leaves every asked layer at least 1x1."""
-    names = check_layer_names(layers)
-    return 2 ** max(_DOWNSAMPLINGS_BEFORE[name] for name in names)

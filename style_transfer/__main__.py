@@ -1,0 +1,21 @@
+"""`python -m style_transfer PHOTO PAINTING -o OUT`: see style_transfer/cli.py."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+try:
+    import numpy  # noqa: F401
+    import PIL  # noqa: F401
+except ModuleNotFoundError as missing:  # a Python outside the project's environment
+    print(
+        f"error: this Python ({sys.executable}) has no {missing.name}; run the project's own, "
+        ".venv/bin/python -m style_transfer ..., after `bash scripts/setup.sh` has made it",
+        file=sys.stderr,
+    )
+    sys.exit(2)
+
+from style_transfer.cli import main  # noqa: E402
+
+sys.exit(main())

@@ -1,0 +1,136 @@
+"""--batch: several photos painted with the same painting(s), one output each, one progress bar.
+
+A photo that cannot be used is reported in one line and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import helper
+from optimisation.settings import SettingsError
+from style_transfer import engine, memory, outputs, preflight, repeat
+from style_transfer.errors import UsageError
+from style_transfer.options import counts
+from style_transfer.progress import Recorder, run_each, run_entry
+
+GLOB_CHARACTERS = "*?["
+
+
+def expand_contents(items: Sequence[str]) -> list[str]:
+    """Return the content paths of --batch: paths as given, quoted glob patterns expanded.
+
+    A pattern keeps only the image files it matches (sorted); a plain path is kept as it is,
+    so a missing or unreadable file is reported with the others still running.
+    """
+    paths: list[str] = []
+    for item in items:
+        if not any(character in item for character in GLOB_CHARACTERS):
+            paths.append(item)
+            continue
+        matches = sorted(
+            match
+            for match in glob.glob(os.path.expanduser(item), recursive=True)
+            if Path(match).is_file() and Path(match).suffix.lower() in helper.IMAGE_SUFFIXES
+        )
+        if not matches:
+            raise UsageError(
+                f"--batch {item!r} matches no image file; check the pattern, or give the paths"
+            )
+        paths += matches
+    unique: dict[Path, str] = {}
+    for path in paths:
+        unique.setdefault(Path(path).resolve(), path)
+    return list(unique.values())
+
+
+def batch_output_path(directory: str | os.PathLike, content: str, styles: Sequence[str]) -> Path:
+    """Return where the batch writes a content's result: `<content stem>_<style stem>.jpg`."""
+    style_part = "+".join(Path(style).stem for style in styles)
+    return Path(directory) / f"{Path(content).stem}_{style_part}.jpg"
+
+
+def check_batch_outputs(
+    directory: str | os.PathLike, contents: Sequence[str], styles: Sequence[str]
+) -> Path:
+    """Refuse an output directory that is a file, unwritable, or where outputs clash; make it."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"-o {directory} is a file; with --batch, -o is a directory for outputs")
+    if not directory.exists() and directory.suffix.lower() in helper.IMAGE_SUFFIXES:
+        raise UsageError(
+            f"-o {directory} looks like an image file; with --batch, -o is a directory "
+            "(one output per content image goes into it)"
+        )
+    seen: dict[Path, str] = {}
+    inputs = {Path(path).resolve(): path for path in [*contents, *styles]}
+    for content in contents:
+        output = batch_output_path(directory, content, styles)
+        if output.resolve() in inputs:
+            raise UsageError(
+                f"{output} is the input image {inputs[output.resolve()]}; choose another -o"
+            )
+        if output in seen:
+            raise UsageError(
+                f"{seen[output]} and {content} would both be written to {output}; rename one, "
+                "or run them in separate batches"
+            )
+        seen[output] = content
+    try:  # make it now: an unwritable place is told before any run
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(
+            f"cannot write into {directory} ({error.strerror}); give -o a writable directory"
+        ) from None
+    preflight.check_writable(directory, f"into {directory}", "give -o a writable directory")
+    return directory
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Style every --batch content with the same style(s); return the exit code (1 if any failed)."""
+    directory = check_batch_outputs(args.output, args.batch, args.styles)
+    preflight.check_paths(args)
+    preflight.check_readable(args.styles)
+    engine.start(args)
+    repeat.note_repeat(args)
+    preflight.check_layers(args)
+    per_run = sum(counts(args))
+
+    def paint_one(job, progress) -> dict:
+        index, content_path = job
+        progress.write(f"[{index + 1}/{len(args.batch)}] {content_path}")
+        return _batch_one(args, directory, content_path, progress, index * per_run)
+
+    entries, code, seconds = run_each(
+        list(enumerate(args.batch)), per_run * len(args.batch), paint_one
+    )
+    done = sum(1 for entry in entries if entry.get("stopped_because") == "finished")
+    summary = f"batch: {done} of {len(args.batch)} images done, {len(args.batch) - done} not"
+    interrupted = "interrupted; the outputs done so far are saved"
+    return outputs.finish_many(args, entries, code, seconds, summary, interrupted)
+
+
+def _batch_one(args, directory: Path, content_path: str, progress, offset: int) -> dict:
+    """Paint and save one content image of a batch; return its manifest entry."""
+    try:
+        content, style, _ = preflight.prepare(args, content_path)
+        recorder = Recorder(args, progress, content, offset=offset)
+        result = engine.paint(args, content, style, recorder)
+    except (helper.ImageError, SettingsError, memory.InsufficientMemoryError) as error:
+        progress.write(f"error: {error} (skipped it; the batch goes on)", error=True)
+        progress.skip(sum(counts(args)))
+        return {"content": content_path, "error": str(error)}
+    output = batch_output_path(directory, content_path, args.styles)
+    saved = outputs.save_image(
+        result.image, output, f"the result of {content_path}", progress.write
+    )
+    if result.stopped_because not in ("finished", "interrupted"):
+        reason = result.stopped_because.removeprefix("stopped: ")
+        progress.write(f"error: {content_path}: {reason}; kept the last good image", error=True)
+    return run_entry(
+        result, recorder.seconds(), content=content_path, output=str(output), saved=saved
+    )

@@ -1,0 +1,7 @@
+"""The command line's exit codes, and the error for a request it cannot carry out."""
+
+EXIT_FINISHED, EXIT_NOT_FINITE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """A request the command line cannot carry out: clashing paths, a resume that does not fit."""

@@ -1,0 +1,145 @@
+"""What a run writes: the image, the GIF, the --stats manifest and the last checkpoint, each
+kept in the temporary folder (and said so) when it cannot go where it was asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import helper
+from style_transfer import repeat
+from style_transfer.errors import EXIT_INTERRUPTED, EXIT_NOT_FINITE
+from style_transfer.preflight import inputs
+from tensorflow_vgg.weights import resolve_weights_path
+
+
+def manifest(args: argparse.Namespace, checkpoint_dir=None, **results) -> dict:
+    """Return the --stats manifest: all parameters, input checksums, versions, then `results`.
+
+    It holds everything --repeat needs, with absolute paths so that a repeat works from any
+    directory, and the weights file as the one used.
+    """
+    absolute = repeat.absolute_path
+    parameters = {
+        **vars(args),
+        "content": absolute(args.content),
+        "styles": [absolute(path) for path in args.styles],
+        "batch": [absolute(path) for path in args.batch] if args.batch else None,
+        "output": absolute(args.output),
+        "weights": absolute(resolve_weights_path(args.weights)),
+        "checkpoint_dir": str(checkpoint_dir or ""),
+    }
+    paths = [absolute(path) for _, path in inputs(args)] + [parameters["weights"]]
+    return {
+        "parameters": parameters,
+        "inputs": repeat.input_digests(paths),
+        "versions": repeat.versions(),
+        "deterministic": True,
+        "repeat_with": f"python -m style_transfer --repeat {args.stats}",
+        **results,
+    }
+
+
+def save(write, path: str, what: str, say=print) -> bool:
+    """Write an output; if that fails (disk full, say), keep it in the temp dir and say so.
+
+    Return whether it went where it was asked to.
+    """
+    try:
+        write(path)
+        say(f"saved {path}")
+        return True
+    except OSError as error:
+        fallback = Path(tempfile.gettempdir()) / f"style_transfer-{os.getpid()}-{Path(path).name}"
+        write(str(fallback))
+        print(
+            f"error: could not write {what} to {path} ({error}); saved it to {fallback} instead",
+            file=sys.stderr,
+        )
+        return False
+
+
+def save_stats(args: argparse.Namespace, contents: dict) -> bool:
+    """Write the --stats manifest; return whether it went where it was asked."""
+    text = json.dumps(contents, indent=1)
+    return save(lambda path: helper.write_text(text, path), args.stats, "the stats")
+
+
+def loss_line(args, terms: dict[str, float]) -> str:
+    """Return the loss as the sum of its weighted terms, then the unweighted terms."""
+    weighted = {
+        "content": args.content_weight * terms["content"],
+        "style": args.style_weight * terms["style"],
+        "tv": args.tv_weight * terms["tv"],
+    }
+    # The command line weighs every style layer alike: L_style = (1/L) sum_l E_l.
+    E = {name[len("style_") :]: value for name, value in terms.items() if name.startswith("style_")}
+    layers = f" = (1/{len(E)}) x (" + " + ".join(f"E_{n} {v:.4g}" for n, v in E.items()) + ")"
+    return (
+        f"loss {terms['total']:.4g} = "
+        + " + ".join(f"{name} {value:.4g}" for name, value in weighted.items())
+        + f"; loss terms before weighting: content {terms['content']:.4g}, "
+        + f"style {terms['style']:.4g}{layers if E else ''}, tv {terms['tv']:.4g}"
+    )
+
+
+def save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames) -> bool:
+    """Write the image, GIF, stats and last checkpoint; return whether all went where asked."""
+    all_saved = save(lambda path: helper.save_image(result.image, path), args.output, "the image")
+    if args.gif and gif_frames:
+        all_saved &= save(lambda path: helper.save_gif(gif_frames, path), args.gif, "the GIF")
+    if args.stats:
+        # A coarse-to-fine run's own history says at which size each iteration ran.
+        history = result.history if args.scales else recorder.history
+        contents = manifest(
+            args,
+            checkpoint_dir,
+            seconds=recorder.seconds(),
+            stopped_because=result.stopped_because,
+            resumed_from_iteration=recorder.done,
+            estimated_peak_memory_bytes=estimate,
+            final=result.terms,
+            history=history,
+        )
+        all_saved &= save_stats(args, contents)
+    if checkpoint_dir is not None:
+        try:
+            recorder.save_checkpoint(result.image, done_now, result.terms)
+            # A finished run goes on only with more iterations than it has done.
+            more = f" --iterations {2 * done_now}" if done_now >= args.iterations else ""
+            print(
+                f"saved checkpoint {checkpoint_dir} (continue with: --resume -o {args.output}{more})"
+            )
+        except OSError as error:
+            print(
+                f"error: could not write the checkpoint {checkpoint_dir} ({error})", file=sys.stderr
+            )
+            all_saved = False
+    return all_saved
+
+
+def save_image(image, path, what: str, say=print) -> bool:
+    """Save an image; return whether it went where it was asked."""
+    return save(lambda name: helper.save_image(image, name), str(path), what, say)
+
+
+def finish_many(
+    args: argparse.Namespace,
+    entries: list[dict],
+    code: int,
+    seconds: float,
+    summary: str,
+    interrupted: str,
+) -> int:
+    """Say how a batch or sweep went, write its manifest, and return its exit code."""
+    print(summary)
+    if code == EXIT_INTERRUPTED:
+        print(interrupted, file=sys.stderr)
+    if args.stats and not save_stats(args, manifest(args, seconds=seconds, runs=entries)):
+        code = code or EXIT_NOT_FINITE
+    return code

@@ -1,0 +1,156 @@
+"""--sweep: every combination of `name=v1,v2 name=v3,v4` painted, on one labelled contact sheet.
+
+Each value is read as its own flag reads it; every combination's images are checked before
+the first run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+from collections.abc import Sequence
+
+import helper
+from style_transfer import engine, memory, outputs, preflight, repeat
+from style_transfer.arguments import SWEEPABLE, build_parser
+from style_transfer.errors import EXIT_NOT_FINITE, UsageError
+from style_transfer.options import counts
+from style_transfer.progress import Recorder, run_each, run_entry
+
+# Sweeps at --size 32 to 96 are enlarged to this height on the sheet, to be seen; their labels
+# ("style-weight 10000, content-layer conv4_2") go in a strip above each tile.
+SHEET_MIN_TILE_HEIGHT = 144
+
+
+class SweepError(ValueError):
+    """A sweep specification that cannot be read."""
+
+
+def _parse_value(name: str, text: str):
+    kind = SWEEPABLE[name]
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "whole number" if kind is int else "number"
+        raise SweepError(f"sweep {name}: {text!r} is not a {what}") from None
+    if kind is float and not math.isfinite(value):
+        raise SweepError(f"sweep {name}: {text!r} must be a finite number")
+    return value  # the range is checked as the setting's own flag checks it
+
+
+def parse_sweep(specs: list[str]) -> list[dict[str, object]]:
+    """Return one {name: value} dict per combination of `name=v1,v2,...` specifications."""
+    axes: dict[str, list] = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip()
+        if not sep or not values.strip():
+            raise SweepError(f"sweep {spec!r} must look like name=value1,value2")
+        if name not in SWEEPABLE:
+            raise SweepError(f"cannot sweep {name!r}; choose from {', '.join(SWEEPABLE)}")
+        if name in axes:
+            raise SweepError(f"sweep {name!r} is given twice")
+        axes[name] = [_parse_value(name, v.strip()) for v in values.split(",")]
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def label(combination: dict[str, object]) -> str:
+    """Return a short caption such as 'style-weight 1e+03, init noise'."""
+    parts = []
+    for name, value in combination.items():
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{name} {shown}")
+    return ", ".join(parts)
+
+
+def sweep_flag(name: str) -> str:
+    """Return the command-line flag a swept setting stands for (content-layer: --content-layers)."""
+    return "--content-layers" if name == "content-layer" else f"--{name}"
+
+
+def sweep_text(value: object) -> str:
+    """Return a swept value as the text its flag would be given (floats exactly)."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def sweep_columns(specs: Sequence[str]) -> int:
+    """Return the columns of a sweep's contact sheet: the number of values of the last setting."""
+    return len(specs[-1].partition("=")[2].split(","))
+
+
+def sweep_arguments(parser, args: argparse.Namespace, combination: dict) -> argparse.Namespace:
+    """Return the arguments of one sweep combination, each value read as its flag reads it."""
+    run_args = argparse.Namespace(**vars(args))
+    for name, value in combination.items():
+        flag, text = sweep_flag(name), sweep_text(value)
+        action = parser._option_string_actions[flag]  # argparse's table of flags
+        try:
+            parsed = action.type(text) if action.type else text
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"--sweep {name}: {error}") from None
+        if action.choices is not None and parsed not in action.choices:
+            raise UsageError(f"--sweep {name}: {text!r} is not one of {', '.join(action.choices)}")
+        if name == "size" and args.scales:
+            raise UsageError(
+                "--sweep size cannot be combined with --scales (the last scale is the size); "
+                "sweep the size without --scales"
+            )
+        setattr(run_args, action.dest, parsed)
+    return run_args
+
+
+def sweep_runs(parser, args: argparse.Namespace) -> list[tuple[dict, argparse.Namespace]]:
+    """Return (combination, its arguments) for every combination of --sweep, all checked."""
+    combinations = parse_sweep(args.sweep)
+    return [
+        (combination, sweep_arguments(parser, args, combination)) for combination in combinations
+    ]
+
+
+def prepare_combination(combination: dict, run_args: argparse.Namespace):
+    """Return preflight.prepare(run_args); a refusal names the sweep combination that caused it."""
+    try:
+        return preflight.prepare(run_args)
+    except (ValueError, memory.InsufficientMemoryError) as error:
+        # e.g. "size 8" is refused by the size check, whose message names only --size
+        raise type(error)(f"{error} (the --sweep combination {label(combination)})") from None
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Run every combination of --sweep and save one labelled contact sheet to -o; return the exit code."""
+    runs = sweep_runs(build_parser(), args)
+    preflight.check_paths(args)
+    preflight.check_readable([args.content, *args.styles])
+    engine.start(args)
+    repeat.note_repeat(args)
+    prepared = [prepare_combination(c, r) for c, r in runs]
+    offsets = list(itertools.accumulate([0] + [sum(counts(r)) for _, r in runs]))
+    tiles = []
+
+    def paint_one(job, progress) -> dict:
+        (combination, run_args), (content, style, _), offset = job
+        recorder = Recorder(run_args, progress, content, offset=offset)
+        result = engine.paint(run_args, content, style, recorder)
+        tiles.append(result.image)
+        text = label(combination)
+        progress.write(f"{text}: {result.stopped_because}, loss {result.terms['total']:.4g}")
+        return run_entry(result, recorder.seconds(), combination=combination, label=text)
+
+    jobs = list(zip(runs, prepared, offsets))
+    entries, code, seconds = run_each(jobs, offsets[-1], paint_one)
+    if tiles:
+        sheet = helper.image_grid(
+            tiles,
+            sweep_columns(args.sweep),
+            [entry["label"] for entry in entries],
+            min_height=SHEET_MIN_TILE_HEIGHT,
+            labels_above=True,  # a sweep's labels are long: on the tiles they hid a third
+        )
+        if not outputs.save_image(sheet, args.output, "the contact sheet"):
+            code = code or EXIT_NOT_FINITE
+    summary = f"sweep: {len(tiles)} of {len(runs)} combinations on the sheet {args.output}"
+    interrupted = "interrupted; the sheet holds the combinations done so far"
+    return outputs.finish_many(args, entries, code, seconds, summary, interrupted)

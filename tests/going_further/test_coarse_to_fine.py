@@ -1,0 +1,35 @@
+"""Coarse to fine: each scale starts from the one before, iterations number on, frames full-size."""
+
+import numpy as np
+
+from going_further.coarse_to_fine import carry_to_finer_scale
+from going_further.stylize import stylize
+
+
+def test_carry_to_finer_scale_adds_only_the_coarse_change():
+    rng = np.random.default_rng(0)
+    fine_content = rng.uniform(0.3, 0.7, (32, 48, 3)).astype(np.float32)
+    coarse_content = rng.uniform(0.3, 0.7, (16, 24, 3)).astype(np.float32)
+    unchanged = carry_to_finer_scale(coarse_content, coarse_content, fine_content)
+    np.testing.assert_allclose(unchanged, fine_content, atol=1e-6)
+    shifted = carry_to_finer_scale(coarse_content + 0.1, coarse_content, fine_content)
+    np.testing.assert_allclose(shifted, fine_content + 0.1, atol=1e-5)
+
+
+def test_coarse_to_fine_numbers_iterations_on_and_ends_at_full_size(
+    net, small_photo, small_painting
+):
+    content, style = small_photo(48, 64), small_painting(40, 60)
+    frames = []
+    result = stylize(
+        content, style, sizes=[32, 64], iterations=[3, 4], net=net,
+        callback=lambda i, terms, image: frames.append((i, None if image is None else image.shape)),
+        frame_every=1,
+    )  # fmt: skip
+    assert result.image.shape == content.shape
+    assert [row["iteration"] for row in result.history] == list(range(1, len(result.history) + 1))
+    assert [row["size"] for row in result.history][0] == 32
+    assert [row["size"] for row in result.history][-1] == 64
+    seconds = [row["seconds"] for row in result.history]
+    assert seconds == sorted(seconds)
+    assert all(shape == content.shape for _, shape in frames)

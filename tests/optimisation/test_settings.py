@@ -1,0 +1,85 @@
+"""The settings of a run: the paper's defaults, and the rules every weight, blend and option
+obeys."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import numpy as np
+import pytest
+
+from optimisation import settings
+from optimisation.settings import Settings, SettingsError
+from tensorflow_vgg.layers import LayerError
+
+STYLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+
+
+def test_default_layers_and_weights_are_the_papers():
+    assert settings.CONTENT_LAYERS == ("conv4_2",)
+    assert tuple(settings.STYLE_LAYERS) == tuple(STYLE_LAYERS)
+    assert settings.layer_weights(STYLE_LAYERS, None) == [0.2] * 5
+
+
+@pytest.mark.parametrize(
+    "bad", [dict(alpha=-1.0), dict(beta=float("nan")), dict(gamma="a lot")], ids=str
+)
+def test_negative_or_non_numeric_loss_weights_are_refused(bad):
+    with pytest.raises(SettingsError):
+        Settings(**bad)
+
+
+@pytest.mark.parametrize("beta", [-1.0, math.nan, math.inf, "abc"])
+def test_python_api_raises_settings_error_for_a_bad_weight(beta):
+    with pytest.raises(SettingsError, match="style weight"):
+        Settings(beta=beta)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"optimizer": "sgd"}, "unknown optimizer 'sgd'"),
+        ({"init": "zeros"}, "unknown init 'zeros'"),
+        ({"iterations": 0}, "0 is not an iteration count"),
+    ],
+)
+def test_python_api_raises_settings_error_for_a_bad_option(options, words):
+    with pytest.raises(SettingsError, match=words):
+        Settings(**options)
+
+
+def test_blend_shares_normalise_and_reject_bad_blends():
+    assert settings.blend_shares(4, None) == [0.25] * 4
+    np.testing.assert_allclose(settings.blend_shares(2, [3, 1]), [0.75, 0.25])
+    refusals = [
+        ([1.0], "1 weight(s) for 2 style image(s); give one weight per style image"),
+        ([0, 0], "weighs every style image zero; give at least one weight above zero"),
+        (
+            [1, -1],
+            "-1 cannot be used; give a blend weight as a finite number zero or more, e.g. 0.7",
+        ),
+    ]
+    for blend, message in refusals:
+        with pytest.raises(SettingsError, match=re.escape(message)):
+            settings.blend_shares(2, blend)
+
+
+def test_settings_hold_the_documented_defaults_and_are_checked_when_changed():
+    defaults = Settings()
+    assert (defaults.iterations, defaults.optimizer, defaults.init, defaults.seed) == (
+        300, "lbfgs", "recolored", 0,
+    )  # fmt: skip
+    assert (defaults.alpha, defaults.beta, defaults.gamma) == (1.0, 1e3, 1e-3)
+    assert (defaults.content_layers, defaults.style_layers) == (("conv4_2",), tuple(STYLE_LAYERS))
+    assert (defaults.precision, defaults.jit_compile, defaults.preserve_colors) == (
+        "auto", False, None,
+    )  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        defaults.beta = 1.0
+    assert defaults.replace(beta=5.0).beta == 5.0 and defaults.beta == 1e3
+    with pytest.raises(SettingsError, match="style weight"):
+        defaults.replace(beta=-5.0)
+    with pytest.raises(LayerError, match="unknown layer 'conv9_9'"):
+        Settings(style_layers=["conv1_1", "conv9_9"])

@@ -1,0 +1,148 @@
+"""The peak-memory estimate against a measured run, and the command line's refusal to overrun."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from style_transfer import cli, memory, preflight
+from tensorflow_vgg.layers import layer_sizes
+
+GIB = 2**30
+
+
+def test_estimate_is_within_a_quarter_of_every_recorded_measurement():
+    for size, iterations, measured_mib in memory.MEASURED:
+        estimate_mib = memory.estimate_peak_bytes(size, size, iterations=iterations) / 2**20
+        assert estimate_mib == pytest.approx(measured_mib, rel=0.25), (size, iterations)
+
+
+@pytest.mark.slow
+def test_estimate_is_within_a_quarter_of_a_measured_run(
+    repo_root, content_path, style_path, tmp_path
+):
+    size, iterations = 256, 2
+    arguments = [str(content_path), str(style_path), "-o", str(tmp_path / "out.png")]
+    measured_mib = memory.measure_peak_rss(
+        [*arguments, "--size", str(size), "--iterations", str(iterations)], cwd=repo_root
+    )
+    with Image.open(content_path) as image:  # the estimate takes the real shape at --size
+        width, height = image.size
+    scale = size / max(width, height)
+    shape = (round(height * scale), round(width * scale))
+    estimate_mib = memory.estimate_peak_bytes(*shape, style_shape=shape, iterations=iterations)
+    estimate_mib /= 2**20
+    print(f"{size} px, {iterations} iterations: measured {measured_mib:.0f} MiB, "
+          f"estimated {estimate_mib:.0f} MiB")  # fmt: skip
+    assert estimate_mib == pytest.approx(measured_mib, rel=0.25)
+
+
+def test_activations_are_counted_from_the_layer_shapes():
+    # conv1_1 and conv1_2 at full size with 64 channels, then pool1 at half size.
+    expected = 4 * (2 * 64 * 64 * 64 + 32 * 32 * 64)
+    assert memory.activation_bytes(64, 64, ["pool1"]) == expected
+    # A deeper layer costs more, and SAME pooling rounds odd sides up.
+    assert memory.activation_bytes(64, 64, ["conv5_1"]) > memory.activation_bytes(64, 64, ["pool1"])
+    assert layer_sizes(33, 17, "pool1")[-1][1:3] == (17, 9)
+
+
+def test_lbfgs_memory_grows_with_the_corrections_it_keeps():
+    pixels = 100 * 100
+    assert memory.lbfgs_bytes(pixels, 3) < memory.lbfgs_bytes(pixels, 60)
+    assert memory.lbfgs_bytes(pixels, 60) == memory.lbfgs_bytes(pixels, 500)  # 50 kept at most
+    lbfgs = memory.estimate_peak_bytes(512, 512, optimizer="lbfgs")
+    adam = memory.estimate_peak_bytes(512, 512, optimizer="adam")
+    assert lbfgs - adam == memory.lbfgs_bytes(512 * 512, 300)
+
+
+def test_lbfgs_keeps_fewer_pairs_on_large_images_so_1024_px_fits_in_4_gib():
+    from optimisation import lbfgs
+
+    assert lbfgs.pairs_for(3 * 256 * 256) == 50
+    assert lbfgs.pairs_for(3 * 1024 * 1024) == 10  # 10 pairs of 12 MiB vectors: 240 MiB
+    assert 2 * 4 * 3 * 1024 * 1024 * lbfgs.pairs_for(3 * 1024 * 1024) <= lbfgs.PAIRS_BUDGET_BYTES
+    full_run = memory.estimate_peak_bytes(1024, 1024, style_shape=(1024, 1024), iterations=300)
+    assert full_run < 4 * GIB
+
+
+def test_largest_fitting_size_is_the_boundary():
+    budget = 4 * GIB
+    largest = memory.largest_fitting_size(600, 800, budget)
+    assert largest is not None
+
+    def estimate(size):
+        h, w = round(600 * size / 800), size
+        return memory.estimate_peak_bytes(h, w, style_shape=(h, w))
+
+    assert estimate(largest) <= budget < estimate(largest + 1)
+    assert memory.largest_fitting_size(600, 800, memory.BASE_BYTES // 2) is None
+
+
+def test_available_memory_is_read_from_meminfo(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24684096 kB\nMemAvailable:    1048576 kB\n")
+    assert memory.available_bytes(meminfo) == GIB
+    assert memory.available_bytes(tmp_path / "nothing") is None
+
+
+@pytest.fixture
+def small_images(tmp_path):
+    pixels = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "content.png")
+    Image.fromarray(pixels[::-1]).save(tmp_path / "style.png")
+    return tmp_path / "content.png", tmp_path / "style.png"
+
+
+def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, monkeypatch, capsys):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * GIB)
+    monkeypatch.delenv(memory.MEMORY_CHECK_ENV_VAR, raising=False)
+    output = tmp_path / "out.png"
+    code = cli.main(
+        [str(small_images[0]), str(small_images[1]), "-o", str(output), "--size", "4000"]
+    )
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and not output.exists()
+    assert len(error.splitlines()) == 1 and error.startswith("error: a run at --size 4000")
+    largest = memory.largest_fitting_size(3000, 4000, 3 * GIB, iterations=300)
+    estimate = memory.estimate_peak_bytes(3000, 4000, style_shape=(3000, 4000), iterations=300)
+    assert f"needs about {memory.format_bytes(estimate)}" in error
+    assert "3.0 GiB is available" in error
+    assert f"use --size {largest} or less" in error and "--no-memory-check" in error
+
+
+def args_for(size: int, **options) -> argparse.Namespace:
+    defaults = {
+        "optimizer": "lbfgs", "gif": None, "gif_frames": 30, "no_memory_check": False,
+        "style_scale": 1.0,
+    }  # fmt: skip
+    return argparse.Namespace(size=size, **{**defaults, **options})
+
+
+def test_the_check_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: GIB)
+    image = np.zeros((2000, 2000, 3), np.float32)
+    layers = list(memory.DEFAULT_LAYERS)
+    with pytest.raises(memory.InsufficientMemoryError, match="use --size"):
+        preflight.check_memory(args_for(2000), image, image, layers, 300)
+    estimate = preflight.check_memory(
+        args_for(2000, no_memory_check=True), image, image, layers, 300
+    )
+    assert estimate > GIB
+    monkeypatch.setenv(memory.MEMORY_CHECK_ENV_VAR, "1")
+    assert preflight.check_memory(args_for(2000), image, image, layers, 300) == estimate
+
+
+def test_a_style_scale_that_does_not_fit_is_named_as_the_fix(monkeypatch):
+    content, style = np.zeros((500, 500, 3), np.float32), np.zeros((2000, 2000, 3), np.float32)
+    layers = list(memory.DEFAULT_LAYERS)
+    plain = memory.estimate_peak_bytes(500, 500, style_shape=(500, 500), iterations=300)
+    scaled = memory.estimate_peak_bytes(500, 500, style_shape=(2000, 2000), iterations=300)
+    assert plain < scaled
+    monkeypatch.setattr(memory, "available_bytes", lambda: (plain + scaled) // 2)
+    with pytest.raises(memory.InsufficientMemoryError) as refused:
+        preflight.check_memory(args_for(500, style_scale=4.0), content, style, layers, 300)
+    assert "lower --style-scale (now 4, which makes the style 2000x2000 px)" in str(refused.value)
+    assert "--size" not in str(refused.value).partition("available")[2]

@@ -1,0 +1,86 @@
+"""The network against an independent float64 NumPy VGG16: preprocessing, layers, pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tensorflow_vgg.layers import LayerError
+from tensorflow_vgg.vgg16_avg_pool import Vgg16
+
+
+def assert_close_to_scale(actual, expected, rtol=2e-5):
+    """Assert |actual - expected| <= rtol * max|expected| everywhere (float32 vs float64)."""
+    actual = np.asarray(actual, np.float64)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * np.abs(expected).max())
+
+
+def test_preprocessing_and_first_layers_match_numpy_vgg16(net, reference, small_photo):
+    # Checks RGB -> BGR, 0..255, the mean, the kernel layout and average pooling at once.
+    image = small_photo(24, 40)
+    layers = ["conv1_1", "conv1_2", "pool1", "conv2_1"]
+    actual = net(image[None], layers)
+    expected = reference.activations(image, layers)
+    assert set(actual) == set(layers)
+    for name in layers:
+        assert_close_to_scale(actual[name].numpy()[0], expected[name])
+
+
+def test_deep_layers_match_numpy_vgg16_with_odd_sizes(net, reference, small_photo):
+    # 36x44 pools to 18x22, 9x11, 5x6, 3x3: odd sizes keep their last row and column.
+    image = small_photo(36, 44)
+    layers = ["pool2", "conv3_1", "pool3", "conv4_1", "conv4_2", "conv5_1", "conv5_3", "pool5"]
+    actual = net(image[None], layers)
+    expected = reference.activations(image, layers)
+    assert actual["pool5"].shape == (1, 2, 2, 512)
+    for name in layers:
+        assert_close_to_scale(actual[name].numpy()[0], expected[name])
+
+
+def test_average_pooling_is_the_default(net, reference, small_photo):
+    image = small_photo(16, 16)
+    actual = net(image[None], ["pool1"])["pool1"].numpy()[0]
+    avg = reference.activations(image, ["pool1"], "avg")["pool1"]
+    maximum = reference.activations(image, ["pool1"], "max")["pool1"]
+    assert_close_to_scale(actual, avg)
+    assert np.abs(avg - maximum).max() > 1.0  # the two really differ on this image
+
+
+def test_max_pooling_option_matches_numpy_vgg16(reference, small_photo):
+    net = Vgg16(pooling="max")
+    image = small_photo(20, 28)
+    layers = ["pool1", "conv2_1", "pool2", "conv3_1"]
+    actual = net(image[None], layers)
+    expected = reference.activations(image, layers, pooling="max")
+    for name in layers:
+        assert_close_to_scale(actual[name].numpy()[0], expected[name])
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match="pooling"):
+        Vgg16(pooling="median")
+
+
+def test_unknown_layer_name_is_refused(net):
+    with pytest.raises(LayerError, match="conv6_1"):
+        net(np.zeros((1, 8, 8, 3), np.float32), ["conv1_1", "conv6_1"])
+
+
+@pytest.mark.parametrize(
+    ("layers", "convolutions"),
+    [(["conv1_1"], 1), (["pool1"], 2), (["conv2_1", "conv1_1"], 3), (["conv4_2"], 9)],
+)
+def test_network_stops_at_the_deepest_layer_asked_for(net, monkeypatch, layers, convolutions):
+    calls = []
+    conv2d = tf.nn.conv2d
+
+    def counting_conv2d(*args, **kwargs):
+        calls.append(1)
+        return conv2d(*args, **kwargs)
+
+    monkeypatch.setattr(tf.nn, "conv2d", counting_conv2d)
+    actual = net(np.full((1, 16, 16, 3), 0.5, np.float32), layers)
+    assert sorted(actual) == sorted(layers)
+    assert len(calls) == convolutions

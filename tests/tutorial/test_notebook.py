@@ -1,0 +1,242 @@
+"""The tutorial notebook runs top to bottom at tiny settings and writes every picture it promises."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+
+import nbformat
+import pytest
+from PIL import Image
+
+# Tiny sizes and a handful of iterations: the whole notebook in about a minute.
+TINY_SETTINGS = {
+    "SIZE": 64,
+    "FIGURE1_SIZE": 48,
+    "FINAL_SIZE": 64,
+    "RATIO_SIZE": 48,
+    "GRID_SIZE": 48,
+    "CONTENT_RECONSTRUCTION_ITERATIONS": 3,
+    "STYLE_RECONSTRUCTION_ITERATIONS": 3,
+    "NOISE_ITERATIONS": 6,
+    "CONTENT_ITERATIONS": 3,
+    "FINAL_ITERATIONS": 3,
+    "OWN_ITERATIONS": 3,
+    "RATIO_ITERATIONS": 2,
+    "GRID_ITERATIONS": 2,
+    "GIF_FRAMES": 4,
+    "JIT_COMPILE": False,
+    "FURTHER_SIZE": 64,
+    "FURTHER_ITERATIONS": 2,
+    "REPEAT_ITERATIONS": 2,
+}
+GRID_GAP = 4  # helper.image_grid's default gap between tiles, in pixels
+
+EXPECTED_PICTURES = [
+    "figure1_content_reconstructions.jpg",
+    "figure1_style_reconstructions.jpg",
+    "grace_hopper_hokusai_great_wave.jpg",
+    "your_images.jpg",
+    "alpha_beta_ratios.jpg",
+    "final_results.jpg",
+    "going_further_loss_curves.jpg",
+    "going_further_style_layers.jpg",
+    "going_further_colors.jpg",
+    "going_further_blend.jpg",
+    "going_further_style_scale.jpg",
+    "going_further_coarse_to_fine.jpg",
+    "going_further_repeat.jpg",
+    "going_further_sweep.jpg",
+    "going_further_batch.jpg",
+]
+
+
+@pytest.fixture(scope="module")
+def run_notebook(repo_root):
+    """The module scripts/run_notebook.py (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "run_notebook", repo_root / "scripts" / "run_notebook.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_notebook"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_run(repo_root, run_notebook, tmp_path_factory):
+    """Execute Style_Transfer.ipynb at tiny settings into a temporary folder, once."""
+    folder = tmp_path_factory.mktemp("notebook")
+    notebook_path = repo_root / "Style_Transfer.ipynb"
+    before = hashlib.sha256(notebook_path.read_bytes()).hexdigest()
+    executed = run_notebook.run_notebook(
+        notebook_path,
+        folder / "executed.ipynb",
+        {**TINY_SETTINGS, "OUTPUT_DIR": str(folder / "outputs")},
+    )
+    after = hashlib.sha256(notebook_path.read_bytes()).hexdigest()
+    return {"folder": folder, "executed": executed, "unchanged": before == after}
+
+
+def _code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_the_cell_tagged_parameters_follows_the_imports_and_sets_every_tiny_setting(repo_root):
+    notebook = nbformat.read(repo_root / "Style_Transfer.ipynb", as_version=4)
+    cells = _code_cells(notebook)
+    tagged = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    parameters = tagged[0]
+    assert cells.index(parameters) == 1  # the second code cell, right after the imports
+    assert cells[0].source.lstrip().startswith(("import ", "from "))
+    assigned = {
+        line.split("=")[0].strip() for line in parameters.source.splitlines() if "=" in line
+    }
+    overridden = set(TINY_SETTINGS) | {"OUTPUT_DIR"}
+    assert overridden - assigned == set()
+
+
+def test_overrides_are_inserted_right_after_the_parameters_cell(repo_root, run_notebook):
+    notebook = nbformat.read(repo_root / "Style_Transfer.ipynb", as_version=4)
+    index = next(
+        i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])
+    )
+    run_notebook.inject_parameters(notebook, {"SIZE": 32, "OUTPUT_DIR": "/tmp/x"})
+    injected = notebook.cells[index + 1]
+    assert injected.metadata["tags"] == ["injected-parameters"]
+    assert "SIZE = 32\n" in injected.source
+    assert "OUTPUT_DIR = '/tmp/x'\n" in injected.source
+    nbformat.validate(notebook)
+
+
+def test_progress_bar_redraws_are_kept_as_their_final_line(run_notebook):
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 0%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 50%\rbar 100%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="done\n"),
+    ]
+    notebook.cells = [cell]
+    run_notebook.coalesce_streams(notebook)
+    actual = [(o.name, o.text) for o in notebook.cells[0].outputs]
+    expected = [("stderr", "bar 100%\n"), ("stdout", "done\n")]
+    assert actual == expected
+
+
+@pytest.mark.slow
+def test_tiny_run_executes_every_cell_without_error(tiny_run):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    cells = _code_cells(notebook)
+    assert all(cell.execution_count is not None for cell in cells)
+    errors = [o for cell in cells for o in cell.outputs if o.output_type == "error"]
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_tiny_run_leaves_the_committed_notebook_untouched(tiny_run):
+    assert tiny_run["unchanged"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPECTED_PICTURES)
+def test_tiny_run_writes_a_valid_picture(tiny_run, name):
+    path = tiny_run["folder"] / "outputs" / name
+    assert path.is_file(), f"{name} was not written"
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "JPEG"
+        assert min(image.size) > 0
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_an_animated_gif(tiny_run):
+    with Image.open(tiny_run["folder"] / "outputs" / "style_transfer.gif") as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames > 1
+        assert gif.is_animated
+
+
+@pytest.mark.slow
+def test_results_grid_has_a_row_per_photo_and_a_column_per_painting(tiny_run, repo_root):
+    photos = [
+        p for p in (repo_root / "image_resources" / "content").iterdir() if p.suffix == ".jpg"
+    ]
+    paintings = [
+        p for p in (repo_root / "image_resources" / "style").iterdir() if p.suffix == ".jpg"
+    ]
+    side = TINY_SETTINGS["GRID_SIZE"]
+    rows, columns = 1 + len(photos), 1 + len(paintings)  # plus the header row and column
+    expected = (columns * side + (columns - 1) * GRID_GAP, rows * side + (rows - 1) * GRID_GAP)
+    with Image.open(tiny_run["folder"] / "outputs" / "final_results.jpg") as sheet:
+        assert sheet.size == expected
+
+
+def _printed(notebook, marker: str) -> str:
+    """What the code cell whose source contains `marker` printed to stdout."""
+    cell = next(c for c in _code_cells(notebook) if marker in c.source)
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+@pytest.mark.slow
+def test_luminance_only_run_keeps_the_photos_colour_channels(tiny_run):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    printed = _printed(notebook, "photo_IQ")
+    change = {
+        line.split(":")[0].strip(): float(line.rsplit("=", 1)[1])
+        for line in printed.splitlines()
+        if "|I, Q" in line
+    }
+    assert set(change) == {"none", "luminance", "histogram"}
+    assert change["luminance"] < 0.01  # only clipping to [0, 1] may move I and Q
+    assert change["luminance"] < change["none"] / 3
+
+
+@pytest.mark.slow
+def test_command_line_repeat_in_the_notebook_gives_identical_bytes(tiny_run):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    printed = _printed(notebook, '"--repeat"')
+    first, again = [line.strip() for line in printed.splitlines() if len(line.strip()) == 64]
+    assert first == again
+    assert "identical bytes: True" in printed
+
+
+@pytest.mark.slow
+def test_sweep_sheet_has_three_rows_of_two_tiles(tiny_run, repo_root):
+    import helper
+    from style_transfer import sweep
+
+    height, width = helper.size_for_longest_side(
+        *helper.image_size(repo_root / "image_resources/content/grace_hopper.jpg"),
+        TINY_SETTINGS["FURTHER_SIZE"],
+    )
+    if height < sweep.SHEET_MIN_TILE_HEIGHT:  # small pictures are enlarged for their labels
+        height, width = (
+            sweep.SHEET_MIN_TILE_HEIGHT,
+            round(width * sweep.SHEET_MIN_TILE_HEIGHT / height),
+        )
+    # the notebook's sweep: three style weights (rows) by two content layers
+    specs = ["style-weight=1e2,1e3,1e4", "content-layer=conv3_2,conv4_2"]
+    labels = [sweep.label(combination) for combination in sweep.parse_sweep(specs)]
+    strips = [  # each row's labels in a strip above it, as tall as its tallest label
+        max(helper.caption(label, width, max(10, height // 24)).shape[0] for label in row)
+        for row in (labels[0:2], labels[2:4], labels[4:6])
+    ]
+    with Image.open(tiny_run["folder"] / "outputs" / "going_further_sweep.jpg") as sheet:
+        assert sheet.size == (2 * width + GRID_GAP, sum(strips) + 3 * height + 2 * GRID_GAP)
+
+
+@pytest.mark.slow
+def test_batch_in_the_notebook_reports_the_broken_file_and_paints_the_others(tiny_run, repo_root):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    printed = _printed(notebook, '"--batch"')
+    assert "broken.jpg" in printed
+    photos = [p for p in (repo_root / "image_resources/content").iterdir() if p.suffix == ".jpg"]
+    side = TINY_SETTINGS["FURTHER_SIZE"]
+    with Image.open(tiny_run["folder"] / "outputs" / "going_further_batch.jpg") as sheet:
+        assert sheet.size[1] == 2 * side + GRID_GAP  # the photos above, their results below
+        assert sheet.size[0] > len(photos) * side // 2  # one column per readable photo

@@ -1,0 +1,185 @@
+"""Pictures the notebook shows: feature maps, Gram matrices, sheets of results, loss figures."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+import helper
+from optimisation.settings import Settings, layer_weights
+
+
+def style_layer_shares(terms: dict[str, float], settings: Settings) -> dict[str, float]:
+    """Return beta * w_l * E_l for each style layer of the settings (paper, eq. 5 and 7)."""
+    layers = settings.style_layers
+    w_l = layer_weights(layers, settings.layer_weights)
+    return {name: settings.beta * w * terms[f"style_{name}"] for name, w in zip(layers, w_l)}
+
+
+def style_breakdown_figure(history: list[dict[str, float]], settings: Settings):
+    """Return a figure: each layer's weighted style loss over the run, and its share at the end."""
+    import matplotlib.pyplot as plt
+
+    figure, (curves, bars) = plt.subplots(
+        1, 2, figsize=(9.6, 3.0), dpi=72, gridspec_kw={"width_ratios": [3, 2]}
+    )
+    plt.close(figure)  # shown by the caller, never twice
+    iterations = [row["iteration"] for row in history]
+    layers = settings.style_layers
+    per_row = [style_layer_shares(row, settings) for row in history]
+    for name in layers:
+        curves.plot(iterations, [shares[name] for shares in per_row], label=name, lw=1.3)
+    curves.set(yscale="log", xlabel="iteration", ylabel="beta * w_l * E_l")
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=8)
+    final = per_row[-1]
+    total = sum(final.values())
+    bars.barh(list(layers)[::-1], [100 * final[name] / total for name in layers][::-1])
+    bars.set(xlabel="share of the final style loss (%)")
+    figure.tight_layout()
+    return figure
+
+
+def strongest_feature_maps(activation, count: int) -> list[np.ndarray]:
+    """Return the `count` channels of (1, H, W, C) with the largest mean, each scaled to [0, 1]."""
+    maps = np.asarray(activation)[0]  # (1, H, W, C) -> (H, W, C)
+    order = np.argsort(maps.mean(axis=(0, 1)))[::-1][:count]
+    return [maps[..., c] / max(float(maps[..., c].max()), 1e-12) for c in order]
+
+
+def feature_map_sheet(activations: dict, count: int = 6, height: int = 96) -> np.ndarray:
+    """Return one picture: a row per layer of its `count` strongest feature maps, coloured.
+
+    Deep layers are small (each pooling halves the size); their maps are enlarged with
+    square pixels so that one pixel of the map stays one visible block.
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    colour = colormaps["magma"]
+    tiles, labels = [], []
+    for name, activation in activations.items():
+        _, h, w, _ = np.asarray(activation).shape
+        for index, feature_map in enumerate(strongest_feature_maps(activation, count)):
+            width = max(1, round(w * height / h))
+            enlarged = Image.fromarray(feature_map.astype(np.float32), mode="F").resize(
+                (width, height), Image.Resampling.NEAREST
+            )
+            tiles.append(colour(np.asarray(enlarged))[..., :3].astype(np.float32))
+            labels.append(name if index == 0 else "")
+    return helper.image_grid(
+        [helper.annotate(t, label) if label else t for t, label in zip(tiles, labels)],
+        columns=count,
+    )
+
+
+def show(
+    images: list[np.ndarray] | np.ndarray,
+    labels: list[str] | None = None,
+    columns: int | None = None,
+) -> None:
+    """Show one image, or several in rows of `columns` (all in one row by default), as a JPEG."""
+    import io
+
+    from IPython.display import Image, display
+    from PIL import Image as PILImage
+
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        picture = images
+    else:
+        picture = helper.image_grid(list(images), columns=columns or len(images), labels=labels)
+    buffer = io.BytesIO()
+    PILImage.fromarray(helper.to_uint8(picture)).save(buffer, format="JPEG", quality=88)
+    display(Image(data=buffer.getvalue(), format="jpeg"))
+
+
+def show_matrices(matrices: dict, size: float = 3.2) -> None:
+    """Show square matrices (e.g. Gram matrices) side by side as heat maps."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(
+        1, len(matrices), figsize=(size * len(matrices), size), dpi=72, squeeze=False
+    )
+    for axis, (title, matrix) in zip(axes[0], matrices.items()):
+        shown = axis.imshow(np.asarray(matrix), cmap="viridis", interpolation="nearest")
+        axis.set_title(title, fontsize=9)
+        figure.colorbar(shown, ax=axis, fraction=0.046)
+    figure.tight_layout()
+    plt.show()
+
+
+def show_file(path: str | os.PathLike, width: int | None = None) -> None:
+    """Show a saved picture (JPEG or GIF) as it is on disk, which keeps notebooks small."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path), width=width))
+
+
+def zoom_centre(image: np.ndarray, fraction: float = 0.3, factor: int = 3) -> np.ndarray:
+    """Return the central `fraction` of an image enlarged `factor` times with square pixels."""
+    height, width = image.shape[:2]
+    h, w = max(1, round(height * fraction)), max(1, round(width * fraction))
+    top, left = (height - h) // 2, (width - w) // 2
+    crop = image[top : top + h, left : left + w]
+    return np.repeat(np.repeat(crop, factor, axis=0), factor, axis=1)
+
+
+def results_sheet(
+    contents: list[np.ndarray],
+    styles: list[np.ndarray],
+    results: list[list[np.ndarray]],
+    content_names: list[str],
+    style_names: list[str],
+) -> np.ndarray:
+    """Return one picture: the styles along the top, the photos down the left, results inside.
+
+    Every picture is fitted into the same square so that the columns line up.
+    """
+    side = max(max(image.shape[:2]) for image in contents)
+    corner = np.ones((side, side, 3), np.float32)
+    tiles = [corner] + [
+        helper.annotate(fit_in_square(s, side), n) for s, n in zip(styles, style_names)
+    ]
+    for content, name, row in zip(contents, content_names, results):
+        tiles.append(helper.annotate(fit_in_square(content, side), name))
+        tiles += [fit_in_square(image, side) for image in row]
+    return helper.image_grid(tiles, columns=1 + len(styles))
+
+
+def fit_in_square(image: np.ndarray, side: int) -> np.ndarray:
+    """Return the image scaled to fit a `side` x `side` square, centred on white."""
+    fitted = helper.resize_to_longest_side(image, side)
+    square = np.ones((side, side, 3), np.float32)
+    top, left = (side - fitted.shape[0]) // 2, (side - fitted.shape[1]) // 2
+    square[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return square
+
+
+def loss_against_time_figure(histories: dict[str, list[dict[str, float]]]):
+    """Return a figure of total loss against seconds, one line per run.
+
+    Coarse-to-fine rows at a smaller size (their "size" is not the final one) are drawn
+    dotted: their loss is of a smaller picture and cannot be compared.
+    """
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7.2, 2.8), dpi=72)
+    plt.close(figure)  # shown by the caller, never twice
+    for label, history in histories.items():
+        final_size = history[-1].get("size")
+        for coarse in (True, False):
+            rows = [row for row in history if (row.get("size", final_size) != final_size) == coarse]
+            if rows:
+                axis.plot(
+                    [row["seconds"] for row in rows],
+                    [row["total"] for row in rows],
+                    ":" if coarse else "-",
+                    color=f"C{list(histories).index(label)}",
+                    label=None if coarse else label,
+                )
+    axis.set(yscale="log", xlabel="seconds", ylabel="total loss")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
