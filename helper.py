@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,12 +16,57 @@ from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedIm
 
 # Never return half an image: a truncated file is an error, not a grey stripe.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow refuses images over a fixed pixel count, whatever the memory; _check_decodable
+# refuses by the memory the machine has instead.
+Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
+# Decoding takes up to this many bytes per pixel (8-bit RGBA, and a reduced copy of it).
+DECODE_BYTES_PER_PIXEL = 8
+# Channels that differ by no more than this (in 0..1) count as grey (JPEG keeps some noise).
+GREY_TOLERANCE = 2 / 255
+
+
 class ImageError(ValueError):
     """An image file that cannot be used: missing, a directory, unreadable, or too small."""
+
+
+def expand(path: str | os.PathLike) -> Path:
+    """Return a path with `~` and `~user` expanded: no run ever makes a folder named `~`."""
+    return Path(path).expanduser()
+
+
+def available_bytes(meminfo: str | os.PathLike = "/proc/meminfo") -> int | None:
+    """Return MemAvailable from /proc/meminfo in bytes, or None where there is no such file."""
+    try:
+        text = Path(meminfo).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def format_bytes(count: float) -> str:
+    """Return a byte count for people: '1.4 GiB', '730 MiB'."""
+    if count >= 2**30:
+        return f"{count / 2**30:.1f} GiB"
+    return f"{count / 2**20:.0f} MiB"
+
+
+def _check_decodable(path: Path, image: Image.Image) -> None:
+    """Refuse an image whose decoding would not fit in the memory available (not Pillow's limit)."""
+    width, height = image.size
+    needed, available = width * height * DECODE_BYTES_PER_PIXEL, available_bytes()
+    if available is not None and needed > available:
+        raise ImageError(
+            f"{path} is {width}x{height} px ({width * height / 1e6:.0f} Mpx); decoding it needs "
+            f"about {format_bytes(needed)} but {format_bytes(available)} is available; "
+            "shrink it with an image editor first, or close other programs"
+        )
 
 
 def _open(path: Path) -> Image.Image:
@@ -33,20 +77,15 @@ def _open(path: Path) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is empty (0 bytes); use another copy of the image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(path)
-    except Image.DecompressionBombError as error:
-        raise ImageError(
-            f"{path} has more pixels than Pillow decodes safely ({error}); "
-            "shrink it with an image editor first"
-        ) from error
+        image = Image.open(path)
     except UnidentifiedImageError as error:
         raise ImageError(
             f"{path} is not an image Pillow can read; use a JPEG, PNG, WebP, BMP or TIFF file"
         ) from error
     except OSError as error:
         raise ImageError(f"{path} cannot be read ({error})") from error
+    _check_decodable(path, image)
+    return image
 
 
 def _to_rgb_float(image: Image.Image) -> np.ndarray:
@@ -89,8 +128,7 @@ def _reduce_towards(image: Image.Image, max_side: int) -> Image.Image:
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """Return (height, width) of an image file as it will load (EXIF rotation applied), unread."""
-    path = Path(path)
-    image = _open(path)
+    image = _open(expand(path))
     width, height = image.size
     try:
         orientation = image.getexif().get(0x0112, 1)
@@ -108,29 +146,54 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarr
     floats: JPEGs decode at 1/2, 1/4 or 1/8 scale (draft mode) and other formats are
     box-reduced in 8-bit before the final Lanczos resize.
     """
-    path = Path(path)
+    rgb = _to_rgb_float(_decoded(expand(path), max_side))
+    if max_side is not None and max(rgb.shape[:2]) > max_side:
+        rgb = resize_to_longest_side(rgb, max_side)
+    return rgb
+
+
+def _decoded(path: Path, max_side: int | None) -> Image.Image:
+    """Open and decode an image upright, shrunk cheaply towards `max_side` where given."""
     image = _open(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if max_side is not None and image.format == "JPEG":
-                # Decode JPEGs at a reduced scale straight away: a 10000 px photo asked
-                # for at 256 px never needs its full-resolution pixels in memory.
-                image.draft("RGB", (max_side, max_side))
-            ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
-            image.load()
-            if max_side is not None:
-                image = _reduce_towards(image, max_side)
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"{path} is too large to decode safely ({error})") from error
+        if max_side is not None and image.format == "JPEG":
+            # Decode JPEGs at a reduced scale straight away: a 10000 px photo asked
+            # for at 256 px never needs its full-resolution pixels in memory.
+            image.draft("RGB", (max_side, max_side))
+        ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
+        image.load()
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(
             f"{path} is truncated or corrupt ({error}); re-download or re-export the image"
         ) from error
-    rgb = _to_rgb_float(image)
-    if max_side is not None and max(rgb.shape[:2]) > max_side:
-        rgb = resize_to_longest_side(rgb, max_side)
-    return rgb
+    return image if max_side is None else _reduce_towards(image, max_side)
+
+
+def load_alpha(path: str | os.PathLike, height: int, width: int) -> np.ndarray | None:
+    """Return the image's transparency as float32 (height, width) in [0, 1], None if opaque."""
+    image = _decoded(expand(path), max(height, width))
+    if not (image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info):
+        return None
+    alpha = image.convert("RGBA").getchannel("A")
+    if alpha.getextrema()[0] == 255:
+        return None
+    # Box filtering averages without ringing: a hard edge stays 0 and 255 on its two sides.
+    alpha = alpha.resize((width, height), Image.Resampling.BOX)
+    return np.asarray(alpha, dtype=np.float32) / 255.0
+
+
+def is_grey(image: np.ndarray) -> bool:
+    """Return whether R, G and B agree in every pixel of (H, W, 3), within GREY_TOLERANCE."""
+    return bool(np.ptp(image, axis=-1).max() <= GREY_TOLERANCE)
+
+
+def enlargement_note(what: str, file_shape, used_shape, expect: str) -> str:
+    """Return ' (WHAT enlarged 5.3x from 40x28 px: EXPECT)' when over twice, else ''."""
+    factor = max(used_shape[:2]) / max(file_shape[:2])
+    if factor <= 2:
+        return ""
+    size = f"{file_shape[1]}x{file_shape[0]} px"
+    return f" ({what}enlarged {factor:.1f}x from {size}: {expect})"
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -181,7 +244,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def atomic_write(path: str | os.PathLike, write) -> Path:
     """Call `write(temporary_name)` and rename the result to `path`: never a half-written file."""
-    path = Path(path)
+    path = expand(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
@@ -200,7 +263,7 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
 def file_digest(path: str | os.PathLike) -> str:
     """Return the sha256 of a file as hex, read in 1 MiB blocks (inputs, weights, wheels)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
+    with open(expand(path), "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -211,12 +274,23 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda name: Path(name).write_text(text, encoding="utf-8"))
 
 
-def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92) -> Path:
-    """Save float RGB in [0, 1] (clipped) to `path` atomically; the suffix picks the format."""
-    path = Path(path)
+# Output formats that can hold an alpha channel.
+ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
+
+
+def save_image(
+    image: np.ndarray, path: str | os.PathLike, quality: int = 92, alpha: np.ndarray | None = None
+) -> Path:
+    """Save float RGB in [0, 1] (clipped) to `path` atomically; the suffix picks the format.
+
+    `alpha` (H, W) in [0, 1] is kept where the format holds it (ALPHA_SUFFIXES), else dropped.
+    """
+    path = expand(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES - {".gif"}:
         raise ImageError(f"{path}: unknown image suffix; use .jpg, .png, .webp, .bmp or .tiff")
     picture = Image.fromarray(to_uint8(image))
+    if alpha is not None and path.suffix.lower() in ALPHA_SUFFIXES:
+        picture.putalpha(Image.fromarray(to_uint8(alpha)))
     return atomic_write(path, lambda name: picture.save(name, quality=quality))
 
 
@@ -277,24 +351,49 @@ def caption(text: str, width: int, size: int) -> np.ndarray:
     return np.asarray(strip, dtype=np.float32) / 255.0
 
 
-def save_gif(
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+
+
+def save_animation(
     frames: Sequence[np.ndarray], path: str | os.PathLike, frame_ms: int = 120, final_ms: int = 1500
 ) -> Path:
-    """Write frames (float RGB in [0, 1], or uint8) as a looping animated GIF; the last lingers."""
+    """Write frames (float RGB in [0, 1], or uint8) as a looping GIF, or an H.264 .mp4, atomically.
+
+    The last frame lingers. A GIF has 256 colours, which band a painting's gradients; an MP4
+    (imageio-ffmpeg) keeps them.
+    """
+    import imageio.v2 as imageio
+
+    path = expand(path)
     if not frames:
-        raise ValueError("save_gif needs at least one frame")
-    pictures = [Image.fromarray(to_uint8(frame)) for frame in frames]
-    durations = [frame_ms] * (len(pictures) - 1) + [final_ms]
+        raise ValueError("save_animation needs at least one frame")
+    if path.suffix.lower() not in ANIMATION_SUFFIXES:
+        raise ImageError(f"{path}: unknown animation suffix; use .gif or .mp4")
+    pictures = [to_uint8(frame) for frame in frames]
+    if path.suffix.lower() == ".gif":
+        # One frame takes one duration, several a list of them.
+        durations = [frame_ms] * (len(pictures) - 1) + [final_ms] if len(pictures) > 1 else final_ms
+        return atomic_write(
+            path,
+            lambda name: imageio.mimwrite(name, pictures, format="GIF", duration=durations, loop=0),
+        )
+    # A video has one frame rate: the last frame is repeated to linger; sides made even (yuv420p).
+    height, width = (side + side % 2 for side in pictures[0].shape[:2])
+    pictures = [
+        np.pad(p, ((0, height - p.shape[0]), (0, width - p.shape[1]), (0, 0)), mode="edge")
+        for p in pictures
+    ]
+    pictures += pictures[-1:] * max(0, round(final_ms / frame_ms) - 1)
     return atomic_write(
-        Path(path),
-        lambda name: pictures[0].save(
+        path,
+        lambda name: imageio.mimwrite(
             name,
-            format="GIF",
-            save_all=True,
-            append_images=pictures[1:],
-            duration=durations,
-            loop=0,
-            optimize=False,
+            pictures,
+            format="FFMPEG",
+            fps=1000 / frame_ms,
+            codec="libx264",
+            quality=8,
+            macro_block_size=2,
         ),
     )
 

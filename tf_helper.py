@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+import helper
 from optimisation import lbfgs, precisions
 from optimisation.settings import Settings, SettingsError, blend_shares, check_image_side
 from optimisation.settings import layer_weights as style_layer_weights
 from optimisation.starts import initial_image
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
+
+# Every run traces its own tf.function (its targets are constants), so after five runs in one
+# process TensorFlow warns of "retracing": expected here, and noise in a notebook or a batch.
+tf.get_logger().setLevel("ERROR")
 
 # --- The paper's quantities ------------------------------------------------------------------
 
@@ -201,12 +206,27 @@ class StyleTransferLoss:
 
 @dataclass
 class RunResult:
-    """What a run returns: the best image, its loss terms and the per-iteration history."""
+    """What a run returns: the best image, its loss terms, the per-iteration history, and why
+    it ended: "finished", "interrupted", or a sentence for an early stop (`failed` if the
+    loss became NaN or infinite)."""
 
     image: np.ndarray
     terms: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_because: str = "finished"
+    failed: bool = False
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or the notebook's stop button during a run; `result` holds the best image so far."""
+
+    def __init__(self, result: RunResult):
+        iterations = len(result.history)
+        super().__init__(f"interrupted after {iterations} iterations; kept the best image so far")
+        self.result = result
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines, not a traceback
+        return [f"Interrupted: {self}"]
 
 
 Callback = Callable[[int, dict[str, float], "np.ndarray | None"], None]
@@ -245,31 +265,42 @@ class _Tracker:
             self.callback(iteration, terms, np.clip(image, 0, 1) if wants_frame else None)
 
 
-def _run_lbfgs(loss: StyleTransferLoss, x0: np.ndarray, phases, tracker: _Tracker) -> None:
+def _run_lbfgs(loss: StyleTransferLoss, x0: np.ndarray, phases, tracker: _Tracker) -> str | None:
+    """Run L-BFGS through the phases; return why it stopped early, or None."""
+    grey = x0.ndim == 3 and x0.shape[-1] == 1  # one channel, shown as R = G = B
     shape = x0.shape
+
+    def as_image(x: np.ndarray) -> np.ndarray:
+        image = x.reshape(shape)
+        return np.repeat(image, 3, axis=-1) if grey else image
+
     last = {}
 
     def loss_and_gradient(x: np.ndarray):
-        image = x.reshape(shape)
+        image = as_image(x)
         terms, gradient = loss.terms_and_gradient(image)
         tracker.offer(image, terms)
         last["terms"] = terms
-        return terms["total"], gradient.ravel()
+        return terms["total"], (gradient.sum(axis=-1) if grey else gradient).ravel()
 
     def on_iteration(x: np.ndarray, total: float):
-        tracker.iteration_done(x.reshape(shape), last["terms"])  # terms of the accepted x
+        tracker.iteration_done(as_image(x), last["terms"])  # terms of the accepted x
 
     # One memory for every phase: the pairs from bfloat16 still describe the curvature.
     history = lbfgs.Memory(loss.settings.lbfgs_memory or lbfgs.pairs_for(x0.size))
     x = x0
     for evaluation_precision, count in phases:
         tracker.enter_phase(loss, evaluation_precision)  # minimize re-evaluates x first
-        x, _ = lbfgs.minimize(
+        minimum = lbfgs.minimize(
             loss_and_gradient, x, count, on_iteration=on_iteration, history=history
         )
+        if minimum.stopped_because:
+            return minimum.stopped_because
+        x = minimum.x
+    return None
 
 
-def _adam_step(loss: StyleTransferLoss, image: tf.Variable, optimizer) -> Callable:
+def _adam_step(loss: StyleTransferLoss, image: tf.Variable, optimizer, grey: bool) -> Callable:
     """Return one Adam step in a `tf.function`, evaluating in the loss's current precision."""
     evaluate = loss._traced[loss.precision]
 
@@ -278,17 +309,20 @@ def _adam_step(loss: StyleTransferLoss, image: tf.Variable, optimizer) -> Callab
         terms, gradient = evaluate(tf.convert_to_tensor(image))
         optimizer.apply_gradients([(gradient, image)])
         image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        if grey:  # keep R = G = B
+            image.assign(tf.repeat(tf.reduce_mean(image, axis=-1, keepdims=True), 3, axis=-1))
         return terms
 
     return step
 
 
 def _run_adam(loss: StyleTransferLoss, x0: np.ndarray, phases, tracker: _Tracker) -> None:
-    image = tf.Variable(x0[None])
+    grey = x0.shape[-1] == 1
+    image = tf.Variable(np.repeat(x0, 3, axis=-1)[None] if grey else x0[None])
     optimizer = tf.keras.optimizers.Adam(learning_rate=loss.settings.learning_rate)
     for evaluation_precision, count in phases:
         tracker.enter_phase(loss, evaluation_precision)  # the next step offers the image first
-        step = _adam_step(loss, image, optimizer)
+        step = _adam_step(loss, image, optimizer, grey)
         for _ in range(count):
             before = image.numpy()[0]
             terms = {k: float(v) for k, v in step().items()}
@@ -309,12 +343,15 @@ def run_style_transfer(
 ) -> RunResult:
     """Optimise an image to match the content of one image and the style of others (paper, §2).
 
-    Returns the lowest-loss image seen; Ctrl-C or a non-finite loss ends the run early
-    and still returns it (`stopped_because` says why). `callback(iteration, terms, image)`
-    is called after every iteration, with the image every `frame_every` iterations. Where
-    evaluations run in bfloat16 the history holds the losses the optimiser saw; `terms` is
-    always the float32 loss of the returned image. A resumed run passes the image it
-    stopped at as `initial` and the iterations it did as `iterations_done`.
+    Returns the lowest-loss image seen. A non-finite loss ends the run early and still
+    returns it (`failed`); so does an optimiser that no step can take further
+    (`stopped_because` says why). Ctrl-C raises Interrupted, which holds that image.
+    `callback(iteration, terms, image)` is called after every iteration, with the image
+    every `frame_every` iterations. Where evaluations run in bfloat16 the history holds the
+    losses the optimiser saw; `terms` is always the float32 loss of the returned image. A
+    resumed run passes the image it stopped at as `initial` and the iterations it did as
+    `iterations_done`. When the photo and every painting are grey, so is the picture: one
+    channel is optimised and shown as R = G = B.
     """
     settings = settings or Settings()
     if not isinstance(iterations_done, int) or not 0 <= iterations_done < settings.iterations:
@@ -330,21 +367,29 @@ def run_style_transfer(
         initial = initial_image(
             settings.init, content_image, styles, settings.seed, settings.style_blend
         )
+    if all(helper.is_grey(image) for image in [content_image, *styles]):
+        initial = initial.mean(axis=-1, keepdims=True)
     tracker = _Tracker(callback, frame_every)
-    stopped_because = "finished"
     try:
         run = _run_lbfgs if settings.optimizer == "lbfgs" else _run_adam
-        run(loss, initial, phases, tracker)
+        reason = run(loss, initial, phases, tracker)
     except KeyboardInterrupt:
-        stopped_because = "interrupted"
+        raise Interrupted(_result(loss, initial, tracker, "interrupted")) from None
     except FloatingPointError as error:
-        stopped_because = f"stopped: {error}"
-    return _result(loss, initial, tracker, stopped_because)
+        return _result(loss, initial, tracker, f"stopped: {error}", failed=True)
+    if reason is None:
+        return _result(loss, initial, tracker, "finished")
+    done = iterations_done + len(tracker.history)
+    verb = "converged" if reason == lbfgs.CONVERGED else "stopped"
+    return _result(
+        loss, initial, tracker, f"{verb} at iteration {done} of {settings.iterations}: {reason}"
+    )
 
 
-def _result(loss: StyleTransferLoss, x0, tracker: _Tracker, stopped_because: str) -> RunResult:
+def _result(loss, x0, tracker: _Tracker, stopped_because: str, failed=False) -> RunResult:
     """Return the best image with its float32 terms (the starting image if no step was taken)."""
     if tracker.best_image is None:
+        x0 = np.repeat(x0, 3, axis=-1) if x0.shape[-1] == 1 else x0
         terms = loss.terms(x0)
         if not all(math.isfinite(value) for value in terms.values()):
             raise SettingsError(
@@ -361,4 +406,5 @@ def _result(loss: StyleTransferLoss, x0, tracker: _Tracker, stopped_because: str
         terms=tracker.best_terms if ended_in_float32 else loss.terms(image),
         history=tracker.history,
         stopped_because=stopped_because,
+        failed=failed,
     )

@@ -60,22 +60,33 @@ def run_coarse_to_fine(
         content = helper.resize_to_longest_side(content_image, size)
         styles = [helper.match_style_scale(s, content, settings.style_scale) for s in style_images]
         start = initial if previous is None else carry_to_finer_scale(*previous, content)
-        result = tf_helper.run_style_transfer(
-            content,
-            styles,
-            settings.replace(iterations=count),
-            callback=_full_size(callback, len(history), full_shape),
-            initial=start,
-            iterations_done=iterations_done,
-            **run_options,
-        )
+        try:
+            result = tf_helper.run_style_transfer(
+                content,
+                styles,
+                settings.replace(iterations=count),
+                callback=_full_size(callback, len(history), full_shape),
+                initial=start,
+                iterations_done=iterations_done,
+                **run_options,
+            )
+        except tf_helper.Interrupted as stop:
+            stop.result.history = history + _numbered_on(stop.result.history, history, size)
+            raise tf_helper.Interrupted(
+                _full_picture(stop.result, content, content_image)
+            ) from None
         history += _numbered_on(result.history, history, size)
-        previous = (result.image, content)
-        if result.stopped_because != "finished":
+        if result.failed:
             break
-    if result.image.shape[:2] != full_shape:  # stopped early at a coarser scale
-        result.image = carry_to_finer_scale(*previous, content_image)
+        previous = (result.image, content)
     result.history = history
+    return _full_picture(result, content, content_image)
+
+
+def _full_picture(result: tf_helper.RunResult, content, content_image) -> tf_helper.RunResult:
+    """Bring the result of a run stopped at a coarser scale to the full size."""
+    if result.image.shape[:2] != content_image.shape[:2]:
+        result.image = carry_to_finer_scale(result.image, content, content_image)
     return result
 
 

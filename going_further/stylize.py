@@ -41,9 +41,19 @@ def stylize(
         styles = [color.match_luminance(s, content_image) for s in styles]
     sizes = list(sizes) if sizes else [max(content_image.shape[:2])]
     iterations = list(iterations) if iterations else [settings.iterations] * len(sizes)
-    result = run_coarse_to_fine(
-        target, styles, settings, sizes=sizes, iterations=iterations, **run_options
-    )
+    try:
+        result = run_coarse_to_fine(
+            target, styles, settings, sizes=sizes, iterations=iterations, **run_options
+        )
+    except tf_helper.Interrupted as stop:
+        raise tf_helper.Interrupted(_in_colour(stop.result, settings, content_image)) from None
+    return _in_colour(result, settings, content_image)
+
+
+def _in_colour(
+    result: tf_helper.RunResult, settings: Settings, content_image
+) -> tf_helper.RunResult:
+    """Put the content's colours back on a luminance-only result (other results pass)."""
     if settings.preserve_colors == "luminance":
         result.image = color.restore_content_colors(result.image, content_image)
     return result

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -96,6 +97,20 @@ def free_variables(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return ~(((x <= 0.0) & (g > 0)) | ((x >= 1.0) & (g < 0)))
 
 
+@dataclass
+class Minimum:
+    """Where minimize stopped: x, f(x), the steps taken, and why it stopped early (None: it did not)."""
+
+    x: np.ndarray
+    f: float
+    iterations: int
+    stopped_because: str | None = None
+
+
+CONVERGED = "the projected gradient is zero"
+STALLED = "no step lowered the loss after a restart"
+
+
 def minimize(
     loss_and_gradient: LossAndGradient,
     x0: np.ndarray,
@@ -103,13 +118,15 @@ def minimize(
     memory: int | None = None,
     on_iteration: Callable[[np.ndarray, float], None] | None = None,
     history: Memory | None = None,
-) -> tuple[np.ndarray, float]:
-    """Minimise f over [0, 1]^n from x0 for `iterations` accepted steps; return (x, f(x)).
+) -> Minimum:
+    """Minimise f over [0, 1]^n from x0 for `iterations` accepted steps.
 
     `loss_and_gradient(x)` returns (f, g) for a float32 vector; `on_iteration(x, f)` is
     called after every accepted step; `memory` pairs are kept (default: `pairs_for(n)`),
     in `history` if given, which lets a second call go on with the pairs of the first.
-    Stops early only if no step decreases f.
+    When no step along the L-BFGS direction lowers f, the memory is cleared and a
+    steepest-descent step is tried (the standard restart); only if that fails too, or the
+    projected gradient is zero, does it stop early, and says why.
     """
     x = np.clip(x0.astype(np.float32).ravel(), 0.0, 1.0)
     f, g = loss_and_gradient(x)
@@ -124,35 +141,43 @@ def minimize(
     unit = history.unit
     evaluate = _scaled(loss_and_gradient, unit)
     f, g = f * unit, g * np.float32(unit)
-    for _ in range(iterations):
-        free = free_variables(x, g)
-        g_free = g * free
-        d = history.direction(g_free) * free if history.pairs else -g_free
-        slope = float(np.dot(g, d))
-        if slope >= 0:  # not a descent direction: forget the curvature pairs
-            history.clear()
-            d, slope = -g_free, -float(np.dot(g, g_free))
-        if slope == 0:
-            break  # every variable is pinned or the gradient is zero: a minimum
-        # Without curvature pairs there is no scale: start with a step of length 1,
-        # as L-BFGS-B does.
-        t = 1.0 if history.pairs else 1.0 / max(float(np.linalg.norm(d)), 1e-30)
-        for _ in range(MAX_BACKTRACKS):
-            x_new = np.clip(x + t * d, 0.0, 1.0)
-            f_new, g_new = evaluate(x_new)
-            s = x_new - x  # the projected step actually taken
-            # min(0, ...): a projected step can have a positive slope; never accept a rise
-            slope_s = min(0.0, float(np.dot(g, s)))
-            if f_new <= f + ARMIJO * slope_s:
-                break
-            t *= backtrack_factor(f, f_new, slope_s)
-        else:
-            break  # no decrease along d even for a tiny step
-        history.add(s, g_new - g)
-        x, f, g = x_new, f_new, g_new
+    for done in range(iterations):
+        step = _step(evaluate, x, f, g, history)
+        if step == STALLED and history.pairs:
+            history.clear()  # forget the curvature: the next step is steepest descent
+            step = _step(evaluate, x, f, g, history)
+        if isinstance(step, str):
+            return Minimum(x, f / unit, done, step)
+        x, f, g = step
         if on_iteration is not None:
             on_iteration(x, f / unit)
-    return x, f / unit
+    return Minimum(x, f / unit, iterations)
+
+
+def _step(evaluate: LossAndGradient, x, f: float, g, history: Memory):
+    """Take one projected L-BFGS step from x; return (x, f, g) after it, or CONVERGED or STALLED."""
+    free = free_variables(x, g)
+    g_free = g * free
+    d = history.direction(g_free) * free if history.pairs else -g_free
+    slope = float(np.dot(g, d))
+    if slope >= 0:  # not a descent direction: forget the curvature pairs
+        history.clear()
+        d, slope = -g_free, -float(np.dot(g, g_free))
+    if slope == 0:
+        return CONVERGED  # every variable is pinned or the gradient is zero: a minimum
+    # Without curvature pairs there is no scale: start with a step of length 1, as L-BFGS-B does.
+    t = 1.0 if history.pairs else 1.0 / max(float(np.linalg.norm(d)), 1e-30)
+    for _ in range(MAX_BACKTRACKS):
+        x_new = np.clip(x + t * d, 0.0, 1.0)
+        f_new, g_new = evaluate(x_new)
+        s = x_new - x  # the projected step actually taken
+        # min(0, ...): a projected step can have a positive slope; never accept a rise
+        slope_s = min(0.0, float(np.dot(g, s)))
+        if f_new <= f + ARMIJO * slope_s:
+            history.add(s, g_new - g)
+            return x_new, f_new, g_new
+        t *= backtrack_factor(f, f_new, slope_s)
+    return STALLED  # no decrease along d even for a tiny step
 
 
 def loss_unit(f: float) -> float:

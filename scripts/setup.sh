@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or reuse) .venv, install requirements.txt, and make tensorflow_vgg/vgg16.npy.
+# Create (or reuse) .venv, install requirements.txt, make tensorflow_vgg/vgg16.npy, and have
+# JupyterLab keep the notebook's widgets (its progress bars) when the notebook is saved.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
@@ -14,4 +15,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
   echo "$wanted" > "$stamp"
 fi
+settings=.venv/share/jupyter/lab/settings
+mkdir -p "$settings"
+echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > "$settings/overrides.json"
 .venv/bin/python -m tensorflow_vgg.weights

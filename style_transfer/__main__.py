@@ -1,9 +1,6 @@
 """`python -m style_transfer PHOTO PAINTING -o OUT`: see style_transfer/cli.py."""
 
-import os
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
 try:
     import numpy  # noqa: F401

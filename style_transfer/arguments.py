@@ -314,7 +314,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--gif", default=None, help="also write the optimisation as an animated GIF"
+        "--gif",
+        default=None,
+        help="also write the optimisation as an animated GIF (or as an H.264 video, if the name ends in .mp4)",
     )
     parser.add_argument(
         "--gif-frames",

@@ -108,7 +108,13 @@ def run_batch(args: argparse.Namespace) -> int:
     entries, code, seconds = run_each(
         list(enumerate(args.batch)), per_run * len(args.batch), paint_one
     )
-    done = sum(1 for entry in entries if entry.get("stopped_because") == "finished")
+    done = sum(
+        1
+        for entry in entries
+        if "error" not in entry
+        and not entry["failed"]
+        and entry["stopped_because"] != "interrupted"
+    )
     summary = f"batch: {done} of {len(args.batch)} images done, {len(args.batch) - done} not"
     interrupted = "interrupted; the outputs done so far are saved"
     return outputs.finish_many(args, entries, code, seconds, summary, interrupted)
@@ -128,7 +134,7 @@ def _batch_one(args, directory: Path, content_path: str, progress, offset: int) 
     saved = outputs.save_image(
         result.image, output, f"the result of {content_path}", progress.write
     )
-    if result.stopped_because not in ("finished", "interrupted"):
+    if result.failed:
         reason = result.stopped_because.removeprefix("stopped: ")
         progress.write(f"error: {content_path}: {reason}; kept the last good image", error=True)
     return run_entry(

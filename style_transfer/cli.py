@@ -75,12 +75,14 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
             "resume with the same --size"
         )
     tf_helper.network(args.weights)  # a weights file that cannot be used is told first
+    alpha = helper.load_alpha(args.content, *content.shape[:2])
     resuming = ""
     if checkpoint is not None:
         resuming = f"; resuming at iteration {done} (loss {checkpoint.terms['total']:.4g})"
     print(
         f"{preflight.describe(content, style, args)}, peak memory about "
-        f"{memory.format_bytes(estimate)}{resuming}",
+        f"{helper.format_bytes(estimate)}{preflight.notes(content, style, args.output, alpha)}"
+        f"{resuming}",
         flush=True,
     )
     progress = Progress(sum(counts(args)), done)
@@ -96,7 +98,7 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
         result = engine.paint(args, content, style, recorder, checkpoint)
     finally:
         progress.close()
-    return _finish_single(args, result, recorder, checkpoint_dir, estimate)
+    return _finish_single(args, result, recorder, checkpoint_dir, estimate, alpha)
 
 
 def _checkpoint_parameters(args: argparse.Namespace) -> dict:
@@ -107,7 +109,7 @@ def _checkpoint_parameters(args: argparse.Namespace) -> dict:
     return parameters
 
 
-def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: int) -> int:
+def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: int, alpha) -> int:
     """Save what a single run made, say how it ended, and return its exit code."""
     seconds = recorder.seconds()
     done_now = recorder.done + len(result.history)
@@ -119,13 +121,16 @@ def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: i
         gif_frames.append(helper.to_uint8(helper.annotate(result.image, text)))
     try:
         all_saved = outputs.save_outputs(
-            args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames
+            args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha
         )
     except KeyboardInterrupt:
         print("interrupted again while saving; outputs not yet written are lost", file=sys.stderr)
         return EXIT_INTERRUPTED
     loss = outputs.loss_line(args, result.terms)
-    print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
+    if result.stopped_because in ("finished", "interrupted") or result.failed:
+        print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
+    else:  # stopped or converged before its iterations were done: the sentence says why
+        print(f"{result.stopped_because}; {seconds:.1f} s; {loss}")
     if result.stopped_because == "interrupted":
         print(
             f"interrupted after {done_now} iterations; saved the best image so far "
@@ -133,7 +138,7 @@ def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: i
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    if result.stopped_because != "finished":
+    if result.failed:
         print(
             f"error: {result.stopped_because.removeprefix('stopped: ')} after {done_now} "
             f"iterations; kept the last good image (loss {result.terms['total']:.4g}) in "

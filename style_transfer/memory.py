@@ -1,7 +1,7 @@
 """Estimate the peak memory of a style-transfer run from its image size, before starting it.
 
-Also reads how much memory the machine has free. Knows nothing of TensorFlow: the network's
-shapes come from tensorflow_vgg.layers, so the command line can refuse a run in a second.
+Knows nothing of TensorFlow: the network's shapes come from tensorflow_vgg.layers, so the
+command line can refuse a run in a second.
 """
 
 from __future__ import annotations
@@ -92,25 +92,6 @@ def estimate_peak_bytes(
         peak += lbfgs_bytes(pixels, iterations, lbfgs_corrections)
     peak += gif_frames * pixels * 3 * 4
     return int(peak)
-
-
-def available_bytes(meminfo: str | os.PathLike = "/proc/meminfo") -> int | None:
-    """Return MemAvailable from /proc/meminfo in bytes, or None where there is no such file."""
-    try:
-        text = Path(meminfo).read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def format_bytes(count: float) -> str:
-    """Return a byte count for people: '1.4 GiB', '730 MiB'."""
-    if count >= 2**30:
-        return f"{count / 2**30:.1f} GiB"
-    return f"{count / 2**20:.0f} MiB"
 
 
 def largest_fitting_size(height: int, width: int, budget: int, **estimate_options) -> int | None:

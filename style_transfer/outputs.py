@@ -88,11 +88,14 @@ def loss_line(args, terms: dict[str, float]) -> str:
     )
 
 
-def save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames) -> bool:
-    """Write the image, GIF, stats and last checkpoint; return whether all went where asked."""
-    all_saved = save(lambda path: helper.save_image(result.image, path), args.output, "the image")
+def save_outputs(
+    args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha=None
+) -> bool:
+    """Write the image (with the photo's `alpha` where its format holds one), GIF, stats and
+    last checkpoint; return whether all went where asked."""
+    all_saved = save_image(result.image, args.output, "the image", alpha=alpha)
     if args.gif and gif_frames:
-        all_saved &= save(lambda path: helper.save_gif(gif_frames, path), args.gif, "the GIF")
+        all_saved &= save(lambda path: helper.save_animation(gif_frames, path), args.gif, "the GIF")
     if args.stats:
         # A coarse-to-fine run's own history says at which size each iteration ran.
         history = result.history if args.scales else recorder.history
@@ -123,9 +126,9 @@ def save_outputs(args, result, recorder, checkpoint_dir, estimate, done_now, gif
     return all_saved
 
 
-def save_image(image, path, what: str, say=print) -> bool:
-    """Save an image; return whether it went where it was asked."""
-    return save(lambda name: helper.save_image(image, name), str(path), what, say)
+def save_image(image, path, what: str, say=print, alpha=None) -> bool:
+    """Save an image (with `alpha` where its format holds one); return whether it went where asked."""
+    return save(lambda name: helper.save_image(image, name, alpha=alpha), str(path), what, say)
 
 
 def finish_many(

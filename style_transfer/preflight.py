@@ -81,8 +81,8 @@ def check_paths(args: argparse.Namespace) -> Path | None:
         if output.suffix.lower() == ".gif":
             suffixes += "; for an animation of the run add --gif"
         raise UsageError(f"{args.output}: unknown image suffix; use one of {suffixes}")
-    if "--gif" in outputs and outputs["--gif"].suffix.lower() != ".gif":
-        raise UsageError(f"--gif {args.gif} must end in .gif")
+    if "--gif" in outputs and outputs["--gif"].suffix.lower() not in helper.ANIMATION_SUFFIXES:
+        raise UsageError(f"--gif {args.gif} must end in .gif (or .mp4, for a video)")
     if checkpoint_dir is not None and checkpoint_dir.exists() and not checkpoint_dir.is_dir():
         raise UsageError(f"{checkpoint_dir} is a file; give --checkpoint-dir a directory")
     if checkpoint_dir is not None:
@@ -181,7 +181,7 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
         "gif_frames": args.gif_frames if args.gif else 0,
     }
     estimate = memory.estimate_peak_bytes(*content.shape[:2], style_shape=largest_style, **options)
-    available = memory.available_bytes()
+    available = helper.available_bytes()
     skip = args.no_memory_check or os.environ.get(memory.MEMORY_CHECK_ENV_VAR, "") not in ("", "0")
     if available is None or skip or estimate <= available:
         return estimate
@@ -196,7 +196,7 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
             )
     raise memory.InsufficientMemoryError(
         f"a run at --size {args.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
-        f"{memory.format_bytes(estimate)} of memory, but {memory.format_bytes(available)} is "
+        f"{helper.format_bytes(estimate)} of memory, but {helper.format_bytes(available)} is "
         f"available; {fix}, or pass --no-memory-check (or set "
         f"{memory.MEMORY_CHECK_ENV_VAR}=1) to try anyway"
     )
@@ -217,20 +217,49 @@ def check_readable(paths) -> None:
 
 
 def describe(content: np.ndarray, style, args: argparse.Namespace) -> str:
+    """Return how the run sees its images: the sizes used, what was enlarged, the arithmetic."""
     styles = style if isinstance(style, list) else [style]
-    shown = " + ".join(f"{s.shape[1]}x{s.shape[0]}" for s in styles)
+    shown = " + ".join(
+        f"{s.shape[1]}x{s.shape[0]} px{_style_enlarged(args, path, s)}"
+        for path, s in zip(args.styles, styles)
+    )
+    content_note = helper.enlargement_note(
+        "", helper.image_size(args.content), content.shape, "expect a blurry picture"
+    )
     scales = f", scales {show_value(args.scales)}" if args.scales else ""
     arithmetic = " (bfloat16, then float32 for the last third)" if args.precision == "mixed" else ""
     return (
-        f"content {content.shape[1]}x{content.shape[0]} px{enlarged_note(args.content, content)}, "
-        f"style {shown} px{scales}, precision {args.precision}{arithmetic}"
+        f"content {content.shape[1]}x{content.shape[0]} px{content_note}, style {shown}{scales}, "
+        f"precision {args.precision}{arithmetic}"
     )
 
 
-def enlarged_note(path, content: np.ndarray) -> str:
-    """Say so when the photo was enlarged more than twice: its result will look blurry."""
-    height, width = helper.image_size(path)
-    factor = max(content.shape[:2]) / max(height, width)
-    if factor <= 2:
+def notes(content: np.ndarray, style, output, alpha=None) -> str:
+    """Return what the first line adds after the sizes: a grey picture, transparency."""
+    styles = style if isinstance(style, list) else [style]
+    grey = all(helper.is_grey(image) for image in [content, *styles])
+    return ("; photo and painting are grey, so the picture is grey" if grey else "") + (
+        transparency_note(output, alpha)
+    )
+
+
+def _style_enlarged(args: argparse.Namespace, path, style: np.ndarray) -> str:
+    """Say so when a painting was enlarged more than twice: its strokes will be soft."""
+    expect = "expect soft, blurred brush strokes"
+    if args.style_scale > 1:
+        expect += f"; --style-scale {args.style_scale:g} enlarges it, a larger file keeps it sharp"
+    return helper.enlargement_note(
+        f"{Path(path).name} ", helper.image_size(path), style.shape, expect
+    )
+
+
+def transparency_note(output, alpha) -> str:
+    """Say what happens to the photo's transparency in the output ('' for an opaque photo)."""
+    if alpha is None:
         return ""
-    return f" (enlarged {factor:.1f}x from {width}x{height} px: expect a blurry picture)"
+    if Path(output).suffix.lower() in helper.ALPHA_SUFFIXES:
+        return f"; the photo's transparency is kept in {Path(output).name}"
+    return (
+        f"; the photo's transparency is flattened onto white ({Path(output).suffix} holds none: "
+        "save as .png, .webp or .tif to keep it)"
+    )

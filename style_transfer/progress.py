@@ -160,7 +160,7 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
             if entry.get("stopped_because") == "interrupted":
                 code = EXIT_INTERRUPTED
                 break
-            if entry.get("stopped_because") != "finished" or not entry.get("saved", True):
+            if "error" in entry or entry.get("failed") or not entry.get("saved", True):
                 code = EXIT_NOT_FINITE
     except KeyboardInterrupt:  # between two runs, or while one was being set up
         code = EXIT_INTERRUPTED
@@ -174,6 +174,7 @@ def run_entry(result, seconds: float, **what) -> dict:
     return {
         **what,
         "stopped_because": result.stopped_because,
+        "failed": result.failed,
         "iterations": len(result.history),
         "seconds": seconds,
         "final": result.terms,

@@ -71,7 +71,24 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
         elif images:
             hint = " (several style images go after --style, several photos after --batch)"
         parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    _expand_paths(args)
     return args
+
+
+# Every option that takes a path, or a list of paths.
+PATH_OPTIONS = tuple(
+    "content style styles output gif stats checkpoint_dir weights repeat batch".split()
+)
+
+
+def _expand_paths(args: argparse.Namespace) -> None:
+    """Expand `~` and `~user` in every path given, also after `=` where the shell does not."""
+    for name in PATH_OPTIONS:
+        value = getattr(args, name)
+        if isinstance(value, list):
+            setattr(args, name, [str(helper.expand(path)) for path in value])
+        elif value is not None:
+            setattr(args, name, str(helper.expand(value)))
 
 
 def _taken_by_a_list(args: argparse.Namespace) -> str:

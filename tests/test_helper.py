@@ -248,10 +248,10 @@ def test_save_image_refuses_an_unknown_suffix(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_save_gif_writes_every_frame(tmp_path):
+def test_save_animation_writes_every_frame_of_a_gif(tmp_path):
     frames = [np.full((12, 16, 3), level, np.float32) for level in (0.0, 0.25, 0.5, 0.75, 1.0)]
     frames[2][:, :8] = [1.0, 0.0, 0.0]
-    path = helper.save_gif(frames, tmp_path / "run.gif")
+    path = helper.save_animation(frames, tmp_path / "run.gif")
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.is_animated
         assert gif.n_frames == 5
@@ -259,6 +259,23 @@ def test_save_gif_writes_every_frame(tmp_path):
         gif.seek(2)
         np.testing.assert_allclose(as_float(np.asarray(gif.convert("RGB")))[0, 0], [1, 0, 0])
     assert [p.name for p in tmp_path.iterdir()] == ["run.gif"]
+    with Image.open(path) as gif:
+        durations = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            durations.append(gif.info["duration"])
+    assert durations == [120] * 4 + [1500]  # the last frame lingers
+
+
+def test_save_animation_writes_an_mp4_that_plays_back_the_frames(tmp_path):
+    import imageio.v2 as imageio
+
+    frames = [np.full((13, 16, 3), level, np.float32) for level in (0.0, 0.5, 1.0)]
+    path = helper.save_animation(frames, tmp_path / "run.mp4", frame_ms=100, final_ms=300)
+    read = imageio.mimread(path, format="FFMPEG")
+    assert len(read) == 3 + 2  # the last frame repeated to last 300 ms at 10 frames a second
+    assert read[0].shape == (14, 16, 3)  # even sides, as H.264's colour format needs
+    np.testing.assert_allclose([r.mean() / 255 for r in read], [0, 0.5, 1, 1, 1], atol=0.03)
 
 
 # --- Files that are not images --------------------------------------------------------------
@@ -339,3 +356,76 @@ def test_file_digest_is_the_sha256_of_the_whole_file(tmp_path):
     data = np.random.default_rng(0).integers(0, 256, 3 * 2**20 + 5, dtype=np.uint8).tobytes()
     path.write_bytes(data)  # more than one 1 MiB block
     assert helper.file_digest(path) == hashlib.sha256(data).hexdigest()
+
+
+# --- What a picture has besides its colours --------------------------------------------------
+
+
+def test_alpha_of_an_opaque_picture_is_none(write_image):
+    path = write_image(Image.new("RGBA", (40, 30), (10, 20, 30, 255)), "opaque.png")
+    assert helper.load_alpha(path, 30, 40) is None
+    assert helper.load_alpha(write_image(Image.new("RGB", (40, 30)), "rgb.jpg"), 30, 40) is None
+
+
+def test_alpha_is_resized_by_area_without_ringing(write_image):
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[:, 20:, 3] = 255  # the right half opaque
+    path = write_image(rgba, "half.png")
+    actual = helper.load_alpha(path, 15, 20)
+    expected = rgba[..., 3].reshape(15, 2, 20, 2).mean(axis=(1, 3)) / 255.0  # 2x2 averages
+    np.testing.assert_allclose(actual, expected, atol=1e-6)
+
+
+def test_saving_with_alpha_keeps_it_only_where_the_format_can(tmp_path):
+    image = np.full((8, 10, 3), 0.5, np.float32)
+    alpha = np.linspace(0, 1, 80, dtype=np.float32).reshape(8, 10)
+    with Image.open(helper.save_image(image, tmp_path / "a.png", alpha=alpha)) as saved:
+        assert saved.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(saved.getchannel("A")), helper.to_uint8(alpha))
+    with Image.open(helper.save_image(image, tmp_path / "a.jpg", alpha=alpha)) as saved:
+        assert saved.mode == "RGB"
+
+
+def test_is_grey_allows_jpeg_noise_but_not_colour():
+    grey = np.repeat(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1), 3, axis=-1)
+    assert helper.is_grey(grey)
+    noisy = grey.copy()
+    noisy[..., 0] += 1 / 255  # a level of chroma noise, as a JPEG of a grey photo has
+    assert helper.is_grey(noisy)
+    noisy[0, 0, 2] += 5 / 255
+    assert not helper.is_grey(noisy)
+
+
+def test_enlargement_note_only_over_twice():
+    assert helper.enlargement_note("", (24, 32), (48, 64), "expect blur") == ""  # twice exactly
+    assert helper.enlargement_note("", (18, 24), (48, 64), "expect blur").endswith("blur)")
+    note = helper.enlargement_note("the photo ", (18, 24), (54, 72), "expect blur")
+    assert note == " (the photo enlarged 3.0x from 24x18 px: expect blur)"
+
+
+def test_tilde_paths_are_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    picture = np.zeros((16, 16, 3), np.float32)
+    saved = helper.save_image(picture, "~/out/picture.png")
+    assert saved == tmp_path / "out" / "picture.png" and saved.is_file()
+    assert helper.load_image("~/out/picture.png").shape == (16, 16, 3)
+    assert helper.image_size("~/out/picture.png") == (16, 16)
+    assert helper.file_digest("~/out/picture.png") == helper.file_digest(saved)
+
+
+def test_an_image_over_pillows_pixel_limit_opens_when_memory_allows(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("1", (15000, 12000)).save(path)  # 180 Mpx: Pillow refuses over 179 by default
+    assert helper.image_size(path) == (12000, 15000)
+
+
+def test_an_image_too_large_for_the_memory_names_the_limit(tmp_path, monkeypatch):
+    path = tmp_path / "large.png"
+    Image.new("1", (4000, 3000)).save(path)
+    monkeypatch.setattr(helper, "available_bytes", lambda: 50 * 2**20)
+    needed = 4000 * 3000 * helper.DECODE_BYTES_PER_PIXEL / 2**20
+    with pytest.raises(helper.ImageError) as refused:
+        helper.image_size(path)
+    message = str(refused.value)
+    assert f"is 4000x3000 px (12 Mpx); decoding it needs about {needed:.0f} MiB" in message
+    assert "but 50 MiB is available; shrink it" in message

@@ -337,3 +337,53 @@ def test_unknown_precision_is_refused_with_the_choices(net, small_photo):
         tf_helper.run_style_transfer(
             content, content, Settings(iterations=2, precision="half"), net=net
         )
+
+
+# --- How a run ends, and what it hands back -------------------------------------------------
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image.mean(axis=-1, keepdims=True), 3, axis=-1)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_grey_photo_and_painting_give_a_grey_picture(net, small_photo, small_painting, optimizer):
+    content, style = _grey(small_photo(32, 32)), _grey(small_painting(32, 40))
+    settings = Settings(iterations=4, init="noise", optimizer=optimizer, precision="float32")
+    result = tf_helper.run_style_transfer(content, style, settings, net=net)
+    assert np.ptp(result.image, axis=-1).max() == 0.0  # R = G = B
+    assert result.image.std() > 0.01  # and a picture, not a flat grey
+
+
+def test_a_colour_painting_keeps_a_grey_photo_in_colour(net, small_photo, small_painting):
+    content, style = _grey(small_photo(32, 32)), small_painting(32, 40)
+    settings = Settings(iterations=3, precision="float32")
+    result = tf_helper.run_style_transfer(content, style, settings, net=net)
+    assert np.ptp(result.image, axis=-1).mean() > 0.02
+
+
+def test_a_run_at_a_minimum_says_it_converged_at_which_iteration(net, small_photo):
+    flat = np.full((32, 32, 3), 0.5, np.float32)  # total variation only: a flat image is optimal
+    settings = Settings(iterations=20, init="content", alpha=0, beta=0, gamma=1)
+    result = tf_helper.run_style_transfer(flat, small_photo(32, 32), settings, net=net)
+    expected = "converged at iteration 0 of 20: the projected gradient is zero"
+    assert (result.stopped_because, result.failed) == (expected, False)
+
+
+def test_ctrl_c_raises_interrupted_with_the_best_image_so_far(net, small_photo, small_painting):
+    content, style = small_photo(32, 32), small_painting(32, 40)
+    seen = []
+
+    def stop_at_the_third(iteration, terms, image):
+        seen.append(terms["total"])
+        if iteration == 3:
+            raise KeyboardInterrupt
+
+    settings = Settings(iterations=10, precision="float32")
+    with pytest.raises(tf_helper.Interrupted) as stopped:
+        tf_helper.run_style_transfer(content, style, settings, net=net, callback=stop_at_the_third)
+    result = stopped.value.result
+    assert isinstance(stopped.value, KeyboardInterrupt)  # so Jupyter's Run All stops too
+    assert (result.stopped_because, len(result.history)) == ("interrupted", 3)
+    assert result.terms["total"] <= min(seen)
+    assert result.image.shape == content.shape

@@ -29,7 +29,8 @@ class Stylized:
 
 def image_paths(folder: str | os.PathLike) -> list[Path]:
     """Return the image files in `folder`, sorted by name."""
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in helper.IMAGE_SUFFIXES)
+    folder = helper.expand(folder)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in helper.IMAGE_SUFFIXES)
     if not paths:
         raise helper.ImageError(f"{folder} holds no image files; add some .jpg or .png files")
     return paths
@@ -41,10 +42,20 @@ def load_pair(
     size: int,
     style_scale: float = Settings.style_scale,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load a content photo with longest side `size` and the style painting at the same area."""
+    """Load a content photo with longest side `size` and the style painting at the same area.
+
+    Prints a note for a picture enlarged more than twice, which will come out blurred.
+    """
     content = helper.resize_to_longest_side(helper.load_image(content_path, max_side=size), size)
     style = helper.load_image(style_path, max_side=4 * size)
-    return content, helper.match_style_scale(style, content, style_scale)
+    style = helper.match_style_scale(style, content, style_scale)
+    for what, path, image in (("photo", content_path, content), ("painting", style_path, style)):
+        note = helper.enlargement_note(
+            f"the {what} ", helper.image_size(path), image.shape, "expect it blurred"
+        )
+        if note:
+            print(f"note:{note}")
+    return content, style
 
 
 def stylize_files(
@@ -62,7 +73,10 @@ def stylize_files(
     """
     content, style = load_pair(content_path, style_path, size, settings.style_scale)
     result = tf_helper.run_style_transfer(content, style, settings, **options)
-    saved_to = helper.save_image(result.image, output_path) if output_path else None
+    saved_to = None
+    if output_path:  # the photo's transparency comes back where the format holds it
+        alpha = helper.load_alpha(content_path, *result.image.shape[:2])
+        saved_to = helper.save_image(result.image, output_path, alpha=alpha)
     return Stylized(content, style, result, saved_to)
 
 

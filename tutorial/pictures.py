@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -114,6 +115,29 @@ def show_file(path: str | os.PathLike, width: int | None = None) -> None:
     from IPython.display import Image, display
 
     display(Image(filename=str(path), width=width))
+
+
+def show_animation(path: str | os.PathLike, width: int | None = None) -> None:
+    """Show a saved GIF or MP4 as it is now on disk (a new run's file, never a cached one).
+
+    A file under the notebook's folder is linked, with its time of change in the link so
+    that the browser fetches it again; elsewhere it is embedded.
+    """
+    import base64
+
+    from IPython.display import HTML, display
+
+    path = helper.expand(path).resolve()
+    size = f' width="{width}"' if width else ""
+    try:
+        source = f"{path.relative_to(Path.cwd()).as_posix()}?v={path.stat().st_mtime_ns}"
+    except ValueError:  # outside the notebook's folder, which the browser cannot reach
+        kind = "video/mp4" if path.suffix.lower() == ".mp4" else "image/gif"
+        source = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    if path.suffix.lower() == ".mp4":
+        display(HTML(f'<video src="{source}"{size} autoplay loop muted controls></video>'))
+    else:
+        display(HTML(f'<img src="{source}"{size} alt="{path.name}">'))
 
 
 def zoom_centre(image: np.ndarray, fraction: float = 0.3, factor: int = 3) -> np.ndarray:

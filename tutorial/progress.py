@@ -1,4 +1,5 @@
-"""Progress the notebook shows while a run goes: a bar, a live plot of the loss terms, GIF frames."""
+"""Progress the notebook shows while a run goes: a bar, a live plot of the loss terms, GIF
+frames, and what is kept when the stop button ends a run."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from IPython.display import display
+from tqdm.notebook import tqdm as notebook_tqdm
 
 import helper
+import tf_helper
 from optimisation.settings import Settings
+
+TERMS = ("total", "beta * style", "alpha * content", "gamma * tv")  # drawn in this order
+STYLES = {  # the total dashed on top, so that a term it equals stays visible under it
+    "total": {"color": "black", "linestyle": "--", "linewidth": 1.6, "zorder": 3},
+    "beta * style": {"color": "C0", "linewidth": 2.4},
+    "alpha * content": {"color": "C1", "linewidth": 2.4},
+    "gamma * tv": {"color": "C2", "linewidth": 2.4},
+}
 
 
 def frame_iterations(iterations: int, count: int) -> list[int]:
@@ -26,26 +38,50 @@ def frame_iterations(iterations: int, count: int) -> list[int]:
 
 
 def progress_bar(items: int | Sequence, description: str):
-    """Return a tqdm.auto bar over `items` (or counting to it, if a number).
+    """Return a progress bar over `items` (or counting to it, if a number).
 
-    It is a widget in Jupyter when ipywidgets is installed, else a text bar.
+    In Jupyter it is a widget whose saved text is its final state, so a reopened notebook
+    (or a page that shows no widgets) reads "100%|...| 40/40"; elsewhere a text bar.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="IProgress not found")
         from tqdm.auto import tqdm
 
-        if isinstance(items, int):
-            return tqdm(total=items, desc=description, unit="it", mininterval=1.0)
-        return tqdm(items, desc=description, mininterval=1.0)
+    bar = FinalTextBar if issubclass(tqdm, notebook_tqdm) else tqdm
+    if isinstance(items, int):
+        return bar(total=items, desc=description, unit="it", mininterval=1.0)
+    return bar(items, desc=description, mininterval=1.0)
+
+
+class FinalTextBar(notebook_tqdm):
+    """tqdm's widget bar, whose output takes the final meter as its text when it closes.
+
+    A saved notebook keeps a widget's text beside it; tqdm's own is its first frame (0%).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, display=False, **kwargs)
+        self._handle = None if self.disable else display(self.container, display_id=True)
+
+    def close(self):
+        super().close()
+        handle, self._handle = self._handle, None  # close() runs again from __del__
+        if handle is not None:
+            bundle = self.container._repr_mimebundle_()
+            handle.update({**bundle, "text/plain": self.container.__repr__(pretty=True)}, raw=True)
 
 
 class LiveProgress:
-    """A tf_helper.run_style_transfer callback: a progress bar, a live plot of the loss terms, GIF frames.
+    """A tf_helper.run_style_transfer callback: a progress bar, a live plot of the loss terms,
+    GIF frames, and the best picture so far if the run is stopped.
 
     The plot shows each weighted term (alpha * L_content, beta * L_style, gamma * L_tv and
-    their sum) against the iteration, redrawn every `plot_every` iterations in place
-    (an IPython display handle, so it also works when a notebook runs headless).
-    Use it as a context manager and pass `callback=progress, frame_every=progress.frame_every`.
+    their sum, eq. 7) against the iteration on log axes, redrawn every `plot_every`
+    iterations in place (an IPython display handle, so it also works headless). Use it as a
+    context manager and pass `callback=bar, frame_every=bar.frame_every`. When the stop
+    button (or Ctrl-C) ends the run, leaving the `with` block shows the best picture so far,
+    saves it to `save_to` if given, says it is partial, and lets the interrupt go on, so
+    that no later cell runs.
     """
 
     def __init__(
@@ -56,10 +92,12 @@ class LiveProgress:
         description: str = "style transfer",
         plot_every: int = 10,
         frames: int = 0,
+        save_to: str | os.PathLike | None = None,
     ):
         self.iterations = iterations
         self.settings = settings
         self.plot_every = plot_every
+        self.save_to = save_to
         self.history: list[dict[str, float]] = []
         self.frames: list[np.ndarray] = []
         self._frame_at = set(frame_iterations(iterations, frames))
@@ -73,8 +111,10 @@ class LiveProgress:
     def __enter__(self) -> LiveProgress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
         self.close()
+        if isinstance(error, tf_helper.Interrupted):
+            self._keep(error.result)
 
     def __call__(self, iteration: int, terms: dict[str, float], image: np.ndarray | None) -> None:
         weighted = {
@@ -94,26 +134,31 @@ class LiveProgress:
             self.draw()
 
     def draw(self) -> None:
-        """Redraw the loss plot in place."""
+        """Redraw the loss plot in place: log loss against whole iterations, every term seen."""
         import matplotlib.pyplot as plt
-        from IPython.display import display
+        from matplotlib.ticker import MaxNLocator
 
         if self._figure is None:
             self._figure, _ = plt.subplots(figsize=(7.2, 2.6), dpi=72)
             plt.close(self._figure)  # shown through the display handle only, never twice
         axis = self._figure.axes[0]
         axis.clear()
+        axis.set_yscale("log")
         iterations = [row["iteration"] for row in self.history]
-        for name in ("alpha * content", "beta * style", "gamma * tv", "total"):
+        markers = "o" if len(self.history) <= 20 else None  # few points: each one seen
+        for name in TERMS:
             values = [row[name] for row in self.history]
             if values and max(values) > 0:
-                axis.plot(iterations, values, label=name, lw=2 if name == "total" else 1.2)
-        if self.history:
-            axis.set_yscale("log")
+                axis.plot(iterations, values, label=name, marker=markers, ms=3, **STYLES[name])
+        if not self.history:
+            axis.set_ylim(1, 10)
+            waiting = "the loss appears here after the first iteration"
+            axis.text(0.5, 0.5, waiting, transform=axis.transAxes, ha="center", color="grey")
+        else:
             axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-        axis.set_xlim(1, max(self.iterations, 2))
-        axis.set_xlabel("iteration")
-        axis.set_ylabel("loss")
+        axis.set_xlim(0.5, max(self.iterations, 2) + 0.5)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set(xlabel="iteration", ylabel="loss")
         axis.grid(alpha=0.3)
         self._figure.tight_layout()
         if self._handle is None:
@@ -132,6 +177,20 @@ class LiveProgress:
         if self._figure is None:
             self.draw()
         return save_figure(self._figure, path)
+
+    def _keep(self, result: tf_helper.RunResult) -> None:
+        """Show (and save) the best picture of a stopped run, and say that it is partial."""
+        from tutorial.pictures import show
+
+        done = len(result.history)
+        kept = ""
+        if self.save_to is not None:
+            kept = f", saved to {helper.save_image(result.image, self.save_to)}"
+        print(
+            f"stopped at iteration {done} of {self.iterations}: the picture below is partial, "
+            f"the best so far (loss {result.terms['total']:.4g}){kept}; the cells below did not run"
+        )
+        show(result.image)
 
 
 def save_figure(figure, path: str | os.PathLike) -> Path:

@@ -33,3 +33,23 @@ def test_coarse_to_fine_numbers_iterations_on_and_ends_at_full_size(
     seconds = [row["seconds"] for row in result.history]
     assert seconds == sorted(seconds)
     assert all(shape == content.shape for _, shape in frames)
+
+
+def test_ctrl_c_at_a_coarse_scale_hands_back_a_full_size_picture(net, small_photo, small_painting):
+    import pytest
+
+    import tf_helper
+
+    content, style = small_photo(48, 64), small_painting(40, 60)
+
+    def stop_at_the_second(iteration, terms, image):
+        if iteration == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(tf_helper.Interrupted) as stopped:
+        stylize(
+            content, style, sizes=[32, 64], iterations=[3, 4], net=net, callback=stop_at_the_second
+        )
+    result = stopped.value.result
+    assert result.image.shape == content.shape  # the coarse picture's change, carried up
+    assert [row["size"] for row in result.history] == [32, 32]

@@ -40,7 +40,7 @@ def test_finds_the_same_box_constrained_minimum_as_scipy(seed):
     n = 40
     loss_and_gradient = _quadratic(n, seed)
     desired = _scipy_minimum(loss_and_gradient, n)
-    actual, _ = lbfgs.minimize(loss_and_gradient, np.full(n, 0.5, np.float32), 400, memory=10)
+    actual = lbfgs.minimize(loss_and_gradient, np.full(n, 0.5, np.float32), 400, memory=10).x
     np.testing.assert_allclose(actual, desired, atol=2e-3)
     assert ((desired <= 1e-6) | (desired >= 1 - 1e-6)).any()  # some bounds are active
 
@@ -67,7 +67,8 @@ def test_reaches_the_rosenbrock_minimum_inside_the_box():
         g = np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)], np.float32)
         return f, g
 
-    x, f = lbfgs.minimize(loss_and_gradient, np.array([0.1, 0.8], np.float32), 500)
+    result = lbfgs.minimize(loss_and_gradient, np.array([0.1, 0.8], np.float32), 500)
+    x, f = result.x, result.f
     np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)
     assert f < 1e-6
 
@@ -75,14 +76,15 @@ def test_reaches_the_rosenbrock_minimum_inside_the_box():
 def test_calls_back_once_per_accepted_step_with_that_steps_loss():
     loss_and_gradient = _quadratic(20, seed=4)
     calls = []
-    x, f = lbfgs.minimize(
+    result = lbfgs.minimize(
         loss_and_gradient,
         np.full(20, 0.5, np.float32),
         7,
         on_iteration=lambda x, f: calls.append(f),
     )
-    assert len(calls) == 7
-    assert calls[-1] == f == loss_and_gradient(x)[0]
+    assert len(calls) == 7 == result.iterations
+    assert result.stopped_because is None
+    assert calls[-1] == result.f == loss_and_gradient(result.x)[0]
 
 
 def test_memory_keeps_only_the_last_pairs_with_positive_curvature():
@@ -194,11 +196,52 @@ def test_minimize_goes_on_with_the_pairs_of_an_earlier_call():
         return float(0.5 * x @ A @ x - b @ x), (A @ x - b).astype(np.float32)
 
     x0 = np.full(40, 0.5, np.float32)
-    whole, _ = lbfgs.minimize(f, x0, 12, memory=5)
+    whole = lbfgs.minimize(f, x0, 12, memory=5).x
     history = lbfgs.Memory(5)
-    half, _ = lbfgs.minimize(f, x0, 6, history=history)
+    half = lbfgs.minimize(f, x0, 6, history=history).x
     assert len(history.pairs) == 5
-    actual, _ = lbfgs.minimize(f, half, 6, history=history)
+    actual = lbfgs.minimize(f, half, 6, history=history).x
     np.testing.assert_array_equal(actual, whole)
-    fresh, _ = lbfgs.minimize(f, half, 6, memory=5)  # without the pairs: a different path
+    fresh = lbfgs.minimize(f, half, 6, memory=5).x  # without the pairs: a different path
     assert not np.array_equal(fresh, whole)
+
+
+class Misleading(lbfgs.Memory):
+    """A memory whose direction descends so slightly, so steeply sideways, that no step helps."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.tried = 0
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        self.tried += 1
+        sideways = np.roll(g, 1) - g * float(np.dot(np.roll(g, 1), g) / np.dot(g, g))
+        return -1e-30 * g + 1e6 * sideways / np.linalg.norm(sideways)
+
+
+def test_a_stalled_step_restarts_from_steepest_descent_and_goes_on():
+    loss_and_gradient = _quadratic(20, seed=5)
+    x0 = np.full(20, 0.5, np.float32)
+    history = Misleading(5)
+    history.add(np.full(20, 0.1, np.float32), np.full(20, 0.2, np.float32))  # one pair kept
+    result = lbfgs.minimize(loss_and_gradient, x0, 10, history=history)
+    assert history.tried >= 1  # the memory's direction was tried, and failed
+    assert result.stopped_because is None and result.iterations == 10
+    assert result.f < 0.1 * loss_and_gradient(x0)[0]
+
+
+def test_no_step_after_a_restart_stops_early_and_says_why():
+    def flat(x):  # the loss never falls, whatever the gradient says
+        return 1.0, np.ones_like(x)
+
+    result = lbfgs.minimize(flat, np.full(4, 0.5, np.float32), 10)
+    assert result.iterations == 0
+    assert result.stopped_because == lbfgs.STALLED == "no step lowered the loss after a restart"
+
+
+def test_a_zero_projected_gradient_is_a_minimum():
+    def pinned(x):  # pushes every variable out through the bound it sits on
+        return float(np.sum(x)), np.ones_like(x)
+
+    result = lbfgs.minimize(pinned, np.zeros(4, np.float32), 10)
+    assert (result.iterations, result.stopped_because) == (0, lbfgs.CONVERGED)

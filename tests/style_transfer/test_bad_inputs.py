@@ -294,7 +294,7 @@ def test_two_outputs_on_the_same_path_are_refused(tmp_path, good, capsys):
             ["-o", "{tmp}/out.jpg", "--checkpoint-every", "2", "--checkpoint-dir", "/proc/ck"],
             ["cannot write /proc/ck", "give --checkpoint-dir a path"],
         ),
-        (["-o", "{tmp}/out.png", "--gif", "{tmp}/run.mp4"], ["--gif", "must end in .gif"]),
+        (["-o", "{tmp}/out.png", "--gif", "{tmp}/run.png"], ["--gif", "must end in .gif (or .mp4"]),
         (["-o", "{tmp}"], ["is a directory", "file name inside it"]),
         (["-o", "/proc/out.png"], ["cannot write /proc/out.png", "writable directory"]),
     ],

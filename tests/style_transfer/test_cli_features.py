@@ -191,7 +191,7 @@ def test_blend_one_zero_paints_the_same_picture_as_the_first_style(small_files, 
         "--style-blend", "1,0", "-o", blended,
     )  # fmt: skip
     assert code == 0, error
-    assert "style 32x28 + 32x28 px" in out
+    assert "style 32x28 px + 32x28 px" in out
     np.testing.assert_array_equal(pixels(blended), pixels(alone))
 
 

@@ -158,10 +158,12 @@ def test_sigint_during_a_run_stops_it_and_keeps_the_iterations_done(
         if iteration == 2:
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
 
-    result = tf_helper.run_style_transfer(
-        small_photo(32, 32), small_painting(32, 32), Settings(iterations=50, optimizer=optimizer),
-        net=net, callback=interrupt_at_the_second_iteration,
-    )  # fmt: skip
+    with pytest.raises(tf_helper.Interrupted) as stopped:  # a KeyboardInterrupt, with the picture
+        tf_helper.run_style_transfer(
+            small_photo(32, 32), small_painting(32, 32), Settings(iterations=50, optimizer=optimizer),
+            net=net, callback=interrupt_at_the_second_iteration,
+        )  # fmt: skip
+    result = stopped.value.result
     assert result.stopped_because == "interrupted"
     assert len(result.history) == 2
     assert result.terms["total"] <= min(row["total"] for row in result.history)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import helper
 from style_transfer import cli, memory, preflight
 from tensorflow_vgg.layers import layer_sizes
 
@@ -84,8 +85,8 @@ def test_largest_fitting_size_is_the_boundary():
 def test_available_memory_is_read_from_meminfo(tmp_path):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24684096 kB\nMemAvailable:    1048576 kB\n")
-    assert memory.available_bytes(meminfo) == GIB
-    assert memory.available_bytes(tmp_path / "nothing") is None
+    assert helper.available_bytes(meminfo) == GIB
+    assert helper.available_bytes(tmp_path / "nothing") is None
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def small_images(tmp_path):
 
 
 def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, monkeypatch, capsys):
-    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * GIB)
+    monkeypatch.setattr(helper, "available_bytes", lambda: 3 * GIB)
     monkeypatch.delenv(memory.MEMORY_CHECK_ENV_VAR, raising=False)
     output = tmp_path / "out.png"
     code = cli.main(
@@ -108,7 +109,7 @@ def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, mo
     assert len(error.splitlines()) == 1 and error.startswith("error: a run at --size 4000")
     largest = memory.largest_fitting_size(3000, 4000, 3 * GIB, iterations=300)
     estimate = memory.estimate_peak_bytes(3000, 4000, style_shape=(3000, 4000), iterations=300)
-    assert f"needs about {memory.format_bytes(estimate)}" in error
+    assert f"needs about {helper.format_bytes(estimate)}" in error
     assert "3.0 GiB is available" in error
     assert f"use --size {largest} or less" in error and "--no-memory-check" in error
 
@@ -122,7 +123,7 @@ def args_for(size: int, **options) -> argparse.Namespace:
 
 
 def test_the_check_can_be_switched_off(monkeypatch):
-    monkeypatch.setattr(memory, "available_bytes", lambda: GIB)
+    monkeypatch.setattr(helper, "available_bytes", lambda: GIB)
     image = np.zeros((2000, 2000, 3), np.float32)
     layers = list(memory.DEFAULT_LAYERS)
     with pytest.raises(memory.InsufficientMemoryError, match="use --size"):
@@ -141,7 +142,7 @@ def test_a_style_scale_that_does_not_fit_is_named_as_the_fix(monkeypatch):
     plain = memory.estimate_peak_bytes(500, 500, style_shape=(500, 500), iterations=300)
     scaled = memory.estimate_peak_bytes(500, 500, style_shape=(2000, 2000), iterations=300)
     assert plain < scaled
-    monkeypatch.setattr(memory, "available_bytes", lambda: (plain + scaled) // 2)
+    monkeypatch.setattr(helper, "available_bytes", lambda: (plain + scaled) // 2)
     with pytest.raises(memory.InsufficientMemoryError) as refused:
         preflight.check_memory(args_for(500, style_scale=4.0), content, style, layers, 300)
     assert "lower --style-scale (now 4, which makes the style 2000x2000 px)" in str(refused.value)
