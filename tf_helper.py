@@ -336,6 +336,7 @@ def run_style_transfer(
     settings: Settings | None = None,
     *,
     net: Vgg16 | None = None,
+    loss: StyleTransferLoss | None = None,
     callback: Callback | None = None,
     frame_every: int = 0,
     initial: np.ndarray | None = None,
@@ -351,7 +352,8 @@ def run_style_transfer(
     losses the optimiser saw; `terms` is always the float32 loss of the returned image. A
     resumed run passes the image it stopped at as `initial` and the iterations it did as
     `iterations_done`. When the photo and every painting are grey, so is the picture: one
-    channel is optimised and shown as R = G = B.
+    channel is optimised and shown as R = G = B. `loss` replaces the StyleTransferLoss the
+    run would build: another evaluation of the same loss (going_further/tiling.py).
     """
     settings = settings or Settings()
     if not isinstance(iterations_done, int) or not 0 <= iterations_done < settings.iterations:
@@ -362,7 +364,9 @@ def run_style_transfer(
     resolved = precisions.resolve(settings.precision)
     phases = precisions.phases(resolved, settings.iterations, iterations_done)
     styles = as_style_list(style_image)
-    loss = StyleTransferLoss(net or network(), content_image, styles, settings, phases[0][0])
+    if loss is None:
+        loss = StyleTransferLoss(net or network(), content_image, styles, settings, phases[0][0])
+    loss.precision = phases[0][0]
     if initial is None:
         initial = initial_image(
             settings.init, content_image, styles, settings.seed, settings.style_blend

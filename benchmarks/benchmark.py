@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from benchmarks import peak  # noqa: E402
+
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
 RESULTS = ROOT / "benchmarks/results"
@@ -32,15 +34,6 @@ RESULTS = ROOT / "benchmarks/results"
 # (default loss, content init, SciPy's L-BFGS-B with 50 pairs; 55 minutes on one core).
 REFERENCE_LOSS_512 = 1.520e9  # within 5% after 385 iterations, within 2% after 626
 TIME_BUDGET_SECONDS = 180
-
-
-def gemm_rate(n: int = 4096, repeats: int = 5) -> float:
-    """Return the best float32 matrix-multiply rate of NumPy here, in GFLOP/s."""
-    rng = np.random.default_rng(0)
-    a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
 
 
 def _timed(function) -> float:
@@ -174,8 +167,7 @@ def peak_memory_mb(size: int) -> float:
     The run is long enough for L-BFGS to fill its memory of (s, y) pairs.
     """
     import helper
-    from optimisation import lbfgs
-    from style_transfer import memory
+    from optimisation import lbfgs, memory
 
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), size)
     iterations = lbfgs.pairs_for(3 * height * width) + 2
@@ -222,10 +214,9 @@ def time_to_quality(extra: list[str], label: str) -> dict:
 
 def measure_speed(report: dict, repeats: int) -> None:
     """Time evaluations, L-BFGS iterations and peak memory; print them and add them to `report`."""
-    rate = gemm_rate()
-    report["gemm_gflops"] = rate
-    print(f"float32 GEMM (NumPy, n=4096): {rate:.0f} GFLOP/s\n")
-    print(f"{'size':>6} {'path':<22} {'s/iter':>7} {'GFLOP/s':>8} {'% GEMM':>7}")
+    report["gemm"] = peak.measure()
+    rate = report["gemm"]["peak_gflops"]
+    print(f"\n{'size':>6} {'path':<22} {'s/iter':>7} {'GFLOP/s':>8} {'% peak':>7}")
     report["evaluation"] = {}
     for size in (256, 512):
         gflop = evaluation_gflop(size, size)
@@ -266,7 +257,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+    report = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "cpu": peak.cpu()}
+    }
     if not args.quality_only:
         measure_speed(report, args.repeats)
     if args.quality or args.quality_only:

@@ -6,6 +6,7 @@ tf_helper.run_style_transfer.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,6 +14,8 @@ import tensorflow as tf
 
 import helper
 import tf_helper
+from going_further.tiling import TiledLoss
+from optimisation import memory
 from optimisation.settings import Settings, SettingsError
 
 
@@ -45,42 +48,67 @@ def run_coarse_to_fine(
     """Run at each of `sizes` (longest sides, the last the content's) for its `iterations`.
 
     Each scale resizes the content, and each style to the same pixel area times
-    settings.style_scale**2. Iterations number on across scales, and frames given to
-    `callback` are full-size. `initial` and `iterations_done` resume a single-scale run.
-    `run_options` (net, frame_every) go to every run.
+    settings.style_scale**2. Iterations number on across scales; the frames given to
+    `callback` are at their scale's size. A scale too large for the memory budget is
+    evaluated in tiles (going_further/tiling.py). A resumed run passes the picture it
+    stopped at as `initial` (at the size of the scale it stopped in) and the iterations it
+    did as `iterations_done`. `run_options` (net, frame_every) go to every run.
     """
     if len(sizes) != len(iterations) or not sizes:
         raise SettingsError(f"{len(sizes)} sizes given with {len(iterations)} iteration counts")
-    if iterations_done and len(sizes) > 1:
-        raise SettingsError("only a single-scale run can be resumed")
-    full_shape = content_image.shape[:2]
+    ends = list(itertools.accumulate(iterations))
+    first = next((k for k, end in enumerate(ends) if end > iterations_done), None)
+    if first is None:
+        raise SettingsError(f"{iterations_done} of {ends[-1]} iterations done leaves none to run")
     history: list[dict[str, float]] = []
     previous = None  # (result, content) of the last scale
-    for size, count in zip(sizes, iterations):
-        content = helper.resize_to_longest_side(content_image, size)
+    for k in range(first, len(sizes)):
+        content = helper.resize_to_longest_side(content_image, sizes[k])
         styles = [helper.match_style_scale(s, content, settings.style_scale) for s in style_images]
         start = initial if previous is None else carry_to_finer_scale(*previous, content)
+        if start is not None and start.shape[:2] != content.shape[:2]:  # resumed at a scale's end
+            coarse = helper.resize(content_image, *start.shape[:2])
+            start = carry_to_finer_scale(start, coarse, content)
+        scale_settings = settings.replace(iterations=iterations[k])
+        before = ends[k] - iterations[k]  # the iterations of the scales before this one
+        done_here = iterations_done - before if k == first else 0
+        numbered = _numbered(callback, len(history))  # the recorder adds iterations_done
         try:
             result = tf_helper.run_style_transfer(
                 content,
                 styles,
-                settings.replace(iterations=count),
-                callback=_full_size(callback, len(history), full_shape),
+                scale_settings,
+                loss=_tiled_loss(content, styles, scale_settings, run_options.get("net")),
+                callback=numbered,
                 initial=start,
-                iterations_done=iterations_done,
+                iterations_done=done_here,
                 **run_options,
             )
         except tf_helper.Interrupted as stop:
-            stop.result.history = history + _numbered_on(stop.result.history, history, size)
+            rows = _numbered_on(stop.result.history, iterations_done, sizes[k], history)
+            stop.result.history = history + rows
             raise tf_helper.Interrupted(
                 _full_picture(stop.result, content, content_image)
             ) from None
-        history += _numbered_on(result.history, history, size)
+        history += _numbered_on(result.history, iterations_done, sizes[k], history)
         if result.failed:
             break
         previous = (result.image, content)
     result.history = history
     return _full_picture(result, content, content_image)
+
+
+def _tiled_loss(content, styles, settings: Settings, net) -> TiledLoss | None:
+    """Return the tiled loss of a scale too large for the memory budget, or None (whole)."""
+    largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
+    core = memory.plan_tiles(
+        *content.shape[:2], settings, style_shape=largest_style, iterations=settings.iterations
+    )
+    if core is None:
+        return None
+    if settings.optimizer != "lbfgs":
+        raise SettingsError("a picture evaluated in tiles is optimised with L-BFGS only")
+    return TiledLoss(net or tf_helper.network(), content, styles, settings, core=core)
 
 
 def _full_picture(result: tf_helper.RunResult, content, content_image) -> tf_helper.RunResult:
@@ -90,21 +118,19 @@ def _full_picture(result: tf_helper.RunResult, content, content_image) -> tf_hel
     return result
 
 
-def _full_size(callback, done: int, full_shape):
-    """Return a callback that numbers on from `done` and passes full-size frames to `callback`."""
+def _numbered(callback, offset: int):
+    """Return a callback that numbers a scale's iterations on by `offset`."""
 
     def forward(iteration, terms, image):
-        if image is not None and image.shape[:2] != full_shape:
-            image = tf.image.resize(image, full_shape, method="bicubic").numpy()
         if callback is not None:
-            callback(done + iteration, terms, image)
+            callback(offset + iteration, terms, image)
 
     return forward
 
 
-def _numbered_on(rows, history, size: int) -> list[dict[str, float]]:
-    """Return a scale's history rows with iterations and seconds counted on from `history`."""
-    done = len(history)
+def _numbered_on(rows, done: int, size: int, history: list) -> list[dict[str, float]]:
+    """Return a scale's history rows numbered and timed on from `done` and `history`, at `size`."""
+    done += len(history)
     elapsed = history[-1]["seconds"] if history else 0.0
     return [
         {

@@ -26,7 +26,9 @@ def stylize(
     """Paint `content_image` (at its final size) in the style of one or more style images.
 
     `sizes` and `iterations` give a coarse-to-fine schedule (default: one scale, the
-    content's size, for settings.iterations). settings.preserve_colors = "luminance"
+    content's size, for settings.iterations; optimisation.schedule.default_schedule gives one
+    for large pictures). A scale too large for the memory budget is evaluated in tiles.
+    settings.preserve_colors = "luminance"
     transfers only luminance and keeps the content's colours; "histogram" first gives the
     style images the content's colour statistics. settings.style_scale sizes the styles.
     `run_options` (net, callback, frame_every, initial, iterations_done) go to the runs.

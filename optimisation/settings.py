@@ -112,8 +112,9 @@ class Settings:
 
     alpha, beta and gamma weigh the content, style and total-variation losses (paper,
     eq. 7); w_l (`layer_weights`, default 1/L) the style layers (eq. 5). `style_blend`
-    gives each of several style images a share of the style target. `style_scale` and
-    `preserve_colors` are read by going_further.stylize, not by the single run.
+    gives each of several style images a share of the style target. `style_scale`,
+    `preserve_colors`, `tile` and `memory_budget` are read by going_further.stylize, not by
+    the single run (optimisation/memory.py plans the tiles).
     """
 
     iterations: int = 300
@@ -133,6 +134,8 @@ class Settings:
     jit_compile: bool = False  # XLA: measured no faster on a 2-core CPU
     style_scale: float = 1.0  # > 1 paints larger brush strokes
     preserve_colors: str | None = None  # None or one of COLOR_MODES
+    tile: int | None = None  # evaluate in tiles of this many px; None: when over the budget
+    memory_budget: float = 4.0  # GiB a run may take (if available) before it is tiled
 
     def __post_init__(self):
         checked = {
@@ -142,11 +145,14 @@ class Settings:
             "gamma": number("the total-variation weight (gamma)", self.gamma),
             "learning_rate": number("Adam's learning rate", self.learning_rate, False),
             "style_scale": number("the style scale", self.style_scale, False),
+            "memory_budget": number("the memory budget in GiB", self.memory_budget, False),
             "content_layers": tuple(check_layer_names(self.content_layers)),
             "style_layers": tuple(check_layer_names(self.style_layers)),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+        if self.tile is not None:
+            object.__setattr__(self, "tile", whole_number("a tile size in px", self.tile, 512))
         for name in ("layer_weights", "style_blend"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(getattr(self, name)))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from optimisation import precisions
+from optimisation import memory, precisions
+from optimisation.schedule import FIRST_SIZE, LARGE_SIZE
 from optimisation.settings import (
     COLOR_MODES,
     INITS,
@@ -19,10 +20,10 @@ from optimisation.settings import (
     number,
     whole_number,
 )
-from style_transfer import memory
 from style_transfer.errors import EXIT_BAD_INPUT
 
 DEFAULT_SIZE = 512  # longest side of the output
+CHECKPOINT_MINUTES = 3.0  # a crash or Ctrl-C in a large run loses at most this much
 DEFAULT_GIF_FRAMES = 30
 NO_COLOR_PRESERVATION = "none"
 DEFAULTS = Settings()
@@ -236,9 +237,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iterations",
         type=_iteration_counts,
-        default=DEFAULTS.iterations,
-        help="optimiser iterations: one count for every scale, or one per scale of --scales "
-        "(e.g. 200,100,50)",
+        default=None,
+        help=f"optimiser iterations: one count for every scale, or one per scale of --scales "
+        f"(e.g. 200,100,50). Default: {DEFAULTS.iterations}; above {LARGE_SIZE} px with no "
+        f"--scales, a coarse-to-fine schedule from {FIRST_SIZE} px up that takes about the "
+        "same time at every scale",
     )
     parser.add_argument(
         "--seed",
@@ -306,6 +309,23 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="VGG16 layers of the style loss (equal weights), comma-separated",
     )
     parser.add_argument(
+        "--tile",
+        type=_whole_number("a tile size in px", 512),
+        default=None,
+        metavar="PX",
+        help="evaluate the loss in tiles of PX px, each with the margin that keeps it exact "
+        "(by default only a picture whose run would need more than --memory-budget is tiled)",
+    )
+    _add_number(
+        parser,
+        "--memory-budget",
+        "the memory budget in GiB",
+        "4",
+        DEFAULTS.memory_budget,
+        help="GiB a run may take before it is evaluated in tiles (less if less is free): a "
+        "tiled evaluation costs about half as long again",
+    )
+    parser.add_argument(
         "--weights",
         default=None,
         help="vgg16.npy to use (default: $VGG16_NPY or tensorflow_vgg/vgg16.npy)",
@@ -336,7 +356,15 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="every N iterations (and when the run stops) save the image as exact float32 "
-        "and the run state, so that --resume can continue a long run (single-scale runs)",
+        "and the run state, so that --resume can continue a long run",
+    )
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=_number("minutes", "3", True),
+        default=None,
+        metavar="M",
+        help=f"save a checkpoint at least every M minutes (default: {CHECKPOINT_MINUTES:g} for "
+        f"a single run above {LARGE_SIZE} px, else none; 0 turns them off)",
     )
     parser.add_argument(
         "--checkpoint-dir",

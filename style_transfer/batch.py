@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import helper
+from optimisation import memory
 from optimisation.settings import SettingsError
-from style_transfer import engine, memory, outputs, preflight, repeat
+from style_transfer import engine, outputs, preflight, repeat
 from style_transfer.errors import UsageError
 from style_transfer.options import counts
 from style_transfer.progress import Recorder, run_each, run_entry

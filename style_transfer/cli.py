@@ -12,8 +12,9 @@ import argparse
 import sys
 
 import helper
+from optimisation import memory
 from optimisation.settings import SettingsError
-from style_transfer import batch, checkpoints, engine, memory, outputs, preflight, repeat, sweep
+from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
 from style_transfer.errors import (
     EXIT_BAD_INPUT,
     EXIT_FINISHED,
@@ -21,7 +22,7 @@ from style_transfer.errors import (
     EXIT_NOT_FINITE,
     UsageError,
 )
-from style_transfer.options import counts
+from style_transfer.options import counts, settings_of
 from style_transfer.progress import Progress, Recorder
 from style_transfer.request import INHERITED, parse_arguments
 from tensorflow_vgg.layers import LayerError
@@ -68,7 +69,7 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
     repeat.note_repeat(args)
     done = checkpoint.iteration if checkpoint else 0
     content, style, estimate = preflight.prepare(args, done=done)
-    if checkpoint is not None and checkpoint.image.shape != content.shape:
+    if checkpoint is not None and not _fits_a_scale(checkpoint.image, content, args.scales):
         raise UsageError(
             f"the checkpoint image is {checkpoint.image.shape[1]}x{checkpoint.image.shape[0]} "
             f"px but the content at --size {args.size} is {content.shape[1]}x{content.shape[0]}; "
@@ -79,13 +80,20 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
     resuming = ""
     if checkpoint is not None:
         resuming = f"; resuming at iteration {done} (loss {checkpoint.terms['total']:.4g})"
+    elif args.checkpoint_minutes and not args.checkpoint_every:
+        resuming = (
+            f"; a checkpoint every {args.checkpoint_minutes:g} min in {checkpoint_dir} "
+            f"(--resume -o {args.output} continues after a crash or Ctrl-C)"
+        )
     print(
-        f"{preflight.describe(content, style, args)}, peak memory about "
-        f"{helper.format_bytes(estimate)}{preflight.notes(content, style, args.output, alpha)}"
-        f"{resuming}",
+        f"{preflight.describe(content, style, args)}{preflight.tiling_note(content, args)}, "
+        f"peak memory about {helper.format_bytes(estimate)}"
+        f"{preflight.notes(content, style, args.output, alpha)}{resuming}",
         flush=True,
     )
-    progress = Progress(sum(counts(args)), done)
+    progress = Progress(
+        sum(counts(args)), done, costs=_iteration_costs(args, content), counts=counts(args)
+    )
     recorder = Recorder(
         args,
         progress,
@@ -99,6 +107,31 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
     finally:
         progress.close()
     return _finish_single(args, result, recorder, checkpoint_dir, estimate, alpha)
+
+
+def _fits_a_scale(image, content, scales) -> bool:
+    """Whether a checkpoint's image has the content's shape, or (coarse to fine) a scale's."""
+    if image.shape == content.shape:
+        return True
+    return (
+        bool(scales)
+        and image.shape[2] == content.shape[2]
+        and any(
+            image.shape[:2] == helper.size_for_longest_side(*content.shape[:2], size)
+            for size in scales
+        )
+    )
+
+
+def _iteration_costs(args, content) -> list[float]:
+    """Return the relative time of each scale's iterations: its pixels, times 1.6 when tiled."""
+    sizes = args.scales or [max(content.shape[:2])]
+    costs = []
+    for size in sizes:
+        height, width = helper.size_for_longest_side(*content.shape[:2], size)
+        tiled = memory.plan_tiles(height, width, settings_of(args)) is not None
+        costs.append(height * width * (memory.TILED_COST if tiled else 1.0))
+    return costs
 
 
 def _checkpoint_parameters(args: argparse.Namespace) -> dict:

@@ -22,7 +22,7 @@ def counts(args: argparse.Namespace) -> list[int]:
 RENAMED = {"content_weight": "alpha", "style_weight": "beta", "tv_weight": "gamma"}
 SHARED = (
     "optimizer init seed content_layers style_layers style_blend learning_rate precision "
-    "style_scale"
+    "style_scale tile memory_budget"
 ).split()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import helper
 from style_transfer import repeat
 from style_transfer.errors import EXIT_INTERRUPTED, EXIT_NOT_FINITE
+from style_transfer.options import counts, show_value
 from style_transfer.preflight import inputs
 from tensorflow_vgg.weights import resolve_weights_path
 
@@ -98,7 +99,9 @@ def save_outputs(
         all_saved &= save(lambda path: helper.save_animation(gif_frames, path), args.gif, "the GIF")
     if args.stats:
         # A coarse-to-fine run's own history says at which size each iteration ran.
-        history = result.history if args.scales else recorder.history
+        history = recorder.history
+        if args.scales:
+            history = recorder.history[: recorder.rows_before] + result.history
         contents = manifest(
             args,
             checkpoint_dir,
@@ -112,9 +115,11 @@ def save_outputs(
         all_saved &= save_stats(args, contents)
     if checkpoint_dir is not None:
         try:
-            recorder.save_checkpoint(result.image, done_now, result.terms)
-            # A finished run goes on only with more iterations than it has done.
-            more = f" --iterations {2 * done_now}" if done_now >= args.iterations else ""
+            recorder.save_checkpoint(*recorder.resume_point(result, done_now))
+            more = ""
+            if done_now >= sum(counts(args)):  # it goes on only with more iterations
+                planned = counts(args)
+                more = f" --iterations {show_value([*planned[:-1], 2 * planned[-1]])}"
             print(
                 f"saved checkpoint {checkpoint_dir} (continue with: --resume -o {args.output}{more})"
             )

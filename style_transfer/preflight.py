@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 import helper
+from optimisation import memory
 from optimisation.settings import SettingsError, check_image_side
-from style_transfer import checkpoints, memory
+from style_transfer import checkpoints
 from style_transfer.errors import UsageError
-from style_transfer.options import counts, show_value
+from style_transfer.options import counts, settings_of, show_value
 from tensorflow_vgg.layers import LayerError, check_layer_names, deepest, minimum_image_side
 
 
@@ -59,7 +60,7 @@ def inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
 def check_paths(args: argparse.Namespace) -> Path | None:
     """Refuse outputs that would overwrite an input or each other; return the checkpoint dir."""
     checkpoint_dir = None
-    if args.checkpoint_every or args.resume:
+    if args.checkpoint_every or args.checkpoint_minutes or args.resume:
         checkpoint_dir = Path(args.checkpoint_dir or checkpoints.default_directory(args.output))
     outputs = {"--gif": args.gif, "--stats": args.stats}
     if not args.batch:  # a batch's -o is a directory: batch.check_batch_outputs
@@ -170,24 +171,40 @@ def _load_style(args, path, content: np.ndarray, minimum: int, deepest: str) -> 
     )
 
 
-def check_memory(args, content, style, layers, iterations: int) -> int:
-    """Return the estimated peak memory; refuse the run if it exceeds what is available."""
-    styles = style if isinstance(style, list) else [style]
-    largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
-    options = {
+def _memory_options(args, layers, iterations: int) -> dict:
+    return {
         "layers": layers,
         "optimizer": args.optimizer,
         "iterations": iterations,
         "gif_frames": args.gif_frames if args.gif else 0,
     }
-    estimate = memory.estimate_peak_bytes(*content.shape[:2], style_shape=largest_style, **options)
+
+
+def check_memory(args, content, style, layers, iterations: int) -> int:
+    """Return the estimated peak memory (tiled where the plan says); refuse a run that would
+    not fit in what is available even so."""
+    styles = style if isinstance(style, list) else [style]
+    largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
+    options = _memory_options(args, layers, iterations)
+    core = memory.plan_tiles(
+        *content.shape[:2], settings_of(args), style_shape=largest_style, **options
+    )
+    if core is None:
+        estimate = memory.estimate_peak_bytes(
+            *content.shape[:2], style_shape=largest_style, **options
+        )
+    else:
+        estimate = memory.tiled_peak_bytes(
+            *content.shape[:2], core, content_layers=args.content_layers, **options
+        )
     available = helper.available_bytes()
     skip = args.no_memory_check or os.environ.get(memory.MEMORY_CHECK_ENV_VAR, "") not in ("", "0")
     if available is None or skip or estimate <= available:
         return estimate
-    largest = memory.largest_fitting_size(*content.shape[:2], available, **options)
+    tiled = args.optimizer == "lbfgs"  # plan_tiles tiles L-BFGS runs only
+    largest = memory.largest_fitting_size(*content.shape[:2], available, tiled, **options)
     fix = f"use --size {largest} or less" if largest else "close other programs"
-    if args.style_scale > 1:  # the enlarged style may be what does not fit
+    if args.style_scale > 1 and core is None:  # the enlarged style may be what does not fit
         shape = content.shape[:2]
         if memory.estimate_peak_bytes(*shape, style_shape=shape, **options) <= available:
             fix = (
@@ -200,6 +217,34 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
         f"available; {fix}, or pass --no-memory-check (or set "
         f"{memory.MEMORY_CHECK_ENV_VAR}=1) to try anyway"
     )
+
+
+def tiling_note(content: np.ndarray, args: argparse.Namespace) -> str:
+    """Say which scales are evaluated in tiles, how many of what size, and why."""
+    layers = [*args.content_layers, *args.style_layers]
+    settings = settings_of(args)
+    sizes = args.scales or [max(content.shape[:2])]
+    tiled, whole = [], 0
+    for size, iterations in zip(sizes, counts(args)):
+        height, width = helper.size_for_longest_side(*content.shape[:2], size)
+        options = _memory_options(args, layers, iterations)
+        core = memory.plan_tiles(height, width, settings, **options)
+        if core is not None:
+            tiled.append((size, math.ceil(height / core) * math.ceil(width / core), core))
+            whole = memory.estimate_peak_bytes(height, width, **options)
+    if not tiled:
+        return ""
+    counted = " and ".join(f"{count}" for _, count, _ in tiled)
+    where = ""
+    if args.scales:
+        where = f" at {' and '.join(str(size) for size, _, _ in tiled)} px"
+    why = "(--tile)"
+    if args.tile is None:
+        why = (
+            f"(the whole picture would need about {helper.format_bytes(whole)}, over the "
+            f"budget of {helper.format_bytes(memory.budget_bytes(settings))})"
+        )
+    return f", evaluated{where} in {counted} tiles of {tiled[0][2]} px {why}"
 
 
 def prepare(args: argparse.Namespace, content_path=None, done: int = 0):
@@ -226,7 +271,9 @@ def describe(content: np.ndarray, style, args: argparse.Namespace) -> str:
     content_note = helper.enlargement_note(
         "", helper.image_size(args.content), content.shape, "expect a blurry picture"
     )
-    scales = f", scales {show_value(args.scales)}" if args.scales else ""
+    scales = ""
+    if args.scales:
+        scales = f", scales {show_value(args.scales)} px ({show_value(counts(args))} iterations)"
     arithmetic = " (bfloat16, then float32 for the last third)" if args.precision == "mixed" else ""
     return (
         f"content {content.shape[1]}x{content.shape[0]} px{content_note}, style {shown}{scales}, "

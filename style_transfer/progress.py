@@ -4,6 +4,7 @@ and the loop that runs many pictures under one bar (--batch, --sweep).
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -19,24 +20,51 @@ from style_transfer.options import counts
 
 
 class Progress:
-    """A progress bar on a terminal; plain lines on stdout otherwise (logs, tests)."""
+    """A progress bar with the time left on a terminal; plain lines on stdout otherwise.
 
-    def __init__(self, total: int, done: int = 0):
-        self.total = total
+    `costs` gives the relative time of one iteration at each scale, in the order the scales
+    run (`counts` iterations each): a coarse-to-fine run's iterations grow dearer with the
+    pixels, so the time left is the time so far per unit of cost, times the cost to come.
+    """
+
+    def __init__(self, total: int, done: int = 0, costs=None, counts=None):
+        self.total, self.first = total, done
+        per_iteration = [1.0] * total
+        if costs is not None:
+            per_iteration = [cost for cost, count in zip(costs, counts) for _ in range(count)]
+        self.cost_before = [0.0, *itertools.accumulate(per_iteration)]  # cost of iterations < k
+        self.started = time.perf_counter()
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total, initial=done, unit="it", desc="style transfer", dynamic_ncols=True
+                total=total,
+                initial=done,
+                unit="it",
+                desc="style transfer",
+                dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                "[{elapsed}{postfix}]",
             )
 
+    def time_left(self, iteration: int) -> str:
+        """Return ', about N min left' after `iteration` iterations ('' before the estimate)."""
+        iteration = min(iteration, self.total)
+        spent = self.cost_before[iteration] - self.cost_before[min(self.first, iteration)]
+        if spent <= 0 or iteration >= self.total:
+            return ""
+        seconds = (time.perf_counter() - self.started) / spent
+        seconds *= self.cost_before[self.total] - self.cost_before[iteration]
+        return f", about {_duration(seconds)} left"
+
     def update(self, iteration: int, loss: float) -> None:
+        left = self.time_left(iteration)
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(f"loss {loss:.4g}")
+            self.bar.set_postfix_str(f"loss {loss:.4g}{left}")
         else:
-            print(f"iteration {iteration}/{self.total}: loss {loss:.4g}", flush=True)
+            print(f"iteration {iteration}/{self.total}: loss {loss:.4g}{left}", flush=True)
 
     def skip(self, count: int) -> None:
         """Move the bar past the iterations of a run that did not happen."""
@@ -54,6 +82,14 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    """Return a time left for people: '40 s', '12 min', '1 h 05 min'."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class Recorder:
@@ -83,6 +119,7 @@ class Recorder:
         self.checkpoint_dir = checkpoint_dir
         self.done = checkpoint.iteration if checkpoint else 0
         self.history = list(checkpoint.history) if checkpoint else []
+        self.rows_before = len(self.history)
         self.seconds_before = checkpoint.seconds if checkpoint else 0.0
         self.frames = (
             list(checkpoint.frames) if checkpoint and checkpoint.frames is not None else []
@@ -98,32 +135,50 @@ class Recorder:
         self.previous_image = checkpoint.image if checkpoint else None
         self.started = time.perf_counter()
         self.checkpoints_written = 0
+        self.last_checkpoint = self.started
+        self.latest = (None, -1, {})  # the last (image, iteration, terms) a checkpoint may take
 
     def seconds(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
 
     def __call__(self, local_iteration: int, terms: dict[str, float], image) -> None:
         iteration = self.done + local_iteration
+        if image is not None:  # first, so that a Ctrl-C in what follows finds it
+            if self.args.optimizer == "adam":
+                resume_point = (self.previous_image, iteration - 1)
+                self.previous_image = image
+            else:
+                resume_point = (image, iteration)
+            self.latest = (*resume_point, terms)
         self.history.append({"iteration": iteration, "seconds": self.seconds(), **terms})
         self.progress.update(self.offset + iteration, terms["total"])
         if image is None:
             return
-        if self.args.optimizer == "adam":
-            resume_point = (self.previous_image, iteration - 1)
-            self.previous_image = image
-        else:
-            resume_point = (image, iteration)
         if iteration in self.gif_at:
             self.add_frame(image, f"iteration {iteration}  loss {terms['total']:.3g}")
-        every = self.args.checkpoint_every
-        if every and iteration % every == 0 and resume_point[0] is not None:
+        every, minutes = self.args.checkpoint_every, self.args.checkpoint_minutes
+        due = bool(every) and iteration % every == 0
+        due |= bool(minutes) and time.perf_counter() - self.last_checkpoint >= 60 * minutes
+        if due and resume_point[0] is not None:
             try:
                 self.save_checkpoint(*resume_point, terms)
             except OSError as error:  # a full disk must not end the run itself
                 self.progress.write(f"warning: could not write a checkpoint ({error})", True)
 
+    def resume_point(self, result, done: int) -> tuple:
+        """Return (image, iteration, terms) to checkpoint when a run ends: the result, or, for a
+        coarse-to-fine run stopped before its last scale, the last image of the scale it
+        stopped in (a Ctrl-C may land between the optimiser's iteration and its report)."""
+        image, iteration, terms = self.latest
+        if image is not None and image.shape != result.image.shape:
+            return np.asarray(image), iteration, terms
+        return result.image, done, result.terms
+
     def add_frame(self, image: np.ndarray, text: str) -> None:
-        """Add a GIF frame (in the content's colours when only luminance is optimised)."""
+        """Add a GIF frame at the output's size (in the content's colours when only luminance
+        is optimised): a coarse-to-fine run's early frames are smaller."""
+        if image.shape[:2] != self.content.shape[:2]:
+            image = helper.resize(image, *self.content.shape[:2])
         if self.args.preserve_colors == "luminance" and image.shape == self.content.shape:
             image = color.restore_content_colors(image, self.content)
         self.frames.append(helper.to_uint8(helper.annotate(image, text)))
@@ -143,6 +198,7 @@ class Recorder:
             ),
         )
         self.checkpoints_written += 1
+        self.last_checkpoint = time.perf_counter()
 
 
 def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict], int, float]:

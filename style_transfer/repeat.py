@@ -17,7 +17,9 @@ from style_transfer.errors import UsageError
 
 # Manifest parameters a repeat does not take over: outputs besides the image (they would
 # overwrite the manifest being repeated, or the first run's files) and the mode switches.
-NOT_REPEATED = ("repeat", "resume", "stats", "gif", "checkpoint_every", "checkpoint_dir")
+NOT_REPEATED = tuple(
+    "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir".split()
+)
 
 
 def absolute_path(path: str | os.PathLike | None) -> str | None:

@@ -9,21 +9,23 @@ from pathlib import Path
 
 import helper
 from optimisation import precisions
+from optimisation.schedule import LARGE_SIZE, default_schedule
 from optimisation.settings import SettingsError, blend_shares
 from style_transfer import batch, checkpoints, repeat, sweep
-from style_transfer.arguments import DEFAULT_SIZE, build_parser
+from style_transfer.arguments import CHECKPOINT_MINUTES, DEFAULT_SIZE, DEFAULTS, build_parser
 from style_transfer.errors import UsageError
-from style_transfer.options import show_value
+from style_transfer.options import counts, show_value
 
 # Options a resumed run takes from its checkpoint unless given again; those that define the
 # loss must then agree with it, or the resumed run would optimise something else.
 INHERITED = tuple(
-    "content style styles size iterations seed init optimizer learning_rate content_weight "
-    "style_weight tv_weight content_layers style_layers style_blend style_scale "
-    "preserve_colors weights gif gif_frames stats checkpoint_every precision".split()
+    "content style styles size scales iterations seed init optimizer learning_rate "
+    "content_weight style_weight tv_weight content_layers style_layers style_blend style_scale "
+    "preserve_colors weights gif gif_frames stats checkpoint_every checkpoint_minutes precision "
+    "tile memory_budget".split()
 )
 MUST_MATCH = tuple(
-    "size content_weight style_weight tv_weight content_layers style_layers style_blend "
+    "size scales content_weight style_weight tv_weight content_layers style_layers style_blend "
     "style_scale preserve_colors".split()
 )
 
@@ -167,6 +169,8 @@ def _finish_schedule(args: argparse.Namespace) -> None:
             args.scales = None
     elif args.size is None:
         args.size = DEFAULT_SIZE
+    if args.iterations is None:
+        _default_iterations(args)
     scales = len(args.scales) if args.scales else 1
     if isinstance(args.iterations, list):
         if len(args.iterations) != scales:
@@ -178,24 +182,37 @@ def _finish_schedule(args: argparse.Namespace) -> None:
             args.iterations = args.iterations[0]
 
 
+def _default_iterations(args: argparse.Namespace) -> None:
+    """Give a single run above LARGE_SIZE px the default coarse-to-fine schedule and checkpoints
+    every few minutes; any other run DEFAULTS.iterations at every scale."""
+    single = not (args.batch or args.sweep or args.scales)
+    if single and args.size > LARGE_SIZE:
+        try:
+            height, width = helper.image_size(args.content)
+        except (OSError, helper.ImageError):  # told by the pre-flight checks, with the fix
+            height = width = args.size
+        args.scales, args.iterations = default_schedule(
+            *helper.size_for_longest_side(height, width, args.size)
+        )
+        if args.checkpoint_minutes is None and args.preserve_colors != "luminance":
+            args.checkpoint_minutes = CHECKPOINT_MINUTES
+    else:
+        args.iterations = DEFAULTS.iterations
+
+
 def _check_modes(args: argparse.Namespace) -> None:
     """Refuse modes and options that do not go together."""
     modes = [flag for flag in ("--batch", "--sweep", "--resume") if getattr(args, flag[2:])]
     if len(modes) > 1:
         raise UsageError(f"{modes[0]} and {modes[1]} cannot be combined; run them separately")
     if modes and modes[0] != "--resume":
-        for flag in ("--gif", "--checkpoint-every"):
+        for flag in ("--gif", "--checkpoint-every", "--checkpoint-minutes"):
             if getattr(args, flag[2:].replace("-", "_")):
                 raise UsageError(f"{flag} follows a single run; drop it from the {modes[0]} run")
-    if args.checkpoint_every or args.resume:
-        if args.scales:
-            raise UsageError(
-                "--checkpoint-every and --resume work for single-scale runs only; drop --scales "
-                "(or the checkpoints)"
-            )
+    if args.checkpoint_every or args.checkpoint_minutes or args.resume:
         if args.preserve_colors == "luminance":
             raise UsageError(
-                "--checkpoint-every and --resume cannot be used with --preserve-colors "
+                "checkpoints and --resume cannot be used with --preserve-colors "
                 "luminance (that run optimises a grey image and colours it at the end); use "
                 "--preserve-colors histogram, or run without checkpoints"
             )
@@ -227,8 +244,8 @@ def _check_checkpoint_fits(args, checkpoint: checkpoints.Checkpoint, directory) 
                 f"{path} is not the {name} image the checkpoint {directory} was made from; "
                 "give that image, or start a new run without --resume"
             )
-    if checkpoint.iteration >= args.iterations:
+    if checkpoint.iteration >= sum(counts(args)):
         raise UsageError(
             f"the checkpoint {directory} is at iteration {checkpoint.iteration} and --iterations "
-            f"is {args.iterations}; give a larger --iterations to continue"
+            f"is {show_value(args.iterations)}; give a larger --iterations to continue"
         )

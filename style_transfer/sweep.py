@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 
 import helper
-from style_transfer import engine, memory, outputs, preflight, repeat
+from optimisation import memory
+from style_transfer import engine, outputs, preflight, repeat
 from style_transfer.arguments import SWEEPABLE, build_parser
 from style_transfer.errors import EXIT_NOT_FINITE, UsageError
 from style_transfer.options import counts

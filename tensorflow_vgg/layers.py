@@ -67,3 +67,24 @@ def layer_sizes(height: int, width: int, last: str) -> list[tuple[str, int, int,
             height, width = math.ceil(height / 2), math.ceil(width / 2)
         sizes.append((name, height, width, CHANNELS[name]))
     return sizes
+
+
+def alignment(names) -> int:
+    """Return the px grid on which a tile of the picture must start: one position of the deepest layer."""
+    return 2 ** poolings_before(deepest(names))
+
+
+def halo(names) -> int:
+    """Return the px of context a tile needs around the part it owns for exact features there.
+
+    Each convolution's zero padding spoils one more row at its own scale; each pooling halves
+    the rows spoiled (rounding up) and doubles the scale. Rounded up to the alignment.
+    """
+    spoiled, scale = 0, 1  # rows spoiled, at the current layer's scale
+    for name in LAYER_ORDER[: LAYER_ORDER.index(deepest(names)) + 1]:
+        if name.startswith("pool"):
+            spoiled, scale = math.ceil(spoiled / 2), scale * 2
+        else:
+            spoiled += 1
+    grid = alignment(names)
+    return -(-spoiled * scale // grid) * grid

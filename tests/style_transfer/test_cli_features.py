@@ -64,7 +64,7 @@ def test_positional_style_and_style_list_become_one_list(small_files, tmp_path):
         (["{style}", "--style", "{other}"], ["as STYLE", "or with --style, not both"]),
         (["{style}", "--scales", "24,32", "--size", "48"], ["--size 48 differs", "24,32"]),
         (["{style}", "--scales", "24,32", "--iterations", "1,2,3"], ["3 counts for 2 scale"]),
-        (["{style}", "--scales", "24,32", "--checkpoint-every", "2"], ["single-scale runs only"]),
+        (["{style}", "--sweep", "size=32", "--checkpoint-minutes", "2"], ["--checkpoint-minutes"]),
         (["{style}", "--preserve-colors", "luminance", "--checkpoint-every", "5"], ["luminance"]),
         (["{style}", "--sweep", "style-weight=0,1"], ["--sweep style-weight", "'0' cannot"]),
         (["{style}", "--sweep", "style-weight=-1,1"], ["'-1' cannot", "more than zero"]),

@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import helper
 from optimisation import lbfgs
-from optimisation.settings import CONTENT_LAYERS, STYLE_LAYERS
-from tensorflow_vgg.layers import deepest, layer_sizes
+from optimisation.settings import CONTENT_LAYERS, STYLE_LAYERS, Settings
+from tensorflow_vgg.layers import CHANNELS, alignment, deepest, halo, layer_sizes
 
 DEFAULT_LAYERS = (*CONTENT_LAYERS, *STYLE_LAYERS)
 
@@ -40,6 +41,13 @@ BASE_BYTES = 800 * 2**20
 ACTIVATION_FACTOR = 2.4
 
 MEMORY_CHECK_ENV_VAR = "STYLE_TRANSFER_NO_MEMORY_CHECK"
+
+# A tiled run (going_further/tiling.py) keeps one tile's activations at a time: tiles are
+# sized so that those take about TILE_BYTES, whatever the picture's size.
+TILE_BYTES = 2 * 2**30
+# A tiled evaluation takes about this many times as long as a whole one: the first pass
+# repeats the forward pass, and each tile's halo is computed by its neighbours too.
+TILED_COST = 1.6
 
 
 class InsufficientMemoryError(Exception):
@@ -94,16 +102,87 @@ def estimate_peak_bytes(
     return int(peak)
 
 
-def largest_fitting_size(height: int, width: int, budget: int, **estimate_options) -> int | None:
+def tiled_peak_bytes(
+    height: int,
+    width: int,
+    core: int,
+    *,
+    layers: Sequence[str] = DEFAULT_LAYERS,
+    content_layers: Sequence[str] = CONTENT_LAYERS,
+    optimizer: str = "lbfgs",
+    iterations: int = 300,
+    lbfgs_corrections: int | None = None,
+    gif_frames: int = 0,
+) -> int:
+    """Return the estimated peak resident memory (bytes) of a run evaluated in tiles of `core` px.
+
+    One tile's window (core and halo) at a time takes the activations a whole picture would;
+    the whole picture still has its content targets P, and the run holds the photo, the
+    painting, the gradient and the best picture (four float32 pictures) besides L-BFGS's
+    memory and the GIF frames.
+    """
+    margin = halo(layers)
+    window = min(height, core + 2 * margin), min(width, core + 2 * margin)
+    pixels = height * width
+    targets = sum(
+        4 * h * w * CHANNELS[name]
+        for name, h, w, _ in layer_sizes(height, width, deepest(layers))
+        if name in content_layers
+    )
+    peak = BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(*window, layers) + targets
+    peak += 4 * pixels * 3 * 4
+    if optimizer == "lbfgs":
+        peak += lbfgs_bytes(pixels, iterations, lbfgs_corrections)
+    return int(peak + gif_frames * pixels * 3 * 4)
+
+
+def tile_core(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
+    """Return the core side (px) of the tiles whose windows' activations take about TILE_BYTES."""
+    grid, margin = alignment(layers), halo(layers)
+    side = 2 * margin + grid
+    while ACTIVATION_FACTOR * activation_bytes(side + grid, side + grid, layers) <= TILE_BYTES:
+        side += grid
+    return side - 2 * margin
+
+
+def budget_bytes(settings: Settings) -> int:
+    """Return the memory a run may take before it is evaluated in tiles: the budget, or less."""
+    budget = int(settings.memory_budget * 2**30)
+    available = helper.available_bytes()
+    return budget if available is None else min(budget, available)
+
+
+def plan_tiles(height: int, width: int, settings: Settings, **estimate_options) -> int | None:
+    """Return the core side (px) of the tiles a run on height x width px is evaluated in, or
+    None to evaluate it whole: settings.tile if given, else tiles only for L-BFGS and only when
+    the whole picture's estimate exceeds budget_bytes(settings)."""
+    layers = settings.layers
+    if settings.tile is not None:
+        grid = alignment(layers)
+        return max(grid, settings.tile // grid * grid)
+    if settings.optimizer != "lbfgs":  # Adam's step is not the tiled loss's business yet
+        return None
+    whole = estimate_peak_bytes(height, width, **{"layers": layers, **estimate_options})
+    return None if whole <= budget_bytes(settings) else tile_core(layers)
+
+
+def largest_fitting_size(
+    height: int, width: int, budget: int, tiled: bool = False, **estimate_options
+) -> int | None:
     """Return the largest --size (longest side) whose run fits in `budget` bytes, or None.
 
     The aspect ratio of height x width is kept; the style is assumed scaled to the same area.
+    With `tiled`, a run evaluated in tiles of tile_core() px counts as well.
     """
+    layers = estimate_options.get("layers", DEFAULT_LAYERS)
+    tiled_options = {key: value for key, value in estimate_options.items() if key != "layers"}
 
     def fits(size: int) -> bool:
-        scale = size / max(height, width)
-        h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        return estimate_peak_bytes(h, w, style_shape=(h, w), **estimate_options) <= budget
+        h, w = helper.size_for_longest_side(height, width, size)
+        if estimate_peak_bytes(h, w, style_shape=(h, w), **estimate_options) <= budget:
+            return True
+        core = tile_core(layers)
+        return tiled and tiled_peak_bytes(h, w, core, layers=layers, **tiled_options) <= budget
 
     low, high = 16, 1 << 15  # --size may upscale, so search beyond the image's own size
     if not fits(low):

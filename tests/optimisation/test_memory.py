@@ -9,8 +9,11 @@ import pytest
 from PIL import Image
 
 import helper
-from style_transfer import cli, memory, preflight
-from tensorflow_vgg.layers import layer_sizes
+from optimisation import memory
+from optimisation.settings import Settings
+from style_transfer import cli, preflight
+from style_transfer.arguments import build_parser
+from tensorflow_vgg.layers import halo, layer_sizes
 
 GIB = 2**30
 
@@ -102,24 +105,65 @@ def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, mo
     monkeypatch.delenv(memory.MEMORY_CHECK_ENV_VAR, raising=False)
     output = tmp_path / "out.png"
     code = cli.main(
-        [str(small_images[0]), str(small_images[1]), "-o", str(output), "--size", "4000"]
-    )
+        [str(small_images[0]), str(small_images[1]), "-o", str(output), "--size", "4000",
+         "--iterations", "300"]
+    )  # fmt: skip
     error = capsys.readouterr().err.strip()
     assert code == 2 and not output.exists()
     assert len(error.splitlines()) == 1 and error.startswith("error: a run at --size 4000")
-    largest = memory.largest_fitting_size(3000, 4000, 3 * GIB, iterations=300)
-    estimate = memory.estimate_peak_bytes(3000, 4000, style_shape=(3000, 4000), iterations=300)
+    # Even in tiles, 4000x3000 px does not fit in 3 GiB: the fix is the largest size that does.
+    largest = memory.largest_fitting_size(3000, 4000, 3 * GIB, True, iterations=300)
+    core = memory.tile_core()
+    estimate = memory.tiled_peak_bytes(3000, 4000, core, iterations=300)
+    assert estimate > 3 * GIB
     assert f"needs about {helper.format_bytes(estimate)}" in error
     assert "3.0 GiB is available" in error
     assert f"use --size {largest} or less" in error and "--no-memory-check" in error
+    h, w = helper.size_for_longest_side(3000, 4000, largest)
+    assert memory.estimate_peak_bytes(h, w, style_shape=(h, w), iterations=300) > 3 * GIB
+    assert memory.tiled_peak_bytes(h, w, core, iterations=300) <= 3 * GIB
+
+
+def test_a_picture_too_large_for_the_budget_is_planned_in_tiles_not_refused(monkeypatch):
+    monkeypatch.setattr(helper, "available_bytes", lambda: 24 * GIB)
+    image = np.zeros((2731, 4096, 3), np.float32)
+    layers = list(memory.DEFAULT_LAYERS)
+    whole = memory.estimate_peak_bytes(2731, 4096, style_shape=(2731, 4096), iterations=6)
+    assert whole > 24 * GIB  # refused before tiles
+    estimate = preflight.check_memory(args_for(4096), image, image, layers, 6)
+    assert estimate <= 6 * GIB
+    args = args_for(4096, scales=[512, 1024, 2048, 4096], iterations=[200, 71, 18, 6])
+    note = preflight.tiling_note(image, args)
+    core = memory.tile_core()
+    assert note.startswith(f", evaluated at 2048 and 4096 px in 6 and 24 tiles of {core} px")
+    assert "over the budget of 4.0 GiB" in note
+
+
+def test_tiles_are_planned_by_the_budget_or_forced_and_aligned_to_the_pooling_grid(monkeypatch):
+    monkeypatch.setattr(helper, "available_bytes", lambda: 24 * GIB)
+    settings = Settings()
+    assert memory.plan_tiles(683, 1024, settings) is None  # about 3 GiB: whole
+    assert memory.plan_tiles(1365, 2048, settings) == memory.tile_core()
+    assert memory.plan_tiles(1365, 2048, settings.replace(memory_budget=20.0)) is None
+    assert memory.plan_tiles(64, 64, settings.replace(tile=40)) == 32  # on conv5_1's 16 px grid
+    assert memory.plan_tiles(1365, 2048, settings.replace(optimizer="adam")) is None
+    monkeypatch.setattr(helper, "available_bytes", lambda: 2 * GIB)  # less free than the budget
+    assert memory.plan_tiles(683, 1024, settings) == memory.tile_core()
+    core = memory.tile_core()
+    window = core + 2 * halo(memory.DEFAULT_LAYERS)
+    assert core % 16 == 0
+    assert memory.ACTIVATION_FACTOR * memory.activation_bytes(window, window) <= memory.TILE_BYTES
+    larger = window + 16
+    assert memory.ACTIVATION_FACTOR * memory.activation_bytes(larger, larger) > memory.TILE_BYTES
 
 
 def args_for(size: int, **options) -> argparse.Namespace:
-    defaults = {
-        "optimizer": "lbfgs", "gif": None, "gif_frames": 30, "no_memory_check": False,
-        "style_scale": 1.0,
-    }  # fmt: skip
-    return argparse.Namespace(size=size, **{**defaults, **options})
+    """The parsed command line of a run at --size `size`, 300 iterations, with `options` set."""
+    argv = ["content.png", "style.png", "-o", "out.png", "--size", str(size), "--iterations", "300"]
+    args = build_parser().parse_args(argv)
+    for name, value in options.items():
+        setattr(args, name, value)
+    return args
 
 
 def test_the_check_can_be_switched_off(monkeypatch):
@@ -143,7 +187,11 @@ def test_a_style_scale_that_does_not_fit_is_named_as_the_fix(monkeypatch):
     scaled = memory.estimate_peak_bytes(500, 500, style_shape=(2000, 2000), iterations=300)
     assert plain < scaled
     monkeypatch.setattr(helper, "available_bytes", lambda: (plain + scaled) // 2)
+    # L-BFGS gathers the large style's Gram matrices in tiles; Adam is not tiled, so it is told.
+    assert preflight.check_memory(args_for(500, style_scale=4.0), content, style, layers, 300)
     with pytest.raises(memory.InsufficientMemoryError) as refused:
-        preflight.check_memory(args_for(500, style_scale=4.0), content, style, layers, 300)
+        preflight.check_memory(
+            args_for(500, style_scale=4.0, optimizer="adam"), content, style, layers, 300
+        )
     assert "lower --style-scale (now 4, which makes the style 2000x2000 px)" in str(refused.value)
     assert "--size" not in str(refused.value).partition("available")[2]

@@ -1,0 +1,170 @@
+"""Print-size pictures: a tiled iteration against a whole one at 1024 px, peak memory at 1024,
+2048 and 4096 px, a 4096 px picture with the default schedule, and how visible tile borders are.
+
+Run from the repository root: `.venv/bin/python benchmarks/large_pictures.py` (about 70
+minutes on 2 cores; `--no-4096` stops before the long run). The photo is
+image_resources/content/chelsea.jpg (451x300 px), enlarged by the command line itself to the
+size asked: the repository ships no larger photo. Peak memory is the child process's own
+high-water mark (VmHWM). Prints each figure as it is measured and writes
+`benchmarks/results/large_pictures.json` and the pictures beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from benchmarks import peak  # noqa: E402
+
+CONTENT = ROOT / "image_resources/content/chelsea.jpg"
+STYLE = ROOT / "image_resources/style/van_gogh_village_street_auvers.jpg"
+RESULTS = ROOT / "benchmarks/results"
+GOALS = {"peak_2048_gib": 4.0, "peak_4096_gib": 6.0, "tiled_slowdown": 1.25, "minutes_4096": 75}
+
+
+def tiled_against_whole(size: int = 1024, repeats: int = 3) -> dict:
+    """Return median seconds of one loss-and-gradient evaluation, whole and in tiles, at `size`."""
+    import helper
+    import tf_helper
+    from going_further.tiling import TiledLoss
+    from optimisation import memory
+    from optimisation.settings import Settings
+
+    content = helper.resize_to_longest_side(helper.load_image(CONTENT), size)
+    style = helper.match_style_scale(helper.load_image(STYLE), content)
+    net = tf_helper.network()
+    core = memory.tile_core()
+    losses = {
+        "whole": tf_helper.StyleTransferLoss(net, content, style, Settings()),
+        f"tiles of {core} px": TiledLoss(net, content, style, Settings(), core=core),
+    }
+    seconds = {}
+    for label, loss in losses.items():
+        loss.terms_and_gradient(content)  # trace
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            loss.terms_and_gradient(content)
+            times.append(time.perf_counter() - start)
+        seconds[label] = float(np.median(times))
+    whole, tiled = seconds.values()
+    tiles = len(losses[f"tiles of {core} px"].tiles)
+    print(
+        f"one evaluation at {content.shape[1]}x{content.shape[0]} px: whole {whole:.1f} s, "
+        f"in {tiles} tiles of {core} px {tiled:.1f} s ({tiled / whole:.2f}x; goal at most "
+        f"{GOALS['tiled_slowdown']:.2f}x)",
+        flush=True,
+    )
+    return {"size": size, "core": core, "tiles": tiles, "seconds": seconds, "ratio": tiled / whole}
+
+
+def cli_run(label: str, *options: str) -> dict:
+    """Run the command line on the photo and painting in a child; return wall time, peak, stats."""
+    from optimisation import memory
+
+    output, stats = RESULTS / f"{label}.png", RESULTS / f"{label}.json"
+    arguments = [str(CONTENT), str(STYLE), "-o", str(output), "--stats", str(stats), *options]
+    start = time.perf_counter()
+    peak_mib = memory.measure_peak_rss(arguments, cwd=ROOT)
+    wall = time.perf_counter() - start
+    manifest = json.loads(stats.read_text())
+    print(
+        f"{label}: python -m style_transfer chelsea.jpg van_gogh_village_street_auvers.jpg "
+        f"{' '.join(options)}: {wall / 60:.1f} min, peak {peak_mib / 1024:.2f} GiB, final loss "
+        f"{manifest['final']['total']:.4g} ({manifest['stopped_because']})",
+        flush=True,
+    )
+    return {
+        "options": list(options),
+        "wall_seconds": wall,
+        "peak_gib": peak_mib / 1024,
+        "final": manifest["final"],
+        "history": manifest["history"],
+        "output": str(output),
+    }
+
+
+def border_ratio(image: np.ndarray, core: int) -> float:
+    """Return the mean |difference| of neighbouring pixels across tile borders over that elsewhere.
+
+    Borders lie between pixel k * core - 1 and k * core, along both axes. 1.0: no seam.
+    """
+    image = image.astype(np.float32)
+    across, elsewhere = [], []
+    for axis in (0, 1):
+        differences = np.abs(np.diff(image, axis=axis)).mean(axis=(1 - axis, 2))
+        borders = np.arange(core, image.shape[axis], core) - 1  # index of the pair (b-1, b)
+        mask = np.zeros(differences.shape, bool)
+        mask[borders] = True
+        across.append(differences[mask])
+        elsewhere.append(differences[~mask])
+    return float(np.concatenate(across).mean() / np.concatenate(elsewhere).mean())
+
+
+def seams(run: dict, cores: dict[int, int]) -> dict:
+    """Return the border ratio of a run's picture for the tiles of each of its tiled scales."""
+    from PIL import Image
+
+    with Image.open(run["output"]) as file:
+        image = np.asarray(file.convert("RGB"))
+    ratios = {}
+    for size, core in cores.items():
+        in_output = round(core * max(image.shape[:2]) / size)  # a coarser scale's tiles, enlarged
+        ratios[size] = border_ratio(image, in_output)
+        print(
+            f"  tile borders of the {size} px scale (every {in_output} px): neighbour difference "
+            f"{ratios[size]:.3f}x that elsewhere (goal at most 1.1)",
+            flush=True,
+        )
+    return ratios
+
+
+def main() -> None:
+    """Measure in order, printing as it goes; write the JSON after each step."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-4096", action="store_true", help="skip the 4096 px picture")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    from optimisation import memory
+    from optimisation.schedule import default_schedule
+
+    report = {"gemm": peak.measure(), "goals": GOALS}
+    path = RESULTS / "large_pictures.json"
+
+    def save():
+        path.write_text(json.dumps(report, indent=1))
+
+    report["tiled_against_whole"] = tiled_against_whole()
+    save()
+    report["runs"] = {}
+    report["runs"]["1024"] = cli_run("size_1024", "--size", "1024", "--iterations", "3")
+    report["runs"]["2048"] = cli_run("size_2048", "--size", "2048", "--iterations", "3")
+    save()
+    if not args.no_4096:
+        sizes, iterations = default_schedule(2724, 4096)
+        print(f"4096 px, default schedule: scales {sizes} px, iterations {iterations}", flush=True)
+        run = cli_run("size_4096_default", "--size", "4096")
+        core = memory.tile_core()
+        run["border_ratio"] = seams(run, {4096: core, 2048: core})
+        report["runs"]["4096"] = run
+        minutes = run["wall_seconds"] / 60
+        print(
+            f"4096 px: {minutes:.1f} min (goal {GOALS['minutes_4096']}), peak "
+            f"{run['peak_gib']:.2f} GiB (goal {GOALS['peak_4096_gib']})"
+        )
+        save()
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

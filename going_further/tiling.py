@@ -1,0 +1,306 @@
+"""The loss and its gradient over a picture too large for memory, evaluated in tiles.
+
+Not in the paper. The style loss is global: every Gram matrix sums over the whole picture.
+So one evaluation makes two passes over the tiles: the first gathers each layer's Gram
+matrix G = sum over tiles of F_t^T F_t (no gradient kept), the second back-propagates
+each tile against the whole picture's G, since dE_l/dF = F (G - A) / (N_l^2 M_l^2) (from
+eq. 4), and adds the tiles' gradients up. The largest tile ends the first pass and starts
+the second in a single forward pass (its Gram matrices complete G, then its backward pass
+runs), so only the other tiles' forward passes are computed twice, and a picture that fits
+in one tile costs what a whole evaluation does. Each tile is evaluated with a halo around the
+part it owns (its core), wide enough that zero padding at the tile's edge never reaches
+the core's features: they are the whole picture's, and so are the loss and gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+import tf_helper
+from optimisation import precisions
+from optimisation.settings import Settings, SettingsError, blend_shares, layer_weights
+from tensorflow_vgg.layers import alignment, halo, layer_sizes, poolings_before
+from tensorflow_vgg.vgg16_avg_pool import Vgg16
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A part of the picture: `core` (rows, columns) it owns, `window` it is evaluated over."""
+
+    core: tuple[int, int, int, int]  # top, bottom, left, right in px
+    window: tuple[int, int, int, int]
+
+
+def tiles(height: int, width: int, core: int, layers: Sequence[str]) -> list[Tile]:
+    """Return the tiles covering a height x width picture with cores of at most `core` px."""
+    grid = alignment(layers)
+    core = max(grid, core // grid * grid)  # as optimisation.memory.plan_tiles rounds it
+    margin = halo(layers)
+    rows = [(top, min(top + core, height)) for top in range(0, height, core)]
+    columns = [(left, min(left + core, width)) for left in range(0, width, core)]
+    return [
+        Tile(
+            (top, bottom, left, right),
+            (
+                max(0, top - margin),
+                min(height, bottom + margin),
+                max(0, left - margin),
+                min(width, right + margin),
+            ),
+        )  # fmt: skip
+        for top, bottom in rows
+        for left, right in columns
+    ]
+
+
+def _crops(tile: Tile, shape, layers: Sequence[str]) -> np.ndarray:
+    """Return, per layer, where the tile's core lies in its window's feature map (L, 4)."""
+    top, bottom, left, right = tile.core
+    window_top, window_bottom, window_left, window_right = tile.window
+    rows = []
+    for name in layers:
+        scale = 2 ** poolings_before(name)
+        # A core that ends at the picture's edge keeps the last, partly pooled, position.
+        end_row = -(-(window_bottom - window_top) // scale) if bottom == shape[0] else None
+        end_column = -(-(window_right - window_left) // scale) if right == shape[1] else None
+        rows.append(
+            [
+                (top - window_top) // scale,
+                end_row or (bottom - window_top) // scale,
+                (left - window_left) // scale,
+                end_column or (right - window_left) // scale,
+            ]
+        )
+    return np.array(rows, np.int32)
+
+
+class TiledLoss:
+    """The loss of equation 7 and its gradient, evaluated tile by tile (see the module's note).
+
+    The same interface as tf_helper.StyleTransferLoss: `terms(image)`, `terms_and_gradient`,
+    `precision`. `core` is the largest core side in px; memory grows with (core + 2 halo)^2.
+    """
+
+    def __init__(
+        self,
+        net: Vgg16,
+        content_image: np.ndarray,
+        style_images: np.ndarray | Sequence[np.ndarray],
+        settings: Settings | None = None,
+        precision: str = "float32",
+        *,
+        core: int = 512,
+    ):
+        self.settings = settings or Settings()
+        self.content_layers = list(self.settings.content_layers)
+        self.style_layers = list(self.settings.style_layers)
+        self.layers = self.settings.layers
+        self.w_l = layer_weights(self.style_layers, self.settings.layer_weights)
+        self.shape = tuple(content_image.shape)
+        self.core = core
+        self._net = net
+        self.tiles = tiles(*self.shape[:2], core, self.layers)
+        sizes = {name: (h, w, c) for name, h, w, c in layer_sizes(*self.shape[:2], self.layers[-1])}
+        self.M_l = {name: sizes[name][0] * sizes[name][1] for name in self.style_layers}
+        self.N_l = {name: sizes[name][2] for name in self.style_layers}
+        window = tf.TensorSpec((1, None, None, 3), tf.float32)
+        crops = tf.TensorSpec((len(self.layers), 4), tf.int32)
+        self._gram_pass = tf.function(self._grams, input_signature=[window, crops])
+        self._traced = {}
+        self.precision = precision
+        self.P = [self._core_features(content_image, tile) for tile in self.tiles]
+        self.A = self._style_targets(tf_helper.as_style_list(style_images))
+
+    @property
+    def precision(self) -> str:
+        """The format of the convolutions in `terms_and_gradient`: "float32" or "bfloat16"."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value not in precisions.EVALUATION_PRECISIONS:
+            raise SettingsError(f"unknown evaluation precision {value!r}")
+        if value not in self._traced:
+            dtype = tf.as_dtype(value)
+            self._traced[value] = (
+                tf.function(lambda *arguments: self._tile_gradient(*arguments, dtype)),
+                tf.function(lambda *arguments: self._last_tile_gradient(*arguments, dtype)),
+            )
+        self._precision = value
+
+    # --- The two passes -------------------------------------------------------------------
+
+    def _cores(self, features: dict, crops) -> dict[str, tf.Tensor]:
+        return {
+            name: features[name][:, crops[i, 0] : crops[i, 1], crops[i, 2] : crops[i, 3], :]
+            for i, name in enumerate(self.layers)
+            if name in features
+        }
+
+    def _grams(self, window: tf.Tensor, crops: tf.Tensor) -> list[tf.Tensor]:
+        """Return the Gram matrix of each style layer over a tile's core (eq. 3)."""
+        cores = self._cores(self._net(window, self.style_layers), crops)
+        return [tf_helper.gram_matrix(cores[name]) for name in self.style_layers]
+
+    def _tile_gradient(self, window, crops, tv_crop, P, D, dtype, cores=None, tape=None):
+        """Return a tile's content and TV terms, and d(total)/d(window) against the global G."""
+        if tape is None:
+            with tf.GradientTape() as tape:
+                tape.watch(window)
+                cores = self._cores(self._net(window, self.layers, dtype), crops)
+        with tape:
+            content = tf.add_n(
+                [tf_helper.content_loss(cores[n], p) for n, p in zip(self.content_layers, P)]
+            )
+            # <stop_gradient(F (G - A) / (N^2 M^2)), F> has the style loss's gradient in F.
+            style = tf.add_n(
+                [
+                    w * tf.reduce_sum(tf.stop_gradient(_as_rows(cores[n]) @ d) * _as_rows(cores[n]))
+                    for n, w, d in zip(self.style_layers, self.w_l, D)
+                ]
+            )
+            tv = _tile_total_variation(window, tv_crop)
+            s = self.settings
+            surrogate = s.alpha * content + s.beta * style + s.gamma * tv
+        return content, tv, tape.gradient(surrogate, window)
+
+    def _last_tile_gradient(self, window, crops, tv_crop, P, G_rest, dtype):
+        """Return the last tile's terms and gradient, and the whole picture's G, in one forward
+        pass: its Gram matrices complete G_rest (the other tiles'), whose D the backward uses."""
+        with tf.GradientTape() as tape:
+            tape.watch(window)
+            cores = self._cores(self._net(window, self.layers, dtype), crops)
+        G = [
+            g + tf_helper.gram_matrix(tf.cast(cores[name], tf.float32))
+            for g, name in zip(G_rest, self.style_layers)
+        ]
+        D = [tf.stop_gradient(self._style_cotangent(g, a, n)) for g, a, n in self._per_layer(G)]
+        content, tv, gradient = self._tile_gradient(
+            window, crops, tv_crop, P, D, dtype, cores=cores, tape=tape
+        )
+        return content, tv, gradient, G
+
+    def _per_layer(self, G):
+        return zip(G, self.A, self.style_layers)
+
+    def _style_cotangent(self, G, A, name: str) -> tf.Tensor:
+        """Return (G - A) / (N_l^2 M_l^2), the factor of F in dE_l/dF (eq. 6 without its 4)."""
+        return (G - A) / (float(self.N_l[name]) ** 2 * float(self.M_l[name]) ** 2)
+
+    def _core_features(self, image: np.ndarray, tile: Tile) -> list[tf.Tensor]:
+        top, bottom, left, right = tile.window
+        window = tf.constant(image[None, top:bottom, left:right], tf.float32)
+        cores = self._cores(
+            self._net(window, self.content_layers), _crops(tile, self.shape, self.layers)
+        )
+        return [tf.constant(cores[name]) for name in self.content_layers]
+
+    def _style_targets(self, styles: list[np.ndarray]) -> list[tf.Tensor]:
+        """Return A for each style layer: blended, rescaled to M_l positions, gathered in tiles."""
+        shares = blend_shares(len(styles), self.settings.style_blend)
+        A = [0.0] * len(self.style_layers)
+        for image, share in zip(styles, shares):
+            grams = self._gather(image)
+            positions = {n: h * w for n, h, w, _ in layer_sizes(*image.shape[:2], self.layers[-1])}
+            for i, name in enumerate(self.style_layers):
+                A[i] = A[i] + share * grams[i] * (self.M_l[name] / positions[name])
+        return [tf.constant(a) for a in A]
+
+    def _gather(self, image: np.ndarray, tile_list=None) -> list[tf.Tensor]:
+        """Return each style layer's Gram matrix over a whole picture, summed over its tiles."""
+        tile_list = tile_list or tiles(*image.shape[:2], self.core, self.layers)
+        G = None
+        for tile in tile_list:
+            top, bottom, left, right = tile.window
+            window = tf.constant(image[None, top:bottom, left:right], tf.float32)
+            grams = self._gram_pass(window, _crops(tile, image.shape, self.layers))
+            G = grams if G is None else [g + h for g, h in zip(G, grams)]
+        return G
+
+    # --- The loss ---------------------------------------------------------------------
+
+    def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32.
+
+        The largest tile goes last in the first pass and first in the second, in one forward
+        pass: only the other tiles' forward passes are computed twice.
+        """
+        tile_gradient, last_tile_gradient = self._traced[self._precision]
+        last = max(range(len(self.tiles)), key=lambda k: _area(self.tiles[k].window))
+        others = [k for k in range(len(self.tiles)) if k != last]
+        if others:
+            G_rest = self._gather(image, [self.tiles[k] for k in others])
+        else:
+            G_rest = [tf.zeros((n, n)) for n in (self.N_l[name] for name in self.style_layers)]
+        gradient = np.zeros(self.shape, np.float32)
+        c, t, g, G = last_tile_gradient(*self._tile_inputs(image, last), G_rest)
+        self._add(gradient, self.tiles[last], g)
+        content, tv = float(c), float(t)
+        D = [self._style_cotangent(g, a, n) for g, a, n in self._per_layer(G)]
+        for k in others:
+            c, t, g = tile_gradient(*self._tile_inputs(image, k), D)
+            self._add(gradient, self.tiles[k], g)
+            content, tv = content + float(c), tv + float(t)
+        E = [
+            tf_helper.style_layer_loss(g, a, self.N_l[n], self.M_l[n])
+            for g, a, n in self._per_layer(G)
+        ]
+        style = float(tf_helper.style_loss(E, self.w_l))
+        total = float(tf_helper.total_loss(content, style, tv, self.settings))
+        terms = {"total": total, "content": content, "style": style, "tv": tv}
+        terms.update({f"style_{n}": float(e) for n, e in zip(self.style_layers, E)})
+        return terms, gradient
+
+    def _tile_inputs(self, image: np.ndarray, k: int) -> tuple:
+        tile = self.tiles[k]
+        top, bottom, left, right = tile.window
+        window = tf.constant(image[None, top:bottom, left:right], tf.float32)
+        return window, _crops(tile, self.shape, self.layers), self._tv_crop(tile), self.P[k]
+
+    @staticmethod
+    def _add(gradient: np.ndarray, tile: Tile, g: tf.Tensor) -> None:
+        top, bottom, left, right = tile.window
+        gradient[top:bottom, left:right] += g.numpy()[0]
+
+    def terms(self, image: np.ndarray) -> dict[str, float]:
+        """Return the float32 loss terms of an image (H, W, 3) as floats."""
+        precision, self.precision = self.precision, "float32"
+        try:
+            return self.terms_and_gradient(image)[0]
+        finally:
+            self.precision = precision
+
+    def _tv_crop(self, tile: Tile) -> np.ndarray:
+        """Rows and columns of the neighbour pairs a tile counts: those starting in its core."""
+        top, bottom, left, right = tile.core
+        window_top, _, window_left, _ = tile.window
+        more_rows, more_columns = int(bottom < self.shape[0]), int(right < self.shape[1])
+        return np.array(
+            [top - window_top, bottom - window_top, left - window_left, right - window_left,
+             more_rows, more_columns],
+            np.int32,
+        )  # fmt: skip
+
+
+def _area(window: tuple[int, int, int, int]) -> int:
+    top, bottom, left, right = window
+    return (bottom - top) * (right - left)
+
+
+def _as_rows(F: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(F, (-1, tf.shape(F)[-1]))  # (1, H, W, N) -> (M, N)
+
+
+def _tile_total_variation(window: tf.Tensor, crop: tf.Tensor) -> tf.Tensor:
+    """Return the TV of the neighbour pairs whose first pixel lies in the tile's core."""
+    x = window * 255.0
+    top, bottom, left, right, more_rows, more_columns = (crop[i] for i in range(6))
+    rows = x[:, top : bottom + more_rows, left:right, :]
+    columns = x[:, top:bottom, left : right + more_columns, :]
+    dy = rows[:, 1:] - rows[:, :-1]
+    dx = columns[:, :, 1:] - columns[:, :, :-1]
+    return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))

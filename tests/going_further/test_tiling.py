@@ -1,0 +1,70 @@
+"""Tiled evaluation gives the whole picture's loss and gradient, within float32 rounding."""
+
+import numpy as np
+import pytest
+
+import tf_helper
+from going_further.tiling import TiledLoss, tiles
+from optimisation.settings import STYLE_LAYERS, Settings
+from tensorflow_vgg.layers import halo
+
+LAYERS = ["conv4_2", *STYLE_LAYERS]
+
+
+def test_halo_covers_the_zero_padding_of_the_deepest_layer():
+    # conv5_1: 4 positions of 16 px spoiled by the padding of 13 convolutions and 4 poolings
+    assert halo(LAYERS) == 64
+    assert halo(["conv1_1"]) == 1 and halo(["conv1_2"]) == 2
+    assert halo(["conv2_1"]) == 4  # conv1_1, conv1_2: 2 rows, pooled to 1, then conv2_1: 2
+
+
+def test_tile_cores_cover_the_picture_once_and_start_on_the_pooling_grid():
+    height, width = 133, 200
+    covered = np.zeros((height, width), int)
+    for tile in tiles(height, width, 70, LAYERS):
+        top, bottom, left, right = tile.core
+        covered[top:bottom, left:right] += 1
+        assert top % 16 == 0 and left % 16 == 0
+        assert tile.window[0] % 16 == 0 and tile.window[2] % 16 == 0
+        assert tile.window == (
+            max(0, top - 64),
+            min(height, bottom + 64),
+            max(0, left - 64),
+            min(width, right + 64),
+        )
+    np.testing.assert_array_equal(covered, 1)
+
+
+@pytest.fixture(scope="module")
+def pair(small_photo, small_painting):
+    rng = np.random.default_rng(3)
+    content = small_photo(133, 200)  # sides that are not multiples of 16: partly pooled edges
+    image = np.clip(content + rng.normal(0, 0.1, content.shape), 0, 1).astype(np.float32)
+    return content, small_painting(120, 190), image
+
+
+@pytest.mark.parametrize("core", [48, 96, 256])
+def test_tiled_loss_and_gradient_match_the_whole_picture(net, pair, core):
+    content, style, image = pair
+    settings = Settings()
+    expected_terms, expected_gradient = tf_helper.StyleTransferLoss(
+        net, content, style, settings
+    ).terms_and_gradient(image)
+    tiled = TiledLoss(net, content, style, settings, core=core)
+    assert len(tiled.tiles) == {48: 15, 96: 6, 256: 1}[core]  # one tile: a single pass
+    actual_terms, actual_gradient = tiled.terms_and_gradient(image)
+    for name, expected in expected_terms.items():
+        assert actual_terms[name] == pytest.approx(expected, rel=1e-5), name
+    error = np.linalg.norm(actual_gradient - expected_gradient) / np.linalg.norm(expected_gradient)
+    print(f"core {core} px, {len(tiled.tiles)} tiles: gradient relative error {error:.2e}")
+    assert error < 1e-5
+    assert tiled.terms(image)["total"] == pytest.approx(expected_terms["total"], rel=1e-5)
+
+
+def test_a_blend_of_large_paintings_gives_the_whole_pictures_targets(net, pair, small_painting):
+    content, style, image = pair
+    settings = Settings(style_blend=(0.3, 0.7))
+    other = small_painting(210, 300)[::-1].copy()  # larger than the content: tiled too
+    expected = tf_helper.StyleTransferLoss(net, content, [style, other], settings).terms(image)
+    actual = TiledLoss(net, content, [style, other], settings, core=64).terms(image)
+    assert actual["style"] == pytest.approx(expected["style"], rel=1e-5)

@@ -1,0 +1,159 @@
+"""Large pictures from the command line: the default coarse-to-fine schedule, tiles forced with
+--tile, checkpoints every few minutes, a coarse-to-fine run stopped and resumed, the time left.
+
+Runs are at most 64 px with the real weights; the print-size runs are in benchmarks/.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import pixels, run_cli
+from PIL import Image
+
+import helper
+from optimisation.schedule import FIRST_SIZE, LARGE_SIZE, SCALE_BUDGET, default_schedule
+from style_transfer import checkpoints
+from style_transfer.progress import Progress
+from style_transfer.request import parse_arguments
+
+
+@pytest.fixture(scope="module")
+def photo_3_by_2(tmp_path_factory):
+    """A 96x64 px photo (3:2) and a painting, from image_resources."""
+    from conftest import CONTENT_IMAGE, STYLE_IMAGE
+
+    folder = tmp_path_factory.mktemp("large")
+    paths = []
+    for name, source in (("photo.png", CONTENT_IMAGE), ("painting.png", STYLE_IMAGE)):
+        with Image.open(source) as image:
+            image.convert("RGB").resize((96, 64)).save(folder / name)
+        paths.append(folder / name)
+    return paths
+
+
+def test_the_default_schedule_doubles_from_512_px_and_gives_each_scale_about_the_same_time():
+    sizes, iterations = default_schedule(2731, 4096)
+    assert sizes == [512, 1024, 2048, 4096]
+    for size, count in zip(sizes, iterations):
+        megapixels = 2731 * 4096 * (size / 4096) ** 2 / 1e6
+        expected = min(200, max(6, round(SCALE_BUDGET / megapixels)))
+        assert count == expected
+    assert iterations[0] == 200 and iterations[-1] == 6  # the bounds at both ends
+    assert default_schedule(1000, 1500) == ([512, 1024, 1500], [200, 72, 33])
+    assert default_schedule(600, 600)[0] == [512, 600]
+
+
+def test_a_large_size_without_iterations_gets_the_schedule_and_checkpoints(photo_3_by_2, tmp_path):
+    photo, painting = map(str, photo_3_by_2)
+    output = str(tmp_path / "big.png")
+    args, _ = parse_arguments([photo, painting, "-o", output, "--size", "4096"])
+    assert (args.scales, args.iterations) == default_schedule(2731, 4096)
+    assert args.checkpoint_minutes == 3
+    args, _ = parse_arguments(
+        [photo, painting, "-o", output, "--size", "4096", "--iterations", "9"]
+    )
+    assert (args.scales, args.iterations, args.checkpoint_minutes) == (None, 9, None)
+    args, _ = parse_arguments([photo, painting, "-o", output, "--size", str(LARGE_SIZE)])
+    assert (args.scales, args.iterations, args.checkpoint_minutes) == (None, 300, None)
+    args, _ = parse_arguments(
+        [photo, painting, "-o", output, "--size", "4096", "--checkpoint-minutes", "0"]
+    )
+    assert args.scales[0] == FIRST_SIZE and args.checkpoint_minutes == 0
+
+
+@pytest.mark.slow
+def test_forced_tiles_give_the_same_picture_as_the_whole(photo_3_by_2, tmp_path, capsys):
+    photo, painting = photo_3_by_2
+    common = [photo, painting, "--size", "64", "--iterations", "3", "--precision", "float32"]
+    code, whole_out, _ = run_cli(capsys, *common, "-o", tmp_path / "whole.png")
+    assert code == 0 and "evaluated in" not in whole_out.splitlines()[0]
+    code, tiled_out, _ = run_cli(capsys, *common, "-o", tmp_path / "tiled.png", "--tile", "32")
+    assert code == 0
+    assert ", evaluated in 4 tiles of 32 px (--tile)" in tiled_out.splitlines()[0]
+    # Same loss and gradient up to float32 rounding: the same 8-bit picture.
+    difference = np.abs(pixels(tmp_path / "whole.png") - pixels(tmp_path / "tiled.png"))
+    assert difference.max() <= 1 / 255
+
+
+def _default_sigint_in_child() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python then installs its own handler
+
+
+@pytest.mark.slow
+def test_a_coarse_to_fine_run_stopped_in_its_first_scale_resumes_there(
+    repo_root, photo_3_by_2, tmp_path
+):
+    photo, painting = map(str, photo_3_by_2)
+    output, stats, gif = tmp_path / "out.png", tmp_path / "stats.json", tmp_path / "run.gif"
+    command = [
+        sys.executable, "-m", "style_transfer", photo, painting, "-o", str(output),
+        "--scales", "48,96", "--iterations", "4,3", "--precision", "float32",
+        "--checkpoint-minutes", "0.0001",  # due at every iteration
+    ]  # fmt: skip
+    child = subprocess.Popen(
+        command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint_in_child,
+    )  # fmt: skip
+    first = child.stdout.readline()
+    assert "a checkpoint every 0.0001 min" in first
+    deadline = time.monotonic() + 240
+    for line in child.stdout:
+        if line.startswith("iteration 2/7"):
+            child.send_signal(signal.SIGINT)
+            break
+        assert time.monotonic() < deadline, "no progress lines"
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert pixels(output).shape == (64, 96, 3)  # the picture is saved at full size
+
+    state = json.loads((tmp_path / "out.png.checkpoint" / checkpoints.STATE_FILE).read_text())
+    stopped_at = state["iteration"]
+    assert 2 <= stopped_at <= 4  # in the first scale, whose picture the checkpoint keeps
+    assert state["shape"] == [32, 48, 3]
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "style_transfer", "--resume", "-o", str(output),
+         "--stats", str(stats), "--gif", str(gif), "--gif-frames", "7"],
+        cwd=repo_root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at iteration {stopped_at}" in resumed.stdout.splitlines()[0]
+    manifest = json.loads(stats.read_text())
+    assert [row["iteration"] for row in manifest["history"]] == list(range(1, 8))
+    assert [row.get("size") for row in manifest["history"][stopped_at:]] == [48] * (
+        4 - stopped_at
+    ) + [96] * 3
+    assert pixels(output).shape == (64, 96, 3)
+    with Image.open(gif) as animation:  # frames of both scales, all at the output's size
+        assert animation.size == (96, 64) and animation.n_frames >= 2
+
+
+def test_time_left_weighs_each_iteration_by_its_scales_cost():
+    progress = Progress(4, costs=[1.0, 4.0], counts=[2, 2])
+    progress.started = time.perf_counter() - 60  # one cheap iteration took a minute
+    assert progress.time_left(1) == ", about 9 min left"  # 1 + 4 + 4 units to come
+    assert progress.time_left(4) == ""
+    resumed = Progress(4, done=2, costs=[1.0, 4.0], counts=[2, 2])
+    resumed.started = time.perf_counter() - 120  # one dear iteration since the resume
+    assert resumed.time_left(3) == ", about 2 min left"
+
+
+def test_frames_of_a_coarser_scale_are_brought_to_the_output_size():
+    from style_transfer.arguments import build_parser
+    from style_transfer.progress import Recorder
+
+    args = build_parser().parse_args(["a.png", "b.png", "-o", "c.png", "--iterations", "2"])
+    args.gif, args.gif_frames = "run.gif", 2
+    content = np.zeros((64, 96, 3), np.float32)
+    recorder = Recorder(args, Progress(2), content)
+    recorder(1, {"total": 1.0}, np.full((32, 48, 3), 0.5, np.float32))
+    recorder(2, {"total": 0.5}, np.full((64, 96, 3), 0.5, np.float32))
+    assert [frame.shape for frame in recorder.frames] == [(64, 96, 3)] * 2
+    assert np.median(recorder.frames[0]) == helper.to_uint8(np.float32(0.5))
