@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import numpy as np
+import peak
 
-import numpy as np  # noqa: E402
-
-from benchmarks import peak  # noqa: E402
+ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
 
 CONTENT = ROOT / "image_resources/content/chelsea.jpg"
 STYLE = ROOT / "image_resources/style/van_gogh_village_street_auvers.jpg"
-RESULTS = ROOT / "benchmarks/results"
 GOALS = {"peak_2048_gib": 4.0, "peak_4096_gib": 6.0, "tiled_slowdown": 1.25, "minutes_4096": 75}
 
 

@@ -111,26 +111,21 @@ class TiledLoss:
         crops = tf.TensorSpec((len(self.layers), 4), tf.int32)
         self._gram_pass = tf.function(self._grams, input_signature=[window, crops])
         self._traced = {}
-        self.precision = precision
+        self.precision = precision  # of the convolutions: "float32" or "bfloat16"
         self.P = [self._core_features(content_image, tile) for tile in self.tiles]
         self.A = self._style_targets(tf_helper.as_style_list(style_images))
 
-    @property
-    def precision(self) -> str:
-        """The format of the convolutions in `terms_and_gradient`: "float32" or "bfloat16"."""
-        return self._precision
-
-    @precision.setter
-    def precision(self, value: str) -> None:
-        if value not in precisions.EVALUATION_PRECISIONS:
-            raise SettingsError(f"unknown evaluation precision {value!r}")
-        if value not in self._traced:
-            dtype = tf.as_dtype(value)
-            self._traced[value] = (
+    def _functions(self) -> tuple:
+        """Return the traced (tile gradient, last tile gradient) of the current precision."""
+        if self.precision not in precisions.EVALUATION_PRECISIONS:
+            raise SettingsError(f"unknown evaluation precision {self.precision!r}")
+        if self.precision not in self._traced:
+            dtype = tf.as_dtype(self.precision)
+            self._traced[self.precision] = (
                 tf.function(lambda *arguments: self._tile_gradient(*arguments, dtype)),
                 tf.function(lambda *arguments: self._last_tile_gradient(*arguments, dtype)),
             )
-        self._precision = value
+        return self._traced[self.precision]
 
     # --- The two passes -------------------------------------------------------------------
 
@@ -229,7 +224,7 @@ class TiledLoss:
         The largest tile goes last in the first pass and first in the second, in one forward
         pass: only the other tiles' forward passes are computed twice.
         """
-        tile_gradient, last_tile_gradient = self._traced[self._precision]
+        tile_gradient, last_tile_gradient = self._functions()
         last = max(range(len(self.tiles)), key=lambda k: _area(self.tiles[k].window))
         others = [k for k in range(len(self.tiles)) if k != last]
         if others:

@@ -13,7 +13,7 @@ from __future__ import annotations
 # SCALE_ITERATIONS: the coarse scales converge in a few hundred iterations, and the finest
 # needs only a few to sharpen what the scale before it painted.
 LARGE_SIZE, FIRST_SIZE = 1024, 512
-SCALE_BUDGET, SCALE_ITERATIONS = 50.0, (6, 200)
+SCALE_BUDGET, SCALE_ITERATIONS = 40.0, (4, 200)
 
 
 def default_schedule(height: int, width: int) -> tuple[list[int], list[int]]:

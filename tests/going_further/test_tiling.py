@@ -5,6 +5,7 @@ import pytest
 
 import tf_helper
 from going_further.tiling import TiledLoss, tiles
+from optimisation import memory
 from optimisation.settings import STYLE_LAYERS, Settings
 from tensorflow_vgg.layers import halo
 
@@ -68,3 +69,29 @@ def test_a_blend_of_large_paintings_gives_the_whole_pictures_targets(net, pair, 
     expected = tf_helper.StyleTransferLoss(net, content, [style, other], settings).terms(image)
     actual = TiledLoss(net, content, [style, other], settings, core=64).terms(image)
     assert actual["style"] == pytest.approx(expected["style"], rel=1e-5)
+
+
+def test_stylize_evaluates_in_tiles_past_the_memory_budget_with_the_same_result(
+    net, small_photo, small_painting, monkeypatch
+):
+    from going_further import coarse_to_fine
+    from going_further.stylize import stylize
+
+    built = []
+
+    def counted(*arguments, **options):
+        built.append(options["core"])
+        return TiledLoss(*arguments, **options)
+
+    monkeypatch.setattr(coarse_to_fine, "TiledLoss", counted)
+    content, style = small_photo(48, 64), small_painting(48, 64)
+    whole = stylize(content, style, Settings(iterations=3, seed=1), net=net)
+    assert built == []
+    # 0.5 GiB is below any run's estimate: the notebook's API tiles as the command line does.
+    small_budget = Settings(iterations=3, seed=1, memory_budget=0.5)
+    tiled = stylize(content, style, small_budget, net=net)
+    forced = stylize(content, style, Settings(iterations=3, seed=1, tile=32), net=net)
+    assert built == [memory.tile_core(), 32]
+    for result in (tiled, forced):
+        assert result.terms["total"] == pytest.approx(whole.terms["total"], rel=1e-4)
+        assert np.abs(result.image - whole.image).max() < 2e-3

@@ -18,7 +18,13 @@ from conftest import pixels, run_cli
 from PIL import Image
 
 import helper
-from optimisation.schedule import FIRST_SIZE, LARGE_SIZE, SCALE_BUDGET, default_schedule
+from optimisation.schedule import (
+    FIRST_SIZE,
+    LARGE_SIZE,
+    SCALE_BUDGET,
+    SCALE_ITERATIONS,
+    default_schedule,
+)
 from style_transfer import checkpoints
 from style_transfer.progress import Progress
 from style_transfer.request import parse_arguments
@@ -39,14 +45,15 @@ def photo_3_by_2(tmp_path_factory):
 
 
 def test_the_default_schedule_doubles_from_512_px_and_gives_each_scale_about_the_same_time():
+    fewest, most = SCALE_ITERATIONS
     sizes, iterations = default_schedule(2731, 4096)
     assert sizes == [512, 1024, 2048, 4096]
     for size, count in zip(sizes, iterations):
         megapixels = 2731 * 4096 * (size / 4096) ** 2 / 1e6
-        expected = min(200, max(6, round(SCALE_BUDGET / megapixels)))
+        expected = min(most, max(fewest, round(SCALE_BUDGET / megapixels)))
         assert count == expected
-    assert iterations[0] == 200 and iterations[-1] == 6  # the bounds at both ends
-    assert default_schedule(1000, 1500) == ([512, 1024, 1500], [200, 72, 33])
+    assert iterations[0] == most and iterations[-1] == fewest  # the bounds at both ends
+    assert default_schedule(1000, 1500) == ([512, 1024, 1500], [200, 57, 27])
     assert default_schedule(600, 600)[0] == [512, 600]
 
 

@@ -1,0 +1,186 @@
+"""The same loss and gradient written in PyTorch, timed beside the engine, when PyTorch is installed.
+
+PyTorch is not a dependency: `.venv/bin/pip install torch==2.13.0` adds it. The network is
+the same average-pool VGG16 (tensorflow_vgg/vgg16.npy, Caffe's BGR input), the loss the same
+equation 7 with content conv4_2, five Gram layers and total variation, in channels_last, in
+float32 and under bfloat16 autocast. The loss values are compared first, so that both sides
+time the same computation. Run from the repository root:
+`.venv/bin/python benchmarks/peer_pytorch.py` (a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import numpy as np
+import peak
+
+ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
+
+CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
+STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
+
+
+def torch_loss(content: np.ndarray, style: np.ndarray):
+    """Return f(image (1, 3, H, W) tensor) -> total loss, built in PyTorch from vgg16.npy."""
+    import torch
+    import torch.nn.functional as F
+
+    from optimisation.settings import CONTENT_LAYERS, STYLE_LAYERS, Settings
+    from tensorflow_vgg.layers import LAYER_ORDER, deepest
+    from tensorflow_vgg.vgg16_avg_pool import BGR_MEAN
+    from tensorflow_vgg.weights import load_weights
+
+    settings = Settings()
+    weights = {
+        name: (
+            torch.from_numpy(kernel).permute(3, 2, 0, 1).contiguous(),  # (out, in, 3, 3)
+            torch.from_numpy(bias),
+        )
+        for name, (kernel, bias) in load_weights().items()
+    }
+    weights = {
+        name: (kernel.to(memory_format=torch.channels_last), bias)
+        for name, (kernel, bias) in weights.items()
+    }
+    mean = torch.tensor(BGR_MEAN).view(1, 3, 1, 1)
+    wanted = [*CONTENT_LAYERS, *STYLE_LAYERS]
+    last = LAYER_ORDER.index(deepest(wanted))
+
+    def features(rgb):
+        x = rgb.flip(1) * 255.0 - mean  # RGB in [0, 1] -> Caffe's BGR minus the mean
+        found = {}
+        for name in LAYER_ORDER[: last + 1]:
+            if name.startswith("pool"):
+                x = F.avg_pool2d(x, 2, 2, ceil_mode=True, count_include_pad=False)
+            else:
+                kernel, bias = weights[name]
+                x = F.relu(F.conv2d(x, kernel, bias, padding=1))
+            if name in wanted:
+                found[name] = x.float()
+        return found
+
+    def as_tensor(image):
+        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+        return tensor.to(memory_format=torch.channels_last)
+
+    def gram(F_l):
+        rows = F_l.permute(0, 2, 3, 1).reshape(-1, F_l.shape[1])  # (M_l, N_l)
+        return rows.T @ rows
+
+    with torch.no_grad():
+        P = {name: features(as_tensor(content))[name] for name in CONTENT_LAYERS}
+        style_features = features(as_tensor(style))
+        A = {name: gram(style_features[name]) for name in STYLE_LAYERS}
+
+    def total(image):
+        found = features(image)
+        content_term = sum(0.5 * ((found[n] - P[n]) ** 2).sum() for n in CONTENT_LAYERS)
+        style_term = 0
+        for name in STYLE_LAYERS:
+            N_l, M_l = found[name].shape[1], found[name].shape[2] * found[name].shape[3]
+            E_l = ((gram(found[name]) - A[name]) ** 2).sum() / (4.0 * N_l**2 * M_l**2)
+            style_term = style_term + E_l / len(STYLE_LAYERS)
+        x = image.float() * 255.0
+        tv = ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum() + ((x[..., 1:] - x[..., :-1]) ** 2).sum()
+        return settings.alpha * content_term + settings.beta * style_term + settings.gamma * tv
+
+    return total, as_tensor
+
+
+def _median_seconds(function, repeats: int) -> float:
+    function()
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
+    """Return seconds per loss-and-gradient at size x size: PyTorch and the engine, each precision."""
+    import torch
+
+    import helper
+    import tf_helper
+    from optimisation.settings import Settings
+    from optimisation.starts import initial_image
+
+    content = helper.resize(helper.load_image(CONTENT), size, size)
+    style = helper.resize(helper.load_image(STYLE), size, size)
+    image = initial_image("noise", content, [style], 0)
+    total, as_tensor = torch_loss(content, style)
+
+    def torch_step(bfloat16: bool):
+        x = as_tensor(image).clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+            loss = total(x)
+        loss.backward()
+        return float(loss.detach()), x.grad
+
+    engine = tf_helper.StyleTransferLoss(tf_helper.network(), content, style, Settings())
+    torch_value = torch_step(False)[0]
+    engine_value = engine.terms(image)["total"]
+    print(
+        f"{size} px: loss PyTorch {torch_value:.6g}, engine {engine_value:.6g} (relative "
+        f"difference {abs(torch_value - engine_value) / engine_value:.1e})",
+        flush=True,
+    )
+    seconds = {}
+    for precision in precisions:
+        seconds[f"PyTorch {precision}"] = _median_seconds(
+            lambda precision=precision: torch_step(precision == "bfloat16"), repeats
+        )
+        engine = tf_helper.StyleTransferLoss(
+            tf_helper.network(), content, style, Settings(), precision
+        )
+        seconds[f"engine {precision}"] = _median_seconds(
+            lambda engine=engine: engine.terms_and_gradient(image), repeats
+        )
+        ratio = seconds[f"PyTorch {precision}"] / seconds[f"engine {precision}"]
+        print(
+            f"  {precision}: PyTorch {seconds[f'PyTorch {precision}']:.2f} s, engine "
+            f"{seconds[f'engine {precision}']:.2f} s: PyTorch takes {ratio:.2f}x the engine's time",
+            flush=True,
+        )
+    return {
+        "size": size,
+        "seconds": seconds,
+        "loss": {"torch": torch_value, "engine": engine_value},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bfloat16", action="store_true", help="time bfloat16 on any CPU")
+    args = parser.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: .venv/bin/pip install torch==2.13.0 adds it")
+        return
+    torch.set_num_threads(os.cpu_count() or 1)
+    info = peak.cpu()
+    print(f"PyTorch {torch.__version__} on {info.get('model')} (family {info.get('family')})")
+    report = {"cpu": info, "torch": torch.__version__}
+    precisions = ("float32", "bfloat16")
+    from optimisation import precisions as engine_precisions
+
+    if not (engine_precisions.resolve("auto") == "mixed" or args.bfloat16):
+        precisions = ("float32",)
+        print("no bfloat16 instructions here: both sides would emulate it (--bfloat16 times it)")
+    report["sizes"] = [compare(size, args.repeats, precisions) for size in args.sizes]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "peer_pytorch.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
