@@ -70,9 +70,11 @@ def run_coarse_to_fine(
             coarse = helper.resize(content_image, *start.shape[:2])
             start = carry_to_finer_scale(start, coarse, content)
         scale_settings = settings.replace(iterations=iterations[k])
-        before = ends[k] - iterations[k]  # the iterations of the scales before this one
+        before = ends[k] - iterations[k]  # the iterations planned for the scales before
         done_here = iterations_done - before if k == first else 0
-        numbered = _numbered(callback, len(history))  # the recorder adds iterations_done
+        # Planned numbers, even after a scale that stopped early; the recorder adds iterations_done.
+        offset = before + done_here - iterations_done
+        numbered = _numbered(callback, offset)
         try:
             result = tf_helper.run_style_transfer(
                 content,
@@ -85,12 +87,12 @@ def run_coarse_to_fine(
                 **run_options,
             )
         except tf_helper.Interrupted as stop:
-            rows = _numbered_on(stop.result.history, iterations_done, sizes[k], history)
+            rows = _numbered_on(stop.result.history, iterations_done + offset, sizes[k], history)
             stop.result.history = history + rows
             raise tf_helper.Interrupted(
                 _full_picture(stop.result, content, content_image)
             ) from None
-        history += _numbered_on(result.history, iterations_done, sizes[k], history)
+        history += _numbered_on(result.history, iterations_done + offset, sizes[k], history)
         if result.failed:
             break
         previous = (result.image, content)
@@ -101,13 +103,11 @@ def run_coarse_to_fine(
 def _tiled_loss(content, styles, settings: Settings, net) -> TiledLoss | None:
     """Return the tiled loss of a scale too large for the memory budget, or None (whole)."""
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
-    core = memory.plan_tiles(
-        *content.shape[:2], settings, style_shape=largest_style, iterations=settings.iterations
-    )
+    core = memory.plan_tiles(*content.shape[:2], settings, largest_style)
     if core is None:
         return None
     if settings.optimizer != "lbfgs":
-        raise SettingsError("a picture evaluated in tiles is optimised with L-BFGS only")
+        raise SettingsError("a picture evaluated in tiles (tile) is optimised with L-BFGS only")
     return TiledLoss(net or tf_helper.network(), content, styles, settings, core=core)
 
 
@@ -129,8 +129,7 @@ def _numbered(callback, offset: int):
 
 
 def _numbered_on(rows, done: int, size: int, history: list) -> list[dict[str, float]]:
-    """Return a scale's history rows numbered and timed on from `done` and `history`, at `size`."""
-    done += len(history)
+    """Return a scale's history rows numbered on from `done`, timed on from `history`, at `size`."""
     elapsed = history[-1]["seconds"] if history else 0.0
     return [
         {

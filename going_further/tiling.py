@@ -23,7 +23,7 @@ import tensorflow as tf
 import tf_helper
 from optimisation import precisions
 from optimisation.settings import Settings, SettingsError, blend_shares, layer_weights
-from tensorflow_vgg.layers import alignment, halo, layer_sizes, poolings_before
+from tensorflow_vgg.layers import alignment, halo, layer_sizes, stride
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 
@@ -63,7 +63,7 @@ def _crops(tile: Tile, shape, layers: Sequence[str]) -> np.ndarray:
     window_top, window_bottom, window_left, window_right = tile.window
     rows = []
     for name in layers:
-        scale = 2 ** poolings_before(name)
+        scale = stride(name)
         # A core that ends at the picture's edge keeps the last, partly pooled, position.
         end_row = -(-(window_bottom - window_top) // scale) if bottom == shape[0] else None
         end_column = -(-(window_right - window_left) // scale) if right == shape[1] else None

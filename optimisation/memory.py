@@ -66,7 +66,7 @@ def lbfgs_bytes(pixels: int, iterations: int, corrections: int | None = None) ->
     the 8 are x, g, the direction and the trial step with their temporaries.
     """
     n = 3 * pixels
-    kept = min(iterations, corrections or lbfgs.pairs_for(n))
+    kept = max(0, min(iterations, corrections or lbfgs.pairs_for(n)))
     return (2 * kept + 8) * n * 4
 
 
@@ -152,18 +152,38 @@ def budget_bytes(settings: Settings) -> int:
     return budget if available is None else min(budget, available)
 
 
-def plan_tiles(height: int, width: int, settings: Settings, **estimate_options) -> int | None:
+def plan_tiles(
+    height: int, width: int, settings: Settings, style_shape: tuple[int, int] | None = None
+) -> int | None:
     """Return the core side (px) of the tiles a run on height x width px is evaluated in, or
-    None to evaluate it whole: settings.tile if given, else tiles only for L-BFGS and only when
-    the whole picture's estimate exceeds budget_bytes(settings)."""
+    None to evaluate it whole.
+
+    settings.tile if given; else, for L-BFGS, tiles only when the whole picture's estimate
+    (settings.iterations, the largest style's shape) exceeds budget_bytes(settings):
+    tile_core() px, or smaller where that would not fit in the memory available. The memory
+    check, the first line and the engine all plan with this, so they agree.
+    """
     layers = settings.layers
+    grid = alignment(layers)
     if settings.tile is not None:
-        grid = alignment(layers)
         return max(grid, settings.tile // grid * grid)
-    if settings.optimizer != "lbfgs":  # Adam's step is not the tiled loss's business yet
+    if settings.optimizer != "lbfgs":  # Adam's step is not the tiled loss's business
         return None
-    whole = estimate_peak_bytes(height, width, **{"layers": layers, **estimate_options})
-    return None if whole <= budget_bytes(settings) else tile_core(layers)
+    options = {"layers": layers, "iterations": settings.iterations}
+    whole = estimate_peak_bytes(height, width, style_shape=style_shape, **options)
+    if whole <= budget_bytes(settings):
+        return None
+    core, smallest = tile_core(layers), 2 * halo(layers)
+    available = helper.available_bytes()
+
+    def fits(side: int) -> bool:
+        content_layers = settings.content_layers
+        peak = tiled_peak_bytes(height, width, side, content_layers=content_layers, **options)
+        return available is None or peak <= available
+
+    while core - grid >= smallest and not fits(core):
+        core -= grid
+    return core
 
 
 def largest_fitting_size(

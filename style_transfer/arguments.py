@@ -239,9 +239,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         type=_iteration_counts,
         default=None,
         help=f"optimiser iterations: one count for every scale, or one per scale of --scales "
-        f"(e.g. 200,100,50). Default: {DEFAULTS.iterations}; above {LARGE_SIZE} px with no "
-        f"--scales, a coarse-to-fine schedule from {FIRST_SIZE} px up that takes about the "
-        "same time at every scale",
+        f"(e.g. 200,100,50). Default: {DEFAULTS.iterations}; for a single run above "
+        f"{LARGE_SIZE} px with no --scales, a coarse-to-fine schedule from {FIRST_SIZE} px up "
+        "that takes about the same time at every scale (--batch and --sweep keep "
+        f"{DEFAULTS.iterations})",
     )
     parser.add_argument(
         "--seed",

@@ -86,7 +86,7 @@ def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | No
             f"(--resume -o {args.output} continues after a crash or Ctrl-C)"
         )
     print(
-        f"{preflight.describe(content, style, args)}{preflight.tiling_note(content, args)}, "
+        f"{preflight.describe(content, style, args)}{preflight.tiling_note(content, style, args)}, "
         f"peak memory about {helper.format_bytes(estimate)}"
         f"{preflight.notes(content, style, args.output, alpha)}{resuming}",
         flush=True,
@@ -127,9 +127,10 @@ def _iteration_costs(args, content) -> list[float]:
     """Return the relative time of each scale's iterations: its pixels, times 1.6 when tiled."""
     sizes = args.scales or [max(content.shape[:2])]
     costs = []
-    for size in sizes:
+    for size, iterations in zip(sizes, counts(args)):
         height, width = helper.size_for_longest_side(*content.shape[:2], size)
-        tiled = memory.plan_tiles(height, width, settings_of(args)) is not None
+        settings = settings_of(args).replace(iterations=iterations)
+        tiled = memory.plan_tiles(height, width, settings) is not None
         costs.append(height * width * (memory.TILED_COST if tiled else 1.0))
     return costs
 
@@ -145,7 +146,8 @@ def _checkpoint_parameters(args: argparse.Namespace) -> dict:
 def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: int, alpha) -> int:
     """Save what a single run made, say how it ended, and return its exit code."""
     seconds = recorder.seconds()
-    done_now = recorder.done + len(result.history)
+    # Numbered as planned: a coarser scale that stopped early leaves a gap.
+    done_now = int(result.history[-1]["iteration"]) if result.history else recorder.done
     gif_frames = list(recorder.frames)
     if args.gif and (result.stopped_because != "finished" or not recorder.frames):
         # The GIF so far ends on the image that is saved, so even an early stop has one. The

@@ -186,9 +186,7 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
     styles = style if isinstance(style, list) else [style]
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     options = _memory_options(args, layers, iterations)
-    core = memory.plan_tiles(
-        *content.shape[:2], settings_of(args), style_shape=largest_style, **options
-    )
+    core = memory.plan_tiles(*content.shape[:2], settings_of(args), largest_style)
     if core is None:
         estimate = memory.estimate_peak_bytes(
             *content.shape[:2], style_shape=largest_style, **options
@@ -219,39 +217,47 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
     )
 
 
-def tiling_note(content: np.ndarray, args: argparse.Namespace) -> str:
+def tiling_note(content: np.ndarray, style, args: argparse.Namespace) -> str:
     """Say which scales are evaluated in tiles, how many of what size, and why."""
     layers = [*args.content_layers, *args.style_layers]
     settings = settings_of(args)
+    styles = style if isinstance(style, list) else [style]
+    largest = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     sizes = args.scales or [max(content.shape[:2])]
     tiled, whole = [], 0
     for size, iterations in zip(sizes, counts(args)):
         height, width = helper.size_for_longest_side(*content.shape[:2], size)
-        options = _memory_options(args, layers, iterations)
-        core = memory.plan_tiles(height, width, settings, **options)
+        factor = size / max(content.shape[:2])  # the styles follow the content's area
+        style_shape = (round(largest[0] * factor), round(largest[1] * factor))
+        scale_settings = settings.replace(iterations=iterations)
+        core = memory.plan_tiles(height, width, scale_settings, style_shape)
         if core is not None:
             tiled.append((size, math.ceil(height / core) * math.ceil(width / core), core))
-            whole = memory.estimate_peak_bytes(height, width, **options)
+            options = _memory_options(args, layers, iterations)
+            whole = memory.estimate_peak_bytes(height, width, style_shape=style_shape, **options)
     if not tiled:
         return ""
-    counted = " and ".join(f"{count}" for _, count, _ in tiled)
-    where = ""
-    if args.scales:
-        where = f" at {' and '.join(str(size) for size, _, _ in tiled)} px"
+    where = f" at {' and '.join(str(size) for size, _, _ in tiled)} px" if args.scales else ""
+    if len({core for _, _, core in tiled}) == 1:
+        counted = f"{' and '.join(str(count) for _, count, _ in tiled)} tiles of {tiled[0][2]} px"
+    else:
+        counted = " and ".join(f"{count} tiles of {core} px" for _, count, core in tiled)
     why = "(--tile)"
     if args.tile is None:
         why = (
             f"(the whole picture would need about {helper.format_bytes(whole)}, over the "
             f"budget of {helper.format_bytes(memory.budget_bytes(settings))})"
         )
-    return f", evaluated{where} in {counted} tiles of {tiled[0][2]} px {why}"
+    return f", evaluated{where} in {counted} {why}"
 
 
 def prepare(args: argparse.Namespace, content_path=None, done: int = 0):
     """Check the layers, load the images and check memory; return (content, style, estimate)."""
     layers, minimum, deepest = check_layers(args)
     content, style = load_images(args, minimum, deepest, content_path)
-    estimate = check_memory(args, content, style, layers, counts(args)[-1] - done)
+    planned = counts(args)
+    left = planned[-1] - max(0, done - sum(planned[:-1]))  # in the last scale, whose peak it is
+    estimate = check_memory(args, content, style, layers, left)
     return content, style, estimate
 
 

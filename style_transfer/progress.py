@@ -150,6 +150,9 @@ class Recorder:
             else:
                 resume_point = (image, iteration)
             self.latest = (*resume_point, terms)
+        if self.history and iteration > self.history[-1]["iteration"] + 1:
+            # A coarser scale stopped early: its iterations are planned, not done.
+            self.progress.skip(iteration - self.history[-1]["iteration"] - 1)
         self.history.append({"iteration": iteration, "seconds": self.seconds(), **terms})
         self.progress.update(self.offset + iteration, terms["total"])
         if image is None:

@@ -171,6 +171,10 @@ def _finish_schedule(args: argparse.Namespace) -> None:
         args.size = DEFAULT_SIZE
     if args.iterations is None:
         _default_iterations(args)
+    single = not (args.batch or args.sweep)
+    if args.checkpoint_minutes is None and single and args.size > LARGE_SIZE:
+        if args.preserve_colors != "luminance":  # that run cannot be checkpointed
+            args.checkpoint_minutes = CHECKPOINT_MINUTES
     scales = len(args.scales) if args.scales else 1
     if isinstance(args.iterations, list):
         if len(args.iterations) != scales:
@@ -183,8 +187,8 @@ def _finish_schedule(args: argparse.Namespace) -> None:
 
 
 def _default_iterations(args: argparse.Namespace) -> None:
-    """Give a single run above LARGE_SIZE px the default coarse-to-fine schedule and checkpoints
-    every few minutes; any other run DEFAULTS.iterations at every scale."""
+    """Give a single run above LARGE_SIZE px the default coarse-to-fine schedule; any other run
+    DEFAULTS.iterations at every scale."""
     single = not (args.batch or args.sweep or args.scales)
     if single and args.size > LARGE_SIZE:
         try:
@@ -194,8 +198,6 @@ def _default_iterations(args: argparse.Namespace) -> None:
         args.scales, args.iterations = default_schedule(
             *helper.size_for_longest_side(height, width, args.size)
         )
-        if args.checkpoint_minutes is None and args.preserve_colors != "luminance":
-            args.checkpoint_minutes = CHECKPOINT_MINUTES
     else:
         args.iterations = DEFAULTS.iterations
 
@@ -205,6 +207,10 @@ def _check_modes(args: argparse.Namespace) -> None:
     modes = [flag for flag in ("--batch", "--sweep", "--resume") if getattr(args, flag[2:])]
     if len(modes) > 1:
         raise UsageError(f"{modes[0]} and {modes[1]} cannot be combined; run them separately")
+    if args.tile is not None and args.optimizer != "lbfgs":
+        raise UsageError(
+            f"--tile works with L-BFGS only; drop --tile or --optimizer {args.optimizer}"
+        )
     if modes and modes[0] != "--resume":
         for flag in ("--gif", "--checkpoint-every", "--checkpoint-minutes"):
             if getattr(args, flag[2:].replace("-", "_")):
@@ -244,8 +250,16 @@ def _check_checkpoint_fits(args, checkpoint: checkpoints.Checkpoint, directory) 
                 f"{path} is not the {name} image the checkpoint {directory} was made from; "
                 "give that image, or start a new run without --resume"
             )
-    if checkpoint.iteration >= sum(counts(args)):
+    planned, saved_counts = counts(args), saved.get("iterations")
+    if args.scales and isinstance(saved_counts, list) and planned[:-1] != saved_counts[:-1]:
+        raise UsageError(
+            f"--iterations {show_value(planned)} differs from {show_value(saved_counts)} in the "
+            f"checkpoint {directory} before the last scale; change only the last count"
+        )
+    if checkpoint.iteration >= sum(planned):
+        last = max(2 * planned[-1], checkpoint.iteration - sum(planned[:-1]) + planned[-1])
+        more = show_value([*planned[:-1], last])
         raise UsageError(
             f"the checkpoint {directory} is at iteration {checkpoint.iteration} and --iterations "
-            f"is {show_value(args.iterations)}; give a larger --iterations to continue"
+            f"is {show_value(args.iterations)}; give more, e.g. --iterations {more}"
         )

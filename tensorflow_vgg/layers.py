@@ -69,9 +69,14 @@ def layer_sizes(height: int, width: int, last: str) -> list[tuple[str, int, int,
     return sizes
 
 
+def stride(name: str) -> int:
+    """Return the px of the picture per position of layer `name`: 2 for each pooling up to it."""
+    return 2 ** (poolings_before(name) + name.startswith("pool"))
+
+
 def alignment(names) -> int:
     """Return the px grid on which a tile of the picture must start: one position of the deepest layer."""
-    return 2 ** poolings_before(deepest(names))
+    return stride(deepest(names))
 
 
 def halo(names) -> int:

@@ -54,3 +54,31 @@ def test_ctrl_c_at_a_coarse_scale_hands_back_a_full_size_picture(net, small_phot
     result = stopped.value.result
     assert result.image.shape == content.shape  # the coarse picture's change, carried up
     assert [row["size"] for row in result.history] == [32, 32]
+
+
+def test_a_scale_that_stops_early_leaves_the_next_scales_numbers_as_planned(
+    net, small_photo, small_painting, monkeypatch
+):
+    import tf_helper
+    from going_further import coarse_to_fine
+
+    run = tf_helper.run_style_transfer
+    calls = []
+
+    def first_scale_stops_after_two(content, styles, settings, **options):
+        calls.append(settings.iterations)
+        if len(calls) == 1:  # as if L-BFGS had converged after 2 of its 5 iterations
+            settings = settings.replace(iterations=2)
+        return run(content, styles, settings, **options)
+
+    monkeypatch.setattr(coarse_to_fine.tf_helper, "run_style_transfer", first_scale_stops_after_two)
+    seen = []
+    result = stylize(
+        small_photo(32, 48), small_painting(32, 48), sizes=[16, 32], iterations=[5, 3], net=net,
+        callback=lambda i, terms, image: seen.append(i),
+    )  # fmt: skip
+    assert calls == [5, 3]
+    assert [(row["iteration"], row["size"]) for row in result.history] == [
+        (1, 16), (2, 16), (6, 32), (7, 32), (8, 32),
+    ]  # fmt: skip
+    assert seen == [1, 2, 6, 7, 8]

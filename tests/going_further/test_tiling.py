@@ -95,3 +95,17 @@ def test_stylize_evaluates_in_tiles_past_the_memory_budget_with_the_same_result(
     for result in (tiled, forced):
         assert result.terms["total"] == pytest.approx(whole.terms["total"], rel=1e-4)
         assert np.abs(result.image - whole.image).max() < 2e-3
+
+
+def test_pooling_layers_as_style_layers_are_cropped_at_their_own_stride(net, pair):
+    content, style, image = pair
+    settings = Settings(style_layers=("conv1_1", "pool1", "pool2", "pool4"))
+    expected_terms, expected_gradient = tf_helper.StyleTransferLoss(
+        net, content, style, settings
+    ).terms_and_gradient(image)
+    tiled = TiledLoss(net, content, style, settings, core=48)
+    actual_terms, actual_gradient = tiled.terms_and_gradient(image)
+    for name in ("style", "style_pool1", "style_pool2", "style_pool4"):
+        assert actual_terms[name] == pytest.approx(expected_terms[name], rel=1e-5), name
+    error = np.linalg.norm(actual_gradient - expected_gradient) / np.linalg.norm(expected_gradient)
+    assert error < 1e-5

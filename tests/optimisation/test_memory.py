@@ -133,7 +133,7 @@ def test_a_picture_too_large_for_the_budget_is_planned_in_tiles_not_refused(monk
     estimate = preflight.check_memory(args_for(4096), image, image, layers, 6)
     assert estimate <= 6 * GIB
     args = args_for(4096, scales=[512, 1024, 2048, 4096], iterations=[200, 71, 18, 6])
-    note = preflight.tiling_note(image, args)
+    note = preflight.tiling_note(image, image, args)
     core = memory.tile_core()
     assert note.startswith(f", evaluated at 2048 and 4096 px in 6 and 24 tiles of {core} px")
     assert "over the budget of 4.0 GiB" in note

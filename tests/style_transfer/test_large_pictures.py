@@ -66,7 +66,7 @@ def test_a_large_size_without_iterations_gets_the_schedule_and_checkpoints(photo
     args, _ = parse_arguments(
         [photo, painting, "-o", output, "--size", "4096", "--iterations", "9"]
     )
-    assert (args.scales, args.iterations, args.checkpoint_minutes) == (None, 9, None)
+    assert (args.scales, args.iterations, args.checkpoint_minutes) == (None, 9, 3)
     args, _ = parse_arguments([photo, painting, "-o", output, "--size", str(LARGE_SIZE)])
     assert (args.scales, args.iterations, args.checkpoint_minutes) == (None, 300, None)
     args, _ = parse_arguments(
@@ -140,6 +140,12 @@ def test_a_coarse_to_fine_run_stopped_in_its_first_scale_resumes_there(
     assert pixels(output).shape == (64, 96, 3)
     with Image.open(gif) as animation:  # frames of both scales, all at the output's size
         assert animation.size == (96, 64) and animation.n_frames >= 2
+    again = subprocess.run(
+        [sys.executable, "-m", "style_transfer", "--resume", "-o", str(output)],
+        cwd=repo_root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert again.returncode == 2
+    assert "is at iteration 7" in again.stderr and "e.g. --iterations 4,6" in again.stderr
 
 
 def test_time_left_weighs_each_iteration_by_its_scales_cost():
