@@ -31,7 +31,7 @@ LossAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 # 50 pairs gave a lower loss than 10 at equal iterations, and 150 no lower than 50.
 MAX_PAIRS = 50
 PAIRS_BUDGET_BYTES = 256 * 2**20  # so that a 1024 px run stays within 4 GB (10 pairs there)
-MIN_PAIRS = 3  # at print sizes: a 4096 px picture's pair takes 270 MB
+MIN_PAIRS = 2  # at print sizes, where a 4096 px picture's pair takes 270 MB
 ARMIJO = 1e-4  # sufficient decrease: f(x_new) <= f(x) + ARMIJO * g'(x_new - x)
 MAX_BACKTRACKS = 20
 MIN_CURVATURE_COSINE = 1e-8  # keep a pair only if cos(s, y) is above this

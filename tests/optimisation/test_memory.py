@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 import pytest
@@ -111,9 +112,11 @@ def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, mo
     error = capsys.readouterr().err.strip()
     assert code == 2 and not output.exists()
     assert len(error.splitlines()) == 1 and error.startswith("error: a run at --size 4000")
-    # Even in tiles, 4000x3000 px does not fit in 3 GiB: the fix is the largest size that does.
+    # Even in the smallest tiles, 4000x3000 px does not fit in 3 GiB: the fix is the largest
+    # size that does.
     largest = memory.largest_fitting_size(3000, 4000, 3 * GIB, True, iterations=300)
-    core = memory.tile_core()
+    core = memory.plan_tiles(3000, 4000, Settings())
+    assert core == 2 * halo(memory.DEFAULT_LAYERS)
     estimate = memory.tiled_peak_bytes(3000, 4000, core, iterations=300)
     assert estimate > 3 * GIB
     assert f"needs about {helper.format_bytes(estimate)}" in error
@@ -135,7 +138,10 @@ def test_a_picture_too_large_for_the_budget_is_planned_in_tiles_not_refused(monk
     args = args_for(4096, scales=[512, 1024, 2048, 4096], iterations=[200, 71, 18, 6])
     note = preflight.tiling_note(image, image, args)
     core = memory.tile_core()
-    assert note.startswith(f", evaluated at 2048 and 4096 px in 6 and 24 tiles of {core} px")
+    counts = [math.ceil(h / core) * math.ceil(w / core) for h, w in ((1365, 2048), (2731, 4096))]
+    assert note.startswith(
+        f", evaluated at 2048 and 4096 px in {counts[0]} and {counts[1]} tiles of {core} px"
+    )
     assert "over the budget of 4.0 GiB" in note
 
 
@@ -148,7 +154,10 @@ def test_tiles_are_planned_by_the_budget_or_forced_and_aligned_to_the_pooling_gr
     assert memory.plan_tiles(64, 64, settings.replace(tile=40)) == 32  # on conv5_1's 16 px grid
     assert memory.plan_tiles(1365, 2048, settings.replace(optimizer="adam")) is None
     monkeypatch.setattr(helper, "available_bytes", lambda: 2 * GIB)  # less free than the budget
-    assert memory.plan_tiles(683, 1024, settings) == memory.tile_core()
+    core = memory.plan_tiles(683, 1024, settings)  # smaller tiles, to fit in what is free
+    assert core < memory.tile_core() and core % 16 == 0
+    assert memory.tiled_peak_bytes(683, 1024, core, iterations=300) <= 2 * GIB
+    assert memory.tiled_peak_bytes(683, 1024, core + 16, iterations=300) > 2 * GIB
     core = memory.tile_core()
     window = core + 2 * halo(memory.DEFAULT_LAYERS)
     assert core % 16 == 0
