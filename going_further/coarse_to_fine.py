@@ -108,7 +108,8 @@ def _tiled_loss(content, styles, settings: Settings, net) -> TiledLoss | None:
         return None
     if settings.optimizer != "lbfgs":
         raise SettingsError("a picture evaluated in tiles (tile) is optimised with L-BFGS only")
-    return TiledLoss(net or tf_helper.network(), content, styles, settings, core=core)
+    net = net or tf_helper.network()
+    return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
 
 
 def _full_picture(result: tf_helper.RunResult, content, content_image) -> tf_helper.RunResult:

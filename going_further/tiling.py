@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 import tf_helper
-from optimisation import precisions
+from optimisation import memory, precisions
 from optimisation.settings import Settings, SettingsError, blend_shares, layer_weights
-from tensorflow_vgg.layers import alignment, halo, layer_sizes, stride
+from tensorflow_vgg.layers import halo, layer_sizes, stride
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 
@@ -35,13 +35,12 @@ class Tile:
     window: tuple[int, int, int, int]
 
 
-def tiles(height: int, width: int, core: int, layers: Sequence[str]) -> list[Tile]:
-    """Return the tiles covering a height x width picture with cores of at most `core` px."""
-    grid = alignment(layers)
-    core = max(grid, core // grid * grid)  # as optimisation.memory.plan_tiles rounds it
+def tiles(
+    height: int, width: int, core: int, layers: Sequence[str], exact: bool = True
+) -> list[Tile]:
+    """Return the tiles covering a height x width picture (memory.tile_grid's cores)."""
     margin = halo(layers)
-    rows = [(top, min(top + core, height)) for top in range(0, height, core)]
-    columns = [(left, min(left + core, width)) for left in range(0, width, core)]
+    rows, columns = memory.tile_grid(height, width, core, layers, exact)
     return [
         Tile(
             (top, bottom, left, right),
@@ -82,7 +81,9 @@ class TiledLoss:
     """The loss of equation 7 and its gradient, evaluated tile by tile (see the module's note).
 
     The same interface as tf_helper.StyleTransferLoss: `terms(image)`, `terms_and_gradient`,
-    `precision`. `core` is the largest core side in px; memory grows with (core + 2 halo)^2.
+    `precision`. `core` is the core side in px (with `exact`), or that of the square window
+    whose area no tile's window exceeds (optimisation.memory.tile_grid); memory grows with
+    (core + 2 halo)^2.
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class TiledLoss:
         precision: str = "float32",
         *,
         core: int = 512,
+        exact: bool = True,
     ):
         self.settings = settings or Settings()
         self.content_layers = list(self.settings.content_layers)
@@ -101,9 +103,9 @@ class TiledLoss:
         self.layers = self.settings.layers
         self.w_l = layer_weights(self.style_layers, self.settings.layer_weights)
         self.shape = tuple(content_image.shape)
-        self.core = core
+        self.core, self.exact = core, exact
         self._net = net
-        self.tiles = tiles(*self.shape[:2], core, self.layers)
+        self.tiles = tiles(*self.shape[:2], core, self.layers, exact)
         sizes = {name: (h, w, c) for name, h, w, c in layer_sizes(*self.shape[:2], self.layers[-1])}
         self.M_l = {name: sizes[name][0] * sizes[name][1] for name in self.style_layers}
         self.N_l = {name: sizes[name][2] for name in self.style_layers}
@@ -207,7 +209,7 @@ class TiledLoss:
 
     def _gather(self, image: np.ndarray, tile_list=None) -> list[tf.Tensor]:
         """Return each style layer's Gram matrix over a whole picture, summed over its tiles."""
-        tile_list = tile_list or tiles(*image.shape[:2], self.core, self.layers)
+        tile_list = tile_list or tiles(*image.shape[:2], self.core, self.layers, self.exact)
         G = None
         for tile in tile_list:
             top, bottom, left, right = tile.window

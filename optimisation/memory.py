@@ -6,6 +6,7 @@ command line can refuse a run in a second.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -144,6 +145,50 @@ def tile_core(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
     while ACTIVATION_FACTOR * activation_bytes(side + grid, side + grid, layers) <= TILE_BYTES:
         side += grid
     return side - 2 * margin
+
+
+def _spans(length: int, count: int, grid: int) -> list[tuple[int, int]]:
+    """Split 0..length into at most `count` spans starting on the grid, all but the last equal."""
+    step = math.ceil(math.ceil(length / count) / grid) * grid
+    return [(start, min(start + step, length)) for start in range(0, length, step)]
+
+
+def _windows(spans, length: int, margin: int) -> list[int]:
+    return [min(length, end + margin) - max(0, start - margin) for start, end in spans]
+
+
+def tile_grid(
+    height: int, width: int, core: int, layers: Sequence[str] = DEFAULT_LAYERS, exact=False
+):
+    """Return (row spans, column spans) of the tile cores of a height x width picture.
+
+    With `exact` (--tile), square cores of `core` px. Otherwise, of the grids whose every
+    window (core plus halo) holds no more pixels than a square one around a `core` px core,
+    the one with the least window area: a wide picture gets wide tiles, so less is computed
+    twice in the halos. Columns are as wide as the rows allow and the last is the narrowest,
+    since all but the largest tile's forward pass run twice.
+    """
+    grid, margin = alignment(layers), halo(layers)
+    core = max(grid, core // grid * grid)
+    if exact:
+        return _spans(height, -(-height // core), core), _spans(width, -(-width // core), core)
+    budget = (core + 2 * margin) ** 2
+    best = None
+    for rows in range(1, -(-height // grid) + 1):
+        row_spans = _spans(height, rows, grid)
+        heights = _windows(row_spans, height, margin)
+        widest = budget // max(heights)
+        step = width if width <= widest else (widest - 2 * margin) // grid * grid
+        if step >= grid:
+            column_spans = [(left, min(left + step, width)) for left in range(0, width, step)]
+            area = sum(heights) * sum(_windows(column_spans, width, margin))
+            if best is None or area < best[0]:
+                best = (area, row_spans, column_spans)
+        if len(row_spans) * grid >= height:
+            break
+    if best is None:  # no window fits the budget: the smallest tiles
+        return _spans(height, -(-height // grid), grid), _spans(width, -(-width // grid), grid)
+    return best[1], best[2]
 
 
 def budget_bytes(settings: Settings) -> int:

@@ -232,23 +232,21 @@ def tiling_note(content: np.ndarray, style, args: argparse.Namespace) -> str:
         scale_settings = settings.replace(iterations=iterations)
         core = memory.plan_tiles(height, width, scale_settings, style_shape)
         if core is not None:
-            tiled.append((size, math.ceil(height / core) * math.ceil(width / core), core))
+            rows, columns = memory.tile_grid(height, width, core, layers, args.tile is not None)
+            tiled.append((size, len(rows) * len(columns), core))
             options = _memory_options(args, layers, iterations)
             whole = memory.estimate_peak_bytes(height, width, style_shape=style_shape, **options)
     if not tiled:
         return ""
     where = f" at {' and '.join(str(size) for size, _, _ in tiled)} px" if args.scales else ""
-    if len({core for _, _, core in tiled}) == 1:
-        counted = f"{' and '.join(str(count) for _, count, _ in tiled)} tiles of {tiled[0][2]} px"
-    else:
-        counted = " and ".join(f"{count} tiles of {core} px" for _, count, core in tiled)
-    why = "(--tile)"
-    if args.tile is None:
-        why = (
-            f"(the whole picture would need about {helper.format_bytes(whole)}, over the "
-            f"budget of {helper.format_bytes(memory.budget_bytes(settings))})"
-        )
-    return f", evaluated{where} in {counted} {why}"
+    counted = " and ".join(str(count) for _, count, _ in tiled)
+    if args.tile is not None:
+        return f", evaluated{where} in {counted} tiles of {tiled[0][2]} px (--tile)"
+    why = (
+        f"the whole picture would need about {helper.format_bytes(whole)}, over the budget of "
+        f"{helper.format_bytes(memory.budget_bytes(settings))}"
+    )
+    return f", evaluated{where} in {counted} tiles ({why})"
 
 
 def prepare(args: argparse.Namespace, content_path=None, done: int = 0):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 import pytest
@@ -138,9 +137,10 @@ def test_a_picture_too_large_for_the_budget_is_planned_in_tiles_not_refused(monk
     args = args_for(4096, scales=[512, 1024, 2048, 4096], iterations=[200, 71, 18, 6])
     note = preflight.tiling_note(image, image, args)
     core = memory.tile_core()
-    counts = [math.ceil(h / core) * math.ceil(w / core) for h, w in ((1365, 2048), (2731, 4096))]
+    grids = [memory.tile_grid(h, w, core) for h, w in ((1365, 2048), (2731, 4096))]
+    counts = [len(rows) * len(columns) for rows, columns in grids]
     assert note.startswith(
-        f", evaluated at 2048 and 4096 px in {counts[0]} and {counts[1]} tiles of {core} px"
+        f", evaluated at 2048 and 4096 px in {counts[0]} and {counts[1]} tiles ("
     )
     assert "over the budget of 4.0 GiB" in note
 
@@ -204,3 +204,24 @@ def test_a_style_scale_that_does_not_fit_is_named_as_the_fix(monkeypatch):
         )
     assert "lower --style-scale (now 4, which makes the style 2000x2000 px)" in str(refused.value)
     assert "--size" not in str(refused.value).partition("available")[2]
+
+
+@pytest.mark.parametrize(("height", "width"), [(681, 1024), (1365, 2048), (2724, 4096), (200, 133)])
+def test_the_tile_grid_covers_the_picture_within_the_window_budget_with_less_halo(height, width):
+    core, margin = 624, halo(memory.DEFAULT_LAYERS)
+    rows, columns = memory.tile_grid(height, width, core)
+    exact_rows, exact_columns = memory.tile_grid(height, width, core, exact=True)
+    for spans, length in ((rows, height), (columns, width)):
+        assert spans[0][0] == 0 and spans[-1][1] == length
+        assert all(a[1] == b[0] and a[0] % 16 == 0 for a, b in zip(spans, spans[1:]))
+
+    def windows(spans, length):
+        return [min(length, end + margin) - max(0, start - margin) for start, end in spans]
+
+    heights, widths = windows(rows, height), windows(columns, width)
+    assert max(heights) * max(widths) <= (core + 2 * margin) ** 2
+    area = sum(heights) * sum(widths)
+    assert area <= sum(windows(exact_rows, height)) * sum(windows(exact_columns, width))
+    assert all(start % core == 0 for start, _ in exact_rows + exact_columns)
+    if (height, width) == (681, 1024):  # a wide picture: one row of two wide tiles
+        assert (len(rows), len(columns)) == (1, 2) and area == 681 * (1024 + 2 * margin)
