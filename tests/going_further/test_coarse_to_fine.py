@@ -74,11 +74,11 @@ def test_a_scale_that_stops_early_leaves_the_next_scales_numbers_as_planned(
     monkeypatch.setattr(coarse_to_fine.tf_helper, "run_style_transfer", first_scale_stops_after_two)
     seen = []
     result = stylize(
-        small_photo(32, 48), small_painting(32, 48), sizes=[16, 32], iterations=[5, 3], net=net,
+        small_photo(32, 48), small_painting(32, 48), sizes=[24, 48], iterations=[5, 3], net=net,
         callback=lambda i, terms, image: seen.append(i),
     )  # fmt: skip
     assert calls == [5, 3]
     assert [(row["iteration"], row["size"]) for row in result.history] == [
-        (1, 16), (2, 16), (6, 32), (7, 32), (8, 32),
+        (1, 24), (2, 24), (6, 48), (7, 48), (8, 48),
     ]  # fmt: skip
     assert seen == [1, 2, 6, 7, 8]
