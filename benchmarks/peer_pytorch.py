@@ -149,6 +149,16 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
             f"{seconds[f'engine {precision}']:.2f} s: PyTorch takes {ratio:.2f}x the engine's time",
             flush=True,
         )
+    xla = tf_helper.StyleTransferLoss(
+        tf_helper.network(), content, style, Settings(jit_compile=True)
+    )
+    seconds["engine float32, XLA"] = _median_seconds(lambda: xla.terms_and_gradient(image), repeats)
+    ratio = seconds["PyTorch float32"] / seconds["engine float32, XLA"]
+    print(
+        f"  float32 with XLA (jit_compile=True): engine {seconds['engine float32, XLA']:.2f} s: "
+        f"PyTorch takes {ratio:.2f}x the engine's time",
+        flush=True,
+    )
     return {
         "size": size,
         "seconds": seconds,
