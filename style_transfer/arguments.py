@@ -323,8 +323,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "the memory budget in GiB",
         "4",
         DEFAULTS.memory_budget,
-        help="GiB a run may take before it is evaluated in tiles (less if less is free): a "
-        "tiled evaluation costs about half as long again",
+        help="GiB a run may take before it is evaluated in tiles (less if less is free); tiles "
+        "cost time, since each is computed with a margin and most forward passes run twice",
     )
     parser.add_argument(
         "--weights",
