@@ -178,9 +178,12 @@ def tile_grid(
         row_spans = _spans(height, rows, grid)
         heights = _windows(row_spans, height, margin)
         widest = budget // max(heights)
-        step = width if width <= widest else (widest - 2 * margin) // grid * grid
-        if step >= grid:
-            column_spans = [(left, min(left + step, width)) for left in range(0, width, step)]
+        # The first column has a margin on one side only, so it can be wider by one margin.
+        first = width if width <= widest else (widest - margin) // grid * grid
+        step = (widest - 2 * margin) // grid * grid
+        if first == width or step >= grid:
+            starts = [0, *range(first, width, max(step, grid))]
+            column_spans = [(a, b) for a, b in zip(starts, [*starts[1:], width])]
             area = sum(heights) * sum(_windows(column_spans, width, margin))
             if best is None or area < best[0]:
                 best = (area, row_spans, column_spans)
