@@ -361,7 +361,7 @@ def test_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, image
         (["--style-weight", "5"], ["--style-weight 5 differs from 1000", "drop --style-weight"]),
         (["--size", "64"], ["--size 64 differs from 32"]),
         (["--style-layers", "conv2_1"], ["--style-layers conv2_1 differs from conv1_1"]),
-        (["--iterations", "4"], ["at iteration 4", "larger --iterations"]),
+        (["--iterations", "4"], ["at iteration 4", "give more, e.g. --iterations 8"]),
     ],
 )
 def test_resume_refuses_options_that_change_the_loss(tmp_path, images, capsys, extra, words):
