@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tensorflow_vgg.layers import LayerError
-from tensorflow_vgg.vgg16_avg_pool import Vgg16
+from tensorflow_vgg.vgg16_avg_pool import Vgg16, adjoint_kernel, convolution
 
 
 def assert_close_to_scale(actual, expected, rtol=2e-5):
@@ -84,3 +84,30 @@ def test_network_stops_at_the_deepest_layer_asked_for(net, monkeypatch, layers, 
     actual = net(np.full((1, 16, 16, 3), 0.5, np.float32), layers)
     assert sorted(actual) == sorted(layers)
     assert len(calls) == convolutions
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((1, 7, 10, 5), "float32"), ((2, 16, 9, 3), "float32"), ((1, 12, 12, 8), "bfloat16")],
+)
+def test_convolution_and_its_gradient_are_tensorflows_conv2d(shape, dtype):
+    """The forward convolution with the adjoint kernel gives Conv2DBackpropInput's gradient."""
+    rng = np.random.default_rng(0)
+    dtype = tf.as_dtype(dtype)
+    x = tf.constant(rng.normal(size=shape), dtype)
+    kernel = tf.constant(rng.normal(size=(3, 3, shape[-1], 6)), dtype)
+    weights = tf.constant(rng.normal(size=(*shape[:3], 6)), dtype)
+
+    def value_and_gradient(convolve):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = convolve(x)
+            loss = tf.reduce_sum(tf.cast(weights * y, tf.float32))
+        return y.numpy().astype(np.float32), tape.gradient(loss, x).numpy().astype(np.float32)
+
+    ours = value_and_gradient(lambda x: convolution(x, kernel, adjoint_kernel(kernel)))
+    theirs = value_and_gradient(lambda x: tf.nn.conv2d(x, kernel, strides=1, padding="SAME"))
+    tolerance = 1e-5 if dtype == tf.float32 else 2e-2
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=tolerance * np.abs(b).max())
+    assert np.abs(ours[1]).max() > 0
