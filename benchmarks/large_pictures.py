@@ -23,7 +23,6 @@ ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
 
 CONTENT = ROOT / "image_resources/content/chelsea.jpg"
 STYLE = ROOT / "image_resources/style/van_gogh_village_street_auvers.jpg"
-GRID = 16  # px per position of pool4, the deepest pooling before conv5_1
 GOALS = {"peak_2048_gib": 4.0, "peak_4096_gib": 6.0, "tiled_slowdown": 1.25, "minutes_4096": 75}
 
 
@@ -117,9 +116,12 @@ def seams(run: dict, sizes: list[int]) -> dict:
 
     import helper
     from optimisation import memory
+    from optimisation.settings import Settings
+    from tensorflow_vgg.layers import alignment
 
     with Image.open(run["output"]) as file:
         image = np.asarray(file.convert("RGB"))
+    grid = alignment(Settings().layers)  # where tiles start: one position of conv5_1
     ratios = {}
     for size in sizes:
         height, width = helper.size_for_longest_side(*image.shape[:2], size)
@@ -129,14 +131,15 @@ def seams(run: dict, sizes: list[int]) -> dict:
             [round(start * factor) for start, _ in spans[1:]] for spans in (rows, columns)
         )
         ratios[size] = border_ratio(image, borders)
-        # The network's poolings leave a faint 16 px lattice in any stylised picture, and tile
-        # borders lie on it: the fair "elsewhere" is the lattice's other lines.
-        ratios[f"{size} against the {GRID} px lattice"] = border_ratio(image, borders, GRID)
+        # The network's poolings leave a faint lattice, one line per position of the deepest
+        # layer, in any stylised picture, and tiles start on it: the fair "elsewhere" is the
+        # lattice's other lines.
+        lattice = f"{size} against the {grid} px lattice"
+        ratios[lattice] = border_ratio(image, borders, grid)
         print(
             f"  tile borders of the {size} px scale (rows {borders[0]}, columns {borders[1]}): "
             f"neighbour difference {ratios[size]:.3f}x that elsewhere (goal at most 1.1), "
-            f"{ratios[f'{size} against the {GRID} px lattice']:.3f}x that on the other lines of "
-            f"the network's {GRID} px lattice",
+            f"{ratios[lattice]:.3f}x that on the other lines of the network's {grid} px lattice",
             flush=True,
         )
     return ratios
