@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import peak  # noqa: E402  (benchmarks/, the folder of this script)
+from peak_memory import measure_peak_rss  # noqa: E402
 
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
@@ -166,13 +167,13 @@ def peak_memory_mb(size: int) -> float:
     The run is long enough for L-BFGS to fill its memory of (s, y) pairs.
     """
     import helper
-    from optimisation import lbfgs, memory
+    from optimisation import lbfgs
 
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), size)
     iterations = lbfgs.pairs_for(3 * height * width) + 2
     output = RESULTS / f"memory_{size}.jpg"
     arguments = [str(CONTENT), str(STYLE), "-o", str(output), "--size", str(size)]
-    return memory.measure_peak_rss([*arguments, "--iterations", str(iterations)], cwd=ROOT)
+    return measure_peak_rss([*arguments, "--iterations", str(iterations)], cwd=ROOT)
 
 
 def time_to_quality(extra: list[str], label: str) -> dict:

@@ -18,6 +18,7 @@ import time
 import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
 import numpy as np
 import peak
+from peak_memory import measure_peak_rss
 
 ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
 
@@ -67,12 +68,11 @@ def tiled_against_whole(size: int = 1024, repeats: int = 3) -> dict:
 
 def cli_run(label: str, *options: str) -> dict:
     """Run the command line on the photo and painting in a child; return wall time, peak, stats."""
-    from optimisation import memory
 
     output, stats = RESULTS / f"{label}.png", RESULTS / f"{label}.json"
     arguments = [str(CONTENT), str(STYLE), "-o", str(output), "--stats", str(stats), *options]
     start = time.perf_counter()
-    peak_mib = memory.measure_peak_rss(arguments, cwd=ROOT)
+    peak_mib = measure_peak_rss(arguments, cwd=ROOT)
     wall = time.perf_counter() - start
     manifest = json.loads(stats.read_text())
     print(
@@ -115,6 +115,7 @@ def seams(run: dict, sizes: list[int]) -> dict:
     from PIL import Image
 
     import helper
+    from going_further import tile_geometry
     from optimisation import memory
     from optimisation.settings import Settings
     from tensorflow_vgg.layers import alignment
@@ -125,7 +126,7 @@ def seams(run: dict, sizes: list[int]) -> dict:
     ratios = {}
     for size in sizes:
         height, width = helper.size_for_longest_side(*image.shape[:2], size)
-        rows, columns = memory.tile_grid(height, width, memory.tile_core())
+        rows, columns = tile_geometry.tile_grid(height, width, memory.tile_core())
         factor = max(image.shape[:2]) / size  # a coarser scale's borders, enlarged
         borders = tuple(
             [round(start * factor) for start, _ in spans[1:]] for spans in (rows, columns)

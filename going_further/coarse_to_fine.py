@@ -1,7 +1,7 @@
 """Coarse to fine: optimise at growing sizes, each scale starting from the one before.
 
 Not in the paper; a common recipe for large pictures. Each scale is one
-tf_helper.run_style_transfer.
+tf_run.run_style_transfer.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import helper
 import tf_helper
+import tf_run
 from going_further.tiling import TiledLoss
 from optimisation import memory
 from optimisation.settings import Settings, SettingsError
@@ -40,11 +41,11 @@ def run_coarse_to_fine(
     *,
     sizes: Sequence[int],
     iterations: Sequence[int],
-    callback: tf_helper.Callback | None = None,
+    callback: tf_run.Callback | None = None,
     initial: np.ndarray | None = None,
     iterations_done: int = 0,
     **run_options,
-) -> tf_helper.RunResult:
+) -> tf_run.RunResult:
     """Run at each of `sizes` (longest sides, the last the content's) for its `iterations`.
 
     Each scale resizes the content, and each style to the same pixel area times
@@ -76,23 +77,21 @@ def run_coarse_to_fine(
         offset = before + done_here - iterations_done
         numbered = _numbered(callback, offset)
         try:
-            result = tf_helper.run_style_transfer(
+            result = tf_run.run_style_transfer(
                 content,
                 styles,
                 scale_settings,
-                loss=_tiled_loss(content, styles, scale_settings, run_options.get("net")),
+                loss=tiled_loss(content, styles, scale_settings, run_options.get("net")),
                 callback=numbered,
                 initial=start,
                 iterations_done=done_here,
                 **run_options,
             )
-        except tf_helper.Interrupted as stop:
-            rows = _numbered_on(stop.result.history, iterations_done + offset, sizes[k], history)
+        except tf_run.Interrupted as stop:
+            rows = _numbered_on(stop.result.history, before, sizes[k], history)
             stop.result.history = history + rows
-            raise tf_helper.Interrupted(
-                _full_picture(stop.result, content, content_image)
-            ) from None
-        history += _numbered_on(result.history, iterations_done + offset, sizes[k], history)
+            raise tf_run.Interrupted(_full_picture(stop.result, content, content_image)) from None
+        history += _numbered_on(result.history, before, sizes[k], history)
         if result.failed:
             break
         previous = (result.image, content)
@@ -100,19 +99,17 @@ def run_coarse_to_fine(
     return _full_picture(result, content, content_image)
 
 
-def _tiled_loss(content, styles, settings: Settings, net) -> TiledLoss | None:
+def tiled_loss(content, styles, settings: Settings, net) -> TiledLoss | None:
     """Return the tiled loss of a scale too large for the memory budget, or None (whole)."""
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     core = memory.plan_tiles(*content.shape[:2], settings, largest_style)
     if core is None:
         return None
-    if settings.optimizer != "lbfgs":
-        raise SettingsError("a picture evaluated in tiles (tile) is optimised with L-BFGS only")
     net = net or tf_helper.network()
     return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
 
 
-def _full_picture(result: tf_helper.RunResult, content, content_image) -> tf_helper.RunResult:
+def _full_picture(result: tf_run.RunResult, content, content_image) -> tf_run.RunResult:
     """Bring the result of a run stopped at a coarser scale to the full size."""
     if result.image.shape[:2] != content_image.shape[:2]:
         result.image = carry_to_finer_scale(result.image, content, content_image)

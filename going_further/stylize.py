@@ -1,5 +1,5 @@
 """One call for everything beyond the paper's single run: colours kept, brush-stroke size,
-blends of paintings and coarse to fine, around tf_helper.run_style_transfer.
+blends of paintings and coarse to fine, around tf_run.run_style_transfer.
 """
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+import helper
 import tf_helper
+import tf_run
 from going_further import color
-from going_further.coarse_to_fine import run_coarse_to_fine
+from going_further.coarse_to_fine import run_coarse_to_fine, tiled_loss
 from optimisation.settings import Settings
 
 
@@ -22,10 +24,10 @@ def stylize(
     sizes: Sequence[int] | None = None,
     iterations: Sequence[int] | None = None,
     **run_options,
-) -> tf_helper.RunResult:
+) -> tf_run.RunResult:
     """Paint `content_image` (at its final size) in the style of one or more style images.
 
-    `sizes` and `iterations` give a coarse-to-fine schedule (default: one scale, the
+    `sizes` and `iterations` give a coarse-to-fine schedule (default: one run at the
     content's size, for settings.iterations; optimisation.schedule.default_schedule gives one
     for large pictures). A scale too large for the memory budget is evaluated in tiles.
     settings.preserve_colors = "luminance"
@@ -34,27 +36,33 @@ def stylize(
     `run_options` (net, callback, frame_every, initial, iterations_done) go to the runs.
     """
     settings = settings or Settings()
-    styles = tf_helper.as_style_list(style_image)
-    target = content_image
-    if settings.preserve_colors == "histogram":
-        styles = [color.match_color_histogram(s, content_image) for s in styles]
-    elif settings.preserve_colors == "luminance":
-        target = color.luminance_image(content_image)
-        styles = [color.match_luminance(s, content_image) for s in styles]
-    sizes = list(sizes) if sizes else [max(content_image.shape[:2])]
-    iterations = list(iterations) if iterations else [settings.iterations] * len(sizes)
+    target, styles = _colour_inputs(content_image, tf_helper.as_style_list(style_image), settings)
     try:
-        result = run_coarse_to_fine(
-            target, styles, settings, sizes=sizes, iterations=iterations, **run_options
-        )
-    except tf_helper.Interrupted as stop:
-        raise tf_helper.Interrupted(_in_colour(stop.result, settings, content_image)) from None
+        if sizes:
+            iterations = list(iterations) if iterations else [settings.iterations] * len(sizes)
+            result = run_coarse_to_fine(
+                target, styles, settings, sizes=sizes, iterations=iterations, **run_options
+            )
+        else:
+            styles = [helper.match_style_scale(s, target, settings.style_scale) for s in styles]
+            loss = tiled_loss(target, styles, settings, run_options.get("net"))
+            result = tf_run.run_style_transfer(target, styles, settings, loss=loss, **run_options)
+    except tf_run.Interrupted as stop:
+        raise tf_run.Interrupted(_in_colour(stop.result, settings, content_image)) from None
     return _in_colour(result, settings, content_image)
 
 
-def _in_colour(
-    result: tf_helper.RunResult, settings: Settings, content_image
-) -> tf_helper.RunResult:
+def _colour_inputs(content_image, styles, settings: Settings):
+    """Return the photo and paintings the run sees: as they are, or prepared to keep colours."""
+    if settings.preserve_colors == "histogram":
+        return content_image, [color.match_color_histogram(s, content_image) for s in styles]
+    if settings.preserve_colors == "luminance":
+        target = color.luminance_image(content_image)
+        return target, [color.match_luminance(s, content_image) for s in styles]
+    return content_image, styles
+
+
+def _in_colour(result: tf_run.RunResult, settings: Settings, content_image) -> tf_run.RunResult:
     """Put the content's colours back on a luminance-only result (other results pass)."""
     if settings.preserve_colors == "luminance":
         result.image = color.restore_content_colors(result.image, content_image)

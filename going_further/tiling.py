@@ -15,74 +15,22 @@ the core's features: they are the whole picture's, and so are the loss and gradi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 import tf_helper
-from optimisation import memory, precisions
-from optimisation.settings import Settings, SettingsError, blend_shares, layer_weights
-from tensorflow_vgg.layers import halo, layer_sizes, stride
+from going_further.tile_geometry import Tile, crops, tiles
+from optimisation.settings import Settings, blend_shares
+from tensorflow_vgg.layers import layer_sizes
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 
-@dataclass(frozen=True)
-class Tile:
-    """A part of the picture: `core` (rows, columns) it owns, `window` it is evaluated over."""
-
-    core: tuple[int, int, int, int]  # top, bottom, left, right in px
-    window: tuple[int, int, int, int]
-
-
-def tiles(
-    height: int, width: int, core: int, layers: Sequence[str], exact: bool = True
-) -> list[Tile]:
-    """Return the tiles covering a height x width picture (memory.tile_grid's cores)."""
-    margin = halo(layers)
-    rows, columns = memory.tile_grid(height, width, core, layers, exact)
-    return [
-        Tile(
-            (top, bottom, left, right),
-            (
-                max(0, top - margin),
-                min(height, bottom + margin),
-                max(0, left - margin),
-                min(width, right + margin),
-            ),
-        )  # fmt: skip
-        for top, bottom in rows
-        for left, right in columns
-    ]
-
-
-def _crops(tile: Tile, shape, layers: Sequence[str]) -> np.ndarray:
-    """Return, per layer, where the tile's core lies in its window's feature map (L, 4)."""
-    top, bottom, left, right = tile.core
-    window_top, window_bottom, window_left, window_right = tile.window
-    rows = []
-    for name in layers:
-        scale = stride(name)
-        # A core that ends at the picture's edge keeps the last, partly pooled, position.
-        end_row = -(-(window_bottom - window_top) // scale) if bottom == shape[0] else None
-        end_column = -(-(window_right - window_left) // scale) if right == shape[1] else None
-        rows.append(
-            [
-                (top - window_top) // scale,
-                end_row or (bottom - window_top) // scale,
-                (left - window_left) // scale,
-                end_column or (right - window_left) // scale,
-            ]
-        )
-    return np.array(rows, np.int32)
-
-
-class TiledLoss:
+class TiledLoss(tf_helper.Loss):
     """The loss of equation 7 and its gradient, evaluated tile by tile (see the module's note).
 
-    The same interface as tf_helper.StyleTransferLoss: `terms(image)`, `terms_and_gradient`,
-    `precision`. `core` is the core side in px (with `exact`), or that of the square window
-    whose area no tile's window exceeds (optimisation.memory.tile_grid); memory grows with
+    A tf_helper.Loss, as the whole picture's StyleTransferLoss is. `core` is the core side in px (with `exact`), or that of the square window
+    whose area no tile's window exceeds (going_further.tile_geometry.tile_grid); memory grows with
     (core + 2 halo)^2.
     """
 
@@ -97,12 +45,7 @@ class TiledLoss:
         core: int = 512,
         exact: bool = True,
     ):
-        self.settings = settings or Settings()
-        self.content_layers = list(self.settings.content_layers)
-        self.style_layers = list(self.settings.style_layers)
-        self.layers = self.settings.layers
-        self.w_l = layer_weights(self.style_layers, self.settings.layer_weights)
-        self.shape = tuple(content_image.shape)
+        super().__init__(content_image, settings)
         self.core, self.exact = core, exact
         self._net = net
         self.tiles = tiles(*self.shape[:2], core, self.layers, exact)
@@ -113,14 +56,12 @@ class TiledLoss:
         crops = tf.TensorSpec((len(self.layers), 4), tf.int32)
         self._gram_pass = tf.function(self._grams, input_signature=[window, crops])
         self._traced = {}
-        self.precision = precision  # of the convolutions: "float32" or "bfloat16"
+        self.precision = precision
         self.P = [self._core_features(content_image, tile) for tile in self.tiles]
         self.A = self._style_targets(tf_helper.as_style_list(style_images))
 
     def _functions(self) -> tuple:
         """Return the traced (tile gradient, last tile gradient) of the current precision."""
-        if self.precision not in precisions.EVALUATION_PRECISIONS:
-            raise SettingsError(f"unknown evaluation precision {self.precision!r}")
         if self.precision not in self._traced:
             dtype = tf.as_dtype(self.precision)
             self._traced[self.precision] = (
@@ -161,8 +102,7 @@ class TiledLoss:
                 ]
             )
             tv = _tile_total_variation(window, tv_crop)
-            s = self.settings
-            surrogate = s.alpha * content + s.beta * style + s.gamma * tv
+            surrogate = tf_helper.total_loss(content, style, tv, self.settings)
         return content, tv, tape.gradient(surrogate, window)
 
     def _last_tile_gradient(self, window, crops, tv_crop, P, G_rest, dtype):
@@ -192,7 +132,7 @@ class TiledLoss:
         top, bottom, left, right = tile.window
         window = tf.constant(image[None, top:bottom, left:right], tf.float32)
         cores = self._cores(
-            self._net(window, self.content_layers), _crops(tile, self.shape, self.layers)
+            self._net(window, self.content_layers), crops(tile, self.shape, self.layers)
         )
         return [tf.constant(cores[name]) for name in self.content_layers]
 
@@ -204,7 +144,9 @@ class TiledLoss:
             grams = self._gather(image)
             positions = {n: h * w for n, h, w, _ in layer_sizes(*image.shape[:2], self.layers[-1])}
             for i, name in enumerate(self.style_layers):
-                A[i] = A[i] + share * grams[i] * (self.M_l[name] / positions[name])
+                A[i] = A[i] + share * tf_helper.style_target(
+                    grams[i], positions[name], self.M_l[name]
+                )
         return [tf.constant(a) for a in A]
 
     def _gather(self, image: np.ndarray, tile_list=None) -> list[tf.Tensor]:
@@ -214,7 +156,7 @@ class TiledLoss:
         for tile in tile_list:
             top, bottom, left, right = tile.window
             window = tf.constant(image[None, top:bottom, left:right], tf.float32)
-            grams = self._gram_pass(window, _crops(tile, image.shape, self.layers))
+            grams = self._gram_pass(window, crops(tile, image.shape, self.layers))
             G = grams if G is None else [g + h for g, h in zip(G, grams)]
         return G
 
@@ -247,16 +189,14 @@ class TiledLoss:
             for g, a, n in self._per_layer(G)
         ]
         style = float(tf_helper.style_loss(E, self.w_l))
-        total = float(tf_helper.total_loss(content, style, tv, self.settings))
-        terms = {"total": total, "content": content, "style": style, "tv": tv}
-        terms.update({f"style_{n}": float(e) for n, e in zip(self.style_layers, E)})
-        return terms, gradient
+        terms = self.weighted_terms(content, style, tv, [float(e) for e in E])
+        return {name: float(value) for name, value in terms.items()}, gradient
 
     def _tile_inputs(self, image: np.ndarray, k: int) -> tuple:
         tile = self.tiles[k]
         top, bottom, left, right = tile.window
         window = tf.constant(image[None, top:bottom, left:right], tf.float32)
-        return window, _crops(tile, self.shape, self.layers), self._tv_crop(tile), self.P[k]
+        return window, crops(tile, self.shape, self.layers), self._tv_crop(tile), self.P[k]
 
     @staticmethod
     def _add(gradient: np.ndarray, tile: Tile, g: tf.Tensor) -> None:
@@ -298,6 +238,4 @@ def _tile_total_variation(window: tf.Tensor, crop: tf.Tensor) -> tf.Tensor:
     top, bottom, left, right, more_rows, more_columns = (crop[i] for i in range(6))
     rows = x[:, top : bottom + more_rows, left:right, :]
     columns = x[:, top:bottom, left : right + more_columns, :]
-    dy = rows[:, 1:] - rows[:, :-1]
-    dx = columns[:, :, 1:] - columns[:, :, :-1]
-    return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))
+    return tf_helper.neighbour_differences(rows, columns)

@@ -6,19 +6,12 @@ command line can refuse a run in a second.
 
 from __future__ import annotations
 
-import math
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import helper
 from optimisation import lbfgs
-from optimisation.settings import CONTENT_LAYERS, STYLE_LAYERS, Settings
+from optimisation.settings import CONTENT_LAYERS, DEFAULT_LAYERS, Settings
 from tensorflow_vgg.layers import CHANNELS, alignment, deepest, halo, layer_sizes
-
-DEFAULT_LAYERS = (*CONTENT_LAYERS, *STYLE_LAYERS)
 
 # --- What was measured ---------------------------------------------------------------------
 # Peak resident memory (VmHWM of the child process) of
@@ -147,53 +140,6 @@ def tile_core(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
     return side - 2 * margin
 
 
-def _spans(length: int, count: int, grid: int) -> list[tuple[int, int]]:
-    """Split 0..length into at most `count` spans starting on the grid, all but the last equal."""
-    step = math.ceil(math.ceil(length / count) / grid) * grid
-    return [(start, min(start + step, length)) for start in range(0, length, step)]
-
-
-def _windows(spans, length: int, margin: int) -> list[int]:
-    return [min(length, end + margin) - max(0, start - margin) for start, end in spans]
-
-
-def tile_grid(
-    height: int, width: int, core: int, layers: Sequence[str] = DEFAULT_LAYERS, exact=False
-):
-    """Return (row spans, column spans) of the tile cores of a height x width picture.
-
-    With `exact` (--tile), square cores of `core` px. Otherwise, of the grids whose every
-    window (core plus halo) holds no more pixels than a square one around a `core` px core,
-    the one with the least window area: a wide picture gets wide tiles, so less is computed
-    twice in the halos. Columns are as wide as the rows allow and the last is the narrowest,
-    since all but the largest tile's forward pass run twice.
-    """
-    grid, margin = alignment(layers), halo(layers)
-    core = max(grid, core // grid * grid)
-    if exact:
-        return _spans(height, -(-height // core), core), _spans(width, -(-width // core), core)
-    budget = (core + 2 * margin) ** 2
-    best = None
-    for rows in range(1, -(-height // grid) + 1):
-        row_spans = _spans(height, rows, grid)
-        heights = _windows(row_spans, height, margin)
-        widest = budget // max(heights)
-        # The first column has a margin on one side only, so it can be wider by one margin.
-        first = width if width <= widest else (widest - margin) // grid * grid
-        step = (widest - 2 * margin) // grid * grid
-        if first == width or step >= grid:
-            starts = [0, *range(first, width, max(step, grid))]
-            column_spans = [(a, b) for a, b in zip(starts, [*starts[1:], width])]
-            area = sum(heights) * sum(_windows(column_spans, width, margin))
-            if best is None or area < best[0]:
-                best = (area, row_spans, column_spans)
-        if len(row_spans) * grid >= height:
-            break
-    if best is None:  # no window fits the budget: the smallest tiles
-        return _spans(height, -(-height // grid), grid), _spans(width, -(-width // grid), grid)
-    return best[1], best[2]
-
-
 def budget_bytes(settings: Settings) -> int:
     """Return the memory a run may take before it is evaluated in tiles: the budget, or less."""
     budget = int(settings.memory_budget * 2**30)
@@ -207,7 +153,7 @@ def plan_tiles(
     """Return the core side (px) of the tiles a run on height x width px is evaluated in, or
     None to evaluate it whole.
 
-    settings.tile if given; else, for L-BFGS, tiles only when the whole picture's estimate
+    settings.tile if given; else tiles only when the whole picture's estimate
     (settings.iterations, the largest style's shape) exceeds budget_bytes(settings):
     tile_core() px, or smaller where that would not fit in the memory available. The memory
     check, the first line and the engine all plan with this, so they agree.
@@ -216,8 +162,6 @@ def plan_tiles(
     grid = alignment(layers)
     if settings.tile is not None:
         return max(grid, settings.tile // grid * grid)
-    if settings.optimizer != "lbfgs":  # Adam's step is not the tiled loss's business
-        return None
     options = {"layers": layers, "iterations": settings.iterations}
     whole = estimate_peak_bytes(height, width, style_shape=style_shape, **options)
     if whole <= budget_bytes(settings):
@@ -264,36 +208,3 @@ def largest_fitting_size(
         else:
             high = middle - 1
     return low
-
-
-_PEAK_REPORTING_RUN = """
-import atexit, runpy, sys
-def report():
-    status = open("/proc/self/status").read()
-    print("peak-rss-kib", status.split("VmHWM:")[1].split()[0], file=sys.__stderr__, flush=True)
-atexit.register(report)
-sys.argv = ["style_transfer", *sys.argv[1:]]
-runpy.run_module("style_transfer", run_name="__main__", alter_sys=True)
-"""
-
-
-def measure_peak_rss(arguments: Sequence[str], cwd: str | os.PathLike | None = None) -> float:
-    """Run `python -m style_transfer ARGUMENTS` in a child process; return its peak RSS in MiB.
-
-    The child reports its own high-water mark (VmHWM) as it exits. Its ru_maxrss would do on
-    a small parent, but Linux carries the parent's peak over into a child through fork and
-    exec, so under pytest (TensorFlow loaded) it would report the parent's size.
-    """
-    root = Path(__file__).resolve().parents[1]  # where `style_transfer` can be imported
-    command = [sys.executable, "-c", _PEAK_REPORTING_RUN, *arguments, "--no-memory-check"]
-    done = subprocess.run(
-        command,
-        cwd=cwd or root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"style_transfer {' '.join(arguments)} failed:\n{done.stderr[-3000:]}")
-    line = [line for line in done.stderr.splitlines() if line.startswith("peak-rss-kib")][-1]
-    return int(line.split()[1]) / 1024

@@ -19,6 +19,7 @@ from tensorflow_vgg.layers import LAYER_ORDER, check_layer_names, deepest, minim
 # The paper's layers: content at conv4_2, style at the first layer of every block.
 CONTENT_LAYERS = ("conv4_2",)
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+DEFAULT_LAYERS = (*CONTENT_LAYERS, *STYLE_LAYERS)
 INITS = ("noise", "content", "recolored", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 COLOR_MODES = ("luminance", "histogram")

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 import helper
+import sheets
 from optimisation import memory
 from optimisation.settings import SettingsError
 from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
@@ -153,7 +154,7 @@ def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: i
         # The GIF so far ends on the image that is saved, so even an early stop has one. The
         # checkpoint keeps only the planned frames: a resumed run's GIF has --gif-frames.
         text = f"iteration {done_now} ({result.stopped_because.split(':')[0]})"
-        gif_frames.append(helper.to_uint8(helper.annotate(result.image, text)))
+        gif_frames.append(helper.to_uint8(sheets.annotate(result.image, text)))
     try:
         all_saved = outputs.save_outputs(
             args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha
@@ -161,7 +162,7 @@ def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: i
     except KeyboardInterrupt:
         print("interrupted again while saving; outputs not yet written are lost", file=sys.stderr)
         return EXIT_INTERRUPTED
-    loss = outputs.loss_line(args, result.terms)
+    loss = outputs.loss_line(result.terms)
     if result.stopped_because in ("finished", "interrupted") or result.failed:
         print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
     else:  # stopped or converged before its iterations were done: the sentence says why

@@ -38,6 +38,7 @@ def paint(
     start(args) must have loaded the engine.
     """
     import tf_helper
+    import tf_run
     from going_further.stylize import stylize
 
     resume = {}
@@ -55,5 +56,5 @@ def paint(
             frame_every=recorder.frame_every,
             **resume,
         )
-    except tf_helper.Interrupted as stop:  # Ctrl-C: the best image so far is saved all the same
+    except tf_run.Interrupted as stop:  # Ctrl-C: the best image so far is saved all the same
         return stop.result

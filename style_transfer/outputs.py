@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import helper
+import sheets
 from style_transfer import repeat
 from style_transfer.errors import EXIT_INTERRUPTED, EXIT_NOT_FINITE
 from style_transfer.options import counts, show_value
@@ -71,13 +72,9 @@ def save_stats(args: argparse.Namespace, contents: dict) -> bool:
     return save(lambda path: helper.write_text(text, path), args.stats, "the stats")
 
 
-def loss_line(args, terms: dict[str, float]) -> str:
+def loss_line(terms: dict[str, float]) -> str:
     """Return the loss as the sum of its weighted terms, then the unweighted terms."""
-    weighted = {
-        "content": args.content_weight * terms["content"],
-        "style": args.style_weight * terms["style"],
-        "tv": args.tv_weight * terms["tv"],
-    }
+    weighted = {name: terms[f"weighted_{name}"] for name in ("content", "style", "tv")}
     # The command line weighs every style layer alike: L_style = (1/L) sum_l E_l.
     E = {name[len("style_") :]: value for name, value in terms.items() if name.startswith("style_")}
     layers = f" = (1/{len(E)}) x (" + " + ".join(f"E_{n} {v:.4g}" for n, v in E.items()) + ")"
@@ -96,7 +93,7 @@ def save_outputs(
     last checkpoint; return whether all went where asked."""
     all_saved = save_image(result.image, args.output, "the image", alpha=alpha)
     if args.gif and gif_frames:
-        all_saved &= save(lambda path: helper.save_animation(gif_frames, path), args.gif, "the GIF")
+        all_saved &= save(lambda path: sheets.save_animation(gif_frames, path), args.gif, "the GIF")
     if args.stats:
         # A coarse-to-fine run's own history says at which size each iteration ran.
         history = recorder.history

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 import helper
+import sheets
+from going_further import tile_geometry
 from optimisation import memory
 from optimisation.settings import SettingsError, check_image_side
 from style_transfer import checkpoints
@@ -82,7 +84,7 @@ def check_paths(args: argparse.Namespace) -> Path | None:
         if output.suffix.lower() == ".gif":
             suffixes += "; for an animation of the run add --gif"
         raise UsageError(f"{args.output}: unknown image suffix; use one of {suffixes}")
-    if "--gif" in outputs and outputs["--gif"].suffix.lower() not in helper.ANIMATION_SUFFIXES:
+    if "--gif" in outputs and outputs["--gif"].suffix.lower() not in sheets.ANIMATION_SUFFIXES:
         raise UsageError(f"--gif {args.gif} must end in .gif (or .mp4, for a video)")
     if checkpoint_dir is not None and checkpoint_dir.exists() and not checkpoint_dir.is_dir():
         raise UsageError(f"{checkpoint_dir} is a file; give --checkpoint-dir a directory")
@@ -199,16 +201,8 @@ def check_memory(args, content, style, layers, iterations: int) -> int:
     skip = args.no_memory_check or os.environ.get(memory.MEMORY_CHECK_ENV_VAR, "") not in ("", "0")
     if available is None or skip or estimate <= available:
         return estimate
-    tiled = args.optimizer == "lbfgs"  # plan_tiles tiles L-BFGS runs only
-    largest = memory.largest_fitting_size(*content.shape[:2], available, tiled, **options)
+    largest = memory.largest_fitting_size(*content.shape[:2], available, True, **options)
     fix = f"use --size {largest} or less" if largest else "close other programs"
-    if args.style_scale > 1 and core is None:  # the enlarged style may be what does not fit
-        shape = content.shape[:2]
-        if memory.estimate_peak_bytes(*shape, style_shape=shape, **options) <= available:
-            fix = (
-                f"lower --style-scale (now {args.style_scale:g}, which makes the style "
-                f"{largest_style[1]}x{largest_style[0]} px)"
-            )
     raise memory.InsufficientMemoryError(
         f"a run at --size {args.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
         f"{helper.format_bytes(estimate)} of memory, but {helper.format_bytes(available)} is "
@@ -232,7 +226,9 @@ def tiling_note(content: np.ndarray, style, args: argparse.Namespace) -> str:
         scale_settings = settings.replace(iterations=iterations)
         core = memory.plan_tiles(height, width, scale_settings, style_shape)
         if core is not None:
-            rows, columns = memory.tile_grid(height, width, core, layers, args.tile is not None)
+            rows, columns = tile_geometry.tile_grid(
+                height, width, core, layers, args.tile is not None
+            )
             tiled.append((size, len(rows) * len(columns), core))
             options = _memory_options(args, layers, iterations)
             whole = memory.estimate_peak_bytes(height, width, style_shape=style_shape, **options)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import helper
+import sheets
 from going_further import color
 from style_transfer import checkpoints
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, EXIT_NOT_FINITE
@@ -184,7 +185,7 @@ class Recorder:
             image = helper.resize(image, *self.content.shape[:2])
         if self.args.preserve_colors == "luminance" and image.shape == self.content.shape:
             image = color.restore_content_colors(image, self.content)
-        self.frames.append(helper.to_uint8(helper.annotate(image, text)))
+        self.frames.append(helper.to_uint8(sheets.annotate(image, text)))
 
     def save_checkpoint(self, image, iteration: int, terms) -> None:
         entries = [entry for entry in self.history if entry["iteration"] <= iteration]

@@ -207,10 +207,6 @@ def _check_modes(args: argparse.Namespace) -> None:
     modes = [flag for flag in ("--batch", "--sweep", "--resume") if getattr(args, flag[2:])]
     if len(modes) > 1:
         raise UsageError(f"{modes[0]} and {modes[1]} cannot be combined; run them separately")
-    if args.tile is not None and args.optimizer != "lbfgs":
-        raise UsageError(
-            f"--tile works with L-BFGS only; drop --tile or --optimizer {args.optimizer}"
-        )
     if modes and modes[0] != "--resume":
         for flag in ("--gif", "--checkpoint-every", "--checkpoint-minutes"):
             if getattr(args, flag[2:].replace("-", "_")):

@@ -11,7 +11,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
-import helper
+import sheets
 from optimisation import memory
 from style_transfer import engine, outputs, preflight, repeat
 from style_transfer.arguments import SWEEPABLE, build_parser
@@ -143,7 +143,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     jobs = list(zip(runs, prepared, offsets))
     entries, code, seconds = run_each(jobs, offsets[-1], paint_one)
     if tiles:
-        sheet = helper.image_grid(
+        sheet = sheets.image_grid(
             tiles,
             sweep_columns(args.sweep),
             [entry["label"] for entry in entries],

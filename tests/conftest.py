@@ -142,6 +142,11 @@ class NumpyReference:
         out["style"] = sum(w * out[f"style_{name}"] for name, w in zip(style_layers, w_l))
         out["tv"] = self.tv_loss(image)
         out["total"] = alpha * out["content"] + beta * out["style"] + gamma * out["tv"]
+        out["weighted_content"] = alpha * out["content"]
+        out["weighted_style"] = beta * out["style"]
+        out["weighted_tv"] = gamma * out["tv"]
+        for name, w in zip(style_layers, w_l):
+            out[f"weighted_style_{name}"] = beta * w * out[f"style_{name}"]
         return out
 
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 import helper
+import sheets
 
 ORIENTATION = 0x0112  # the EXIF tag
 
@@ -251,7 +252,7 @@ def test_save_image_refuses_an_unknown_suffix(tmp_path):
 def test_save_animation_writes_every_frame_of_a_gif(tmp_path):
     frames = [np.full((12, 16, 3), level, np.float32) for level in (0.0, 0.25, 0.5, 0.75, 1.0)]
     frames[2][:, :8] = [1.0, 0.0, 0.0]
-    path = helper.save_animation(frames, tmp_path / "run.gif")
+    path = sheets.save_animation(frames, tmp_path / "run.gif")
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.is_animated
         assert gif.n_frames == 5
@@ -271,7 +272,7 @@ def test_save_animation_writes_an_mp4_that_plays_back_the_frames(tmp_path):
     import imageio.v2 as imageio
 
     frames = [np.full((13, 16, 3), level, np.float32) for level in (0.0, 0.5, 1.0)]
-    path = helper.save_animation(frames, tmp_path / "run.mp4", frame_ms=100, final_ms=300)
+    path = sheets.save_animation(frames, tmp_path / "run.mp4", frame_ms=100, final_ms=300)
     read = imageio.mimread(path, format="FFMPEG")
     assert len(read) == 3 + 2  # the last frame repeated to last 300 ms at 10 frames a second
     assert read[0].shape == (14, 16, 3)  # even sides, as H.264's colour format needs
@@ -341,9 +342,9 @@ def test_python_api_raises_image_error(tmp_path):
 
 def test_wrap_text_breaks_at_spaces_into_lines_that_fit():
     text = "style-weight 100, content-layer conv4_2"
-    lines = helper.wrap_text(text, lambda line: len(line) <= 14)
+    lines = sheets.wrap_text(text, lambda line: len(line) <= 14)
     assert lines == ["style-weight", "100,", "content-layer", "conv4_2"]
-    assert helper.wrap_text("short", lambda line: len(line) <= 14) == ["short"]
+    assert sheets.wrap_text("short", lambda line: len(line) <= 14) == ["short"]
 
 
 # --- Files ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tf_helper
+import tf_run
 from optimisation.settings import Settings, SettingsError
 from tensorflow_vgg.layers import minimum_image_side
 
@@ -61,7 +62,8 @@ def test_total_variation_loss_matches_numpy_reference(rng, reference):
 def test_style_target_rescales_gram_to_generated_positions(rng):
     F_style = rng.uniform(size=(1, 6, 10, 4)).astype(np.float32)
     M_l = 15  # the generated image has 15 positions at this layer, the style 60
-    actual = tf_helper.style_target(tf.constant(F_style), M_l).numpy()
+    A_s = tf_helper.gram_matrix(tf.constant(F_style))
+    actual = tf_helper.style_target(A_s, 60, M_l).numpy()
     F = F_style[0].astype(np.float64).reshape(60, 4)
     np.testing.assert_allclose(actual, F.T @ F * 15 / 60, rtol=1e-5)
 
@@ -320,7 +322,7 @@ def test_bfloat16_evaluations_stay_close_to_the_float64_loss_and_float32_gradien
 def test_bfloat16_run_reports_the_float32_loss_of_its_picture(net, small_photo, small_painting):
     content, style = small_photo(40, 40), small_painting(40, 56)
     settings = Settings(iterations=15, precision="bfloat16")
-    result = tf_helper.run_style_transfer(content, style, settings, net=net)
+    result = tf_run.run_style_transfer(content, style, settings, net=net)
     exact = tf_helper.StyleTransferLoss(net, content, style).terms(result.image)
     assert result.terms == pytest.approx(exact, rel=1e-6)
     assert result.terms["total"] < 0.5 * result.history[0]["total"]
@@ -334,7 +336,7 @@ def test_unknown_precision_is_refused_with_the_choices(net, small_photo):
     with pytest.raises(SettingsError, match="precision 'mixed'.*float32, bfloat16$"):
         tf_helper.StyleTransferLoss(net, content, content, precision="mixed")
     with pytest.raises(SettingsError, match="precision 'half'.*auto, float32, bfloat16, mixed"):
-        tf_helper.run_style_transfer(
+        tf_run.run_style_transfer(
             content, content, Settings(iterations=2, precision="half"), net=net
         )
 
@@ -350,7 +352,7 @@ def _grey(image: np.ndarray) -> np.ndarray:
 def test_grey_photo_and_painting_give_a_grey_picture(net, small_photo, small_painting, optimizer):
     content, style = _grey(small_photo(32, 32)), _grey(small_painting(32, 40))
     settings = Settings(iterations=4, init="noise", optimizer=optimizer, precision="float32")
-    result = tf_helper.run_style_transfer(content, style, settings, net=net)
+    result = tf_run.run_style_transfer(content, style, settings, net=net)
     assert np.ptp(result.image, axis=-1).max() == 0.0  # R = G = B
     assert result.image.std() > 0.01  # and a picture, not a flat grey
 
@@ -358,14 +360,14 @@ def test_grey_photo_and_painting_give_a_grey_picture(net, small_photo, small_pai
 def test_a_colour_painting_keeps_a_grey_photo_in_colour(net, small_photo, small_painting):
     content, style = _grey(small_photo(32, 32)), small_painting(32, 40)
     settings = Settings(iterations=3, precision="float32")
-    result = tf_helper.run_style_transfer(content, style, settings, net=net)
+    result = tf_run.run_style_transfer(content, style, settings, net=net)
     assert np.ptp(result.image, axis=-1).mean() > 0.02
 
 
 def test_a_run_at_a_minimum_says_it_converged_at_which_iteration(net, small_photo):
     flat = np.full((32, 32, 3), 0.5, np.float32)  # total variation only: a flat image is optimal
     settings = Settings(iterations=20, init="content", alpha=0, beta=0, gamma=1)
-    result = tf_helper.run_style_transfer(flat, small_photo(32, 32), settings, net=net)
+    result = tf_run.run_style_transfer(flat, small_photo(32, 32), settings, net=net)
     expected = "converged at iteration 0 of 20: the projected gradient is zero"
     assert (result.stopped_because, result.failed) == (expected, False)
 
@@ -380,8 +382,8 @@ def test_ctrl_c_raises_interrupted_with_the_best_image_so_far(net, small_photo, 
             raise KeyboardInterrupt
 
     settings = Settings(iterations=10, precision="float32")
-    with pytest.raises(tf_helper.Interrupted) as stopped:
-        tf_helper.run_style_transfer(content, style, settings, net=net, callback=stop_at_the_third)
+    with pytest.raises(tf_run.Interrupted) as stopped:
+        tf_run.run_style_transfer(content, style, settings, net=net, callback=stop_at_the_third)
     result = stopped.value.result
     assert isinstance(stopped.value, KeyboardInterrupt)  # so Jupyter's Run All stops too
     assert (result.stopped_because, len(result.history)) == ("interrupted", 3)

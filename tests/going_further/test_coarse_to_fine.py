@@ -39,7 +39,7 @@ def test_coarse_to_fine_numbers_iterations_on_and_ends_at_full_size(
 def test_ctrl_c_at_a_coarse_scale_hands_back_a_full_size_picture(net, small_photo, small_painting):
     import pytest
 
-    import tf_helper
+    import tf_run
 
     content, style = small_photo(48, 64), small_painting(40, 60)
 
@@ -47,7 +47,7 @@ def test_ctrl_c_at_a_coarse_scale_hands_back_a_full_size_picture(net, small_phot
         if iteration == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(tf_helper.Interrupted) as stopped:
+    with pytest.raises(tf_run.Interrupted) as stopped:
         stylize(
             content, style, sizes=[32, 64], iterations=[3, 4], net=net, callback=stop_at_the_second
         )
@@ -59,10 +59,10 @@ def test_ctrl_c_at_a_coarse_scale_hands_back_a_full_size_picture(net, small_phot
 def test_a_scale_that_stops_early_leaves_the_next_scales_numbers_as_planned(
     net, small_photo, small_painting, monkeypatch
 ):
-    import tf_helper
+    import tf_run
     from going_further import coarse_to_fine
 
-    run = tf_helper.run_style_transfer
+    run = tf_run.run_style_transfer
     calls = []
 
     def first_scale_stops_after_two(content, styles, settings, **options):
@@ -71,7 +71,7 @@ def test_a_scale_that_stops_early_leaves_the_next_scales_numbers_as_planned(
             settings = settings.replace(iterations=2)
         return run(content, styles, settings, **options)
 
-    monkeypatch.setattr(coarse_to_fine.tf_helper, "run_style_transfer", first_scale_stops_after_two)
+    monkeypatch.setattr(coarse_to_fine.tf_run, "run_style_transfer", first_scale_stops_after_two)
     seen = []
     result = stylize(
         small_photo(32, 48), small_painting(32, 48), sizes=[24, 48], iterations=[5, 3], net=net,

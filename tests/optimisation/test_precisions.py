@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tf_helper
+import tf_run
 from optimisation import precisions
 from optimisation.settings import INITS, Settings, SettingsError
 from optimisation.starts import initial_image
@@ -91,7 +92,7 @@ def test_mixed_run_switches_to_float32_for_its_last_third(
     content, style = small_photo(40, 40), small_painting(40, 56)
     seen = []
     settings = Settings(iterations=9, precision="mixed", optimizer=optimizer, learning_rate=0.05)
-    result = tf_helper.run_style_transfer(
+    result = tf_run.run_style_transfer(
         content, style, settings, net=net,
         callback=lambda i, terms, image: seen.append((terms, image)), frame_every=1,
     )  # fmt: skip
@@ -118,7 +119,7 @@ def test_a_resumed_mixed_run_goes_on_with_the_whole_runs_schedule(
     content, style = small_photo(40, 40), small_painting(40, 56)
     start = initial_image("recolored", content, [style], 0)
     seen = []
-    tf_helper.run_style_transfer(
+    tf_run.run_style_transfer(
         content, style, Settings(iterations=9, precision="mixed"), net=net, iterations_done=done,
         initial=start, callback=lambda i, terms, image: seen.append((terms, image)),
         frame_every=1,
@@ -134,7 +135,7 @@ def test_iterations_done_must_leave_some_to_run(net, small_photo, small_painting
     content, style = small_photo(32, 32), small_painting(32, 32)
     for done in (5, -1, 2.5):
         with pytest.raises(SettingsError, match=f"from 0 to 4, not {done}"):
-            tf_helper.run_style_transfer(
+            tf_run.run_style_transfer(
                 content, style, Settings(iterations=5), net=net, iterations_done=done
             )
 

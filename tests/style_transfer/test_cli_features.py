@@ -65,7 +65,6 @@ def test_positional_style_and_style_list_become_one_list(small_files, tmp_path):
         (["{style}", "--scales", "24,32", "--size", "48"], ["--size 48 differs", "24,32"]),
         (["{style}", "--scales", "24,32", "--iterations", "1,2,3"], ["3 counts for 2 scale"]),
         (["{style}", "--sweep", "size=32", "--checkpoint-minutes", "2"], ["--checkpoint-minutes"]),
-        (["{style}", "--tile", "32", "--optimizer", "adam"], ["--tile works with L-BFGS only"]),
         (["{style}", "--preserve-colors", "luminance", "--checkpoint-every", "5"], ["luminance"]),
         (["{style}", "--sweep", "style-weight=0,1"], ["--sweep style-weight", "'0' cannot"]),
         (["{style}", "--sweep", "style-weight=-1,1"], ["'-1' cannot", "more than zero"]),

@@ -13,6 +13,7 @@ from PIL import Image
 
 import helper
 import tf_helper
+import tf_run
 from optimisation.settings import STYLE_LAYERS, Settings
 from optimisation.starts import initial_image
 from style_transfer import cli
@@ -33,7 +34,7 @@ def test_lbfgs_from_noise_lowers_the_total_loss_tenfold(net, pictures):
     content, style = pictures
     x0 = initial_image("noise", content, [style], seed=0)
     seen = []
-    result = tf_helper.run_style_transfer(
+    result = tf_run.run_style_transfer(
         content, style, Settings(iterations=20, init="noise", seed=0), net=net,
         callback=lambda iteration, terms, image: seen.append((iteration, terms["total"])),
     )  # fmt: skip
@@ -55,13 +56,13 @@ def test_lbfgs_from_noise_lowers_the_total_loss_tenfold(net, pictures):
 def test_same_seed_repeats_the_run(net, pictures):
     content, style = pictures
     runs = [
-        tf_helper.run_style_transfer(
+        tf_run.run_style_transfer(
             content, style, Settings(iterations=3, init="noise", seed=7), net=net
         )
         for _ in range(2)
     ]
     np.testing.assert_allclose(runs[0].image, runs[1].image, atol=1e-5)
-    other = tf_helper.run_style_transfer(
+    other = tf_run.run_style_transfer(
         content, style, Settings(iterations=1, init="noise", seed=8), net=net
     )
     assert np.abs(other.image - runs[0].image).mean() > 0.01
@@ -72,7 +73,7 @@ def test_adam_lowers_the_loss_and_sends_frames(net, pictures):
     content, style = pictures
     frames = []
     settings = Settings(iterations=6, optimizer="adam", init="content", learning_rate=0.05)
-    result = tf_helper.run_style_transfer(
+    result = tf_run.run_style_transfer(
         content, style, settings, net=net, frame_every=3,
         callback=lambda iteration, terms, image: frames.append((iteration, image)),
     )  # fmt: skip

@@ -152,14 +152,14 @@ def test_sigint_during_a_run_stops_it_and_keeps_the_iterations_done(
 ):
     import os
 
-    import tf_helper
+    import tf_run
 
     def interrupt_at_the_second_iteration(iteration, terms, image):
         if iteration == 2:
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
 
-    with pytest.raises(tf_helper.Interrupted) as stopped:  # a KeyboardInterrupt, with the picture
-        tf_helper.run_style_transfer(
+    with pytest.raises(tf_run.Interrupted) as stopped:  # a KeyboardInterrupt, with the picture
+        tf_run.run_style_transfer(
             small_photo(32, 32), small_painting(32, 32), Settings(iterations=50, optimizer=optimizer),
             net=net, callback=interrupt_at_the_second_iteration,
         )  # fmt: skip

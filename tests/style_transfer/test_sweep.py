@@ -11,7 +11,7 @@ from conftest import SMALL_HEIGHT as HEIGHT
 from conftest import SMALL_WIDTH as WIDTH
 from conftest import pixels, run_cli
 
-import helper
+import sheets
 from style_transfer import sweep
 
 
@@ -54,8 +54,8 @@ def _text_pixels(image: np.ndarray) -> int:
 
 def test_a_label_wider_than_its_tile_is_wrapped_not_cut():
     label = sweep.label({"style-weight": 10000.0, "content-layer": "conv3_2"})
-    wide = helper.annotate(np.full((192, 2000, 3), 0.5, np.float32), label)
-    narrow = helper.annotate(np.full((192, 130, 3), 0.5, np.float32), label)
+    wide = sheets.annotate(np.full((192, 2000, 3), 0.5, np.float32), label)
+    narrow = sheets.annotate(np.full((192, 130, 3), 0.5, np.float32), label)
     # The same glyphs are drawn on two or more lines instead of running off the edge.
     assert _text_pixels(narrow) >= 0.95 * _text_pixels(wide)
     band_rows = (narrow[:, 0] < 0.1).all(axis=-1).sum()
@@ -66,16 +66,16 @@ def test_labels_above_the_pictures_leave_every_pixel_of_them():
     rng = np.random.default_rng(0)
     pictures = [rng.random((60, 50, 3), dtype=np.float32) for _ in range(3)]
     label = sweep.label({"style-weight": 10000.0, "content-layer": "conv3_2"})
-    sheet = helper.image_grid(pictures, 2, [label, "short", label], gap=4, labels_above=True)
-    strip = helper.caption(label, 50, 10)
-    assert strip.shape[0] > 2 * helper.caption("short", 50, 10).shape[0]  # wrapped, not cut
+    sheet = sheets.image_grid(pictures, 2, [label, "short", label], gap=4, labels_above=True)
+    strip = sheets.caption(label, 50, 10)
+    assert strip.shape[0] > 2 * sheets.caption("short", 50, 10).shape[0]  # wrapped, not cut
     assert sheet.shape == (2 * strip.shape[0] + 2 * 60 + 4, 2 * 50 + 4, 3)
     for index, (top, left) in enumerate([(0, 0), (0, 54), (strip.shape[0] + 64, 0)]):
         below = top + strip.shape[0]
         np.testing.assert_allclose(sheet[below : below + 60, left : left + 50], pictures[index], atol=1e-6)  # fmt: skip
     np.testing.assert_array_equal(sheet[: strip.shape[0], :50], strip)  # the first label
     # On a 130 px strip the same glyphs as on one wide enough for one line: wrapped, none lost
-    narrow, wide = helper.caption(label, 130, 10), helper.caption(label, 2000, 10)
+    narrow, wide = sheets.caption(label, 130, 10), sheets.caption(label, 2000, 10)
     assert narrow.shape[0] > 1.5 * wide.shape[0]
     assert (narrow.max(axis=-1) < 0.5).sum() >= 0.95 * (wide.max(axis=-1) < 0.5).sum()
 
@@ -101,7 +101,7 @@ def test_sweep_writes_a_sheet_with_one_tile_per_combination(small_files, tmp_pat
     width = round(WIDTH * height / HEIGHT)
     labels = [sweep.label(combination) for combination in sweep.parse_sweep(specs)]
     strips = [
-        max(helper.caption(label, width, max(10, height // 24)).shape[0] for label in row)
+        max(sheets.caption(label, width, max(10, height // 24)).shape[0] for label in row)
         for row in (labels[:2], labels[2:])
     ]
     assert strips[0] > 16  # the label wraps to two lines at this width
