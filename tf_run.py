@@ -78,6 +78,11 @@ def run_style_transfer(
     picture: one channel is optimised and shown as R = G = B.
     """
     settings = settings or Settings()
+    if settings.beyond_one_run():
+        raise SettingsError(
+            f"run_style_transfer does not read {', '.join(settings.beyond_one_run())}; "
+            "call going_further.stylize.stylize, which does"
+        )
     if not isinstance(iterations_done, int) or not 0 <= iterations_done < settings.iterations:
         raise SettingsError(
             f"iterations_done must be a whole number from 0 to {settings.iterations - 1}, "

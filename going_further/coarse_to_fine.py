@@ -80,7 +80,7 @@ def run_coarse_to_fine(
             result = tf_run.run_style_transfer(
                 content,
                 styles,
-                scale_settings,
+                scale_settings.for_one_run(),
                 loss=tiled_loss(content, styles, scale_settings, run_options.get("net")),
                 callback=numbered,
                 initial=start,

@@ -46,7 +46,8 @@ def stylize(
         else:
             styles = [helper.match_style_scale(s, target, settings.style_scale) for s in styles]
             loss = tiled_loss(target, styles, settings, run_options.get("net"))
-            result = tf_run.run_style_transfer(target, styles, settings, loss=loss, **run_options)
+            one_run = settings.for_one_run()
+            result = tf_run.run_style_transfer(target, styles, one_run, loss=loss, **run_options)
     except tf_run.Interrupted as stop:
         raise tf_run.Interrupted(_in_colour(stop.result, settings, content_image)) from None
     return _in_colour(result, settings, content_image)

@@ -114,8 +114,8 @@ class Settings:
     alpha, beta and gamma weigh the content, style and total-variation losses (paper,
     eq. 7); w_l (`layer_weights`, default 1/L) the style layers (eq. 5). `style_blend`
     gives each of several style images a share of the style target. `style_scale`,
-    `preserve_colors`, `tile` and `memory_budget` are read by going_further.stylize, not by
-    the single run (optimisation/memory.py plans the tiles).
+    `preserve_colors`, `tile` and `memory_budget` are read by going_further.stylize, and a
+    single run (tf_run.py) refuses them (optimisation/memory.py plans the tiles).
     """
 
     iterations: int = 300
@@ -170,6 +170,15 @@ class Settings:
         except precisions.PrecisionError as error:
             raise SettingsError(str(error)) from None
 
+    def beyond_one_run(self) -> list[str]:
+        """Return the settings that going_further.stylize reads and a single run does not,
+        where they differ from their defaults."""
+        return [name for name in BEYOND_ONE_RUN if getattr(self, name) != _DEFAULTS[name]]
+
+    def for_one_run(self) -> Settings:
+        """Return these settings without those that going_further.stylize has dealt with."""
+        return self.replace(**_DEFAULTS)
+
     def replace(self, **changes) -> Settings:
         """Return a copy with some settings changed (and checked)."""
         return dataclasses.replace(self, **changes)
@@ -178,3 +187,8 @@ class Settings:
     def layers(self) -> list[str]:
         """The content and style layers, each once: what the network must compute."""
         return sorted(set(self.content_layers) | set(self.style_layers), key=LAYER_ORDER.index)
+
+
+# Read by going_further.stylize around a run (colours, brush strokes, tiles), not by the run.
+BEYOND_ONE_RUN = ("style_scale", "preserve_colors", "tile", "memory_budget")
+_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in BEYOND_ONE_RUN}

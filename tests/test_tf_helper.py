@@ -389,3 +389,12 @@ def test_ctrl_c_raises_interrupted_with_the_best_image_so_far(net, small_photo, 
     assert (result.stopped_because, len(result.history)) == ("interrupted", 3)
     assert result.terms["total"] <= min(seen)
     assert result.image.shape == content.shape
+
+
+def test_a_single_run_refuses_the_settings_that_only_stylize_reads(net, small_photo):
+    content = small_photo(32, 32)
+    for changes in ({"preserve_colors": "luminance"}, {"style_scale": 2.0}, {"tile": 64}):
+        with pytest.raises(SettingsError, match=f"does not read {next(iter(changes))}; call"):
+            tf_run.run_style_transfer(content, content, Settings(iterations=2, **changes), net=net)
+    expected = Settings(iterations=2)
+    assert Settings(iterations=2, preserve_colors="histogram", tile=64).for_one_run() == expected
