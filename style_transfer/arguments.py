@@ -1,4 +1,5 @@
-"""The command line's grammar: every option with its type, default and help.
+"""The command line's grammar: one table of options, from which the parser and every fact
+about an option (sweepable, a Settings field, inherited on --resume, ...) are derived.
 
 Defaults and choices come from optimisation.settings, numbers are checked by its rules, so
 the command line and the engine agree. No TensorFlow here: --help and a bad option answer at once.
@@ -7,6 +8,8 @@ the command line and the engine agree. No TensorFlow here: --help and a bad opti
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from optimisation import memory, precisions
 from optimisation.schedule import FIRST_SIZE, LARGE_SIZE
@@ -28,18 +31,49 @@ DEFAULT_GIF_FRAMES = 30
 NO_COLOR_PRESERVATION = "none"
 DEFAULTS = Settings()
 
-# Sweepable settings: the command line's option name -> how to read one value.
-SWEEPABLE = {
-    "style-weight": float,
-    "content-weight": float,
-    "tv-weight": float,
-    "style-scale": float,
-    "iterations": int,
-    "size": int,
-    "init": str,
-    "content-layer": str,
-    "preserve-colors": str,
-}
+
+@dataclass(frozen=True)
+class Option:
+    """One option of the command line: how it is typed and read, and what it means elsewhere."""
+
+    name: str  # the attribute of the parsed arguments and of the Request
+    flags: tuple[str, ...]  # () for a positional argument
+    help: str
+    default: object = None
+    parse: Callable | None = None  # text -> value, raising argparse.ArgumentTypeError
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    nargs: str | None = None
+    switch: bool = False  # a flag without a value (store_true)
+    path: bool = False  # a path, or a list of paths: `~` is expanded
+    setting: str | None = None  # the optimisation.settings.Settings field it gives
+    sweep: tuple[str, type] | None = None  # its --sweep name and how one value is read
+    inherited: bool = False  # a --resume takes it from the checkpoint unless given again
+    must_match: bool = False  # ... and refuses a value other than the checkpoint's
+    repeated: bool = True  # a --repeat takes it from the manifest unless given again
+
+    @property
+    def flag(self) -> str:
+        """Return the option's name as messages give it: --style-weight, or CONTENT's name."""
+        return self.flags[-1] if self.flags else self.name
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        """Add this option to an argument parser."""
+        if not self.flags:
+            parser.add_argument(self.name, nargs=self.nargs, help=self.help)
+        elif self.switch:
+            parser.add_argument(*self.flags, dest=self.name, action="store_true", help=self.help)
+        else:
+            parser.add_argument(
+                *self.flags,
+                dest=self.name,
+                type=self.parse,
+                default=self.default,
+                choices=self.choices,
+                metavar=self.metavar,
+                nargs=self.nargs,
+                help=self.help,
+            )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,13 +110,6 @@ def _number(what: str, example: str, zero_allowed: bool):
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
-
-
-def _add_number(parser, flag, what, example, default, zero_allowed=False, help=None) -> None:
-    """Add an option that takes a finite number (of zero or more, or more than zero)."""
-    parser.add_argument(
-        flag, type=_number(what, example, zero_allowed), default=default, help=help or what
-    )
 
 
 def _layer_list(text: str) -> list[str]:
@@ -156,8 +183,168 @@ def _seed(text: str) -> int:
     return value
 
 
+def _number_option(name, flag, what, example, default, zero_allowed=False, help=None, **facts):
+    """Return an option that takes a finite number (of zero or more, or more than zero)."""
+    parse = _number(what, example, zero_allowed)
+    return Option(name, (flag,), help or what, default=default, parse=parse, **facts)
+
+
+# Facts shared by many options, as keyword arguments of Option.
+_LOSS = {"inherited": True, "must_match": True}  # defines what a resumed run optimises
+_OUTPUT = {"path": True, "repeated": False}  # a second file the repeat would overwrite
+
+# The options in the order --help lists them.
+STYLE_OPTIONS = (
+    Option("content", (), "the content photo (several: see --batch)", nargs="?", path=True,
+           inherited=True),
+    Option("style", (), "the style painting (several: see --style)", nargs="?", path=True,
+           inherited=True),
+    Option("output", ("-o", "--output"), "where to save the result (.jpg, .png, .webp, .tif "
+           "or .bmp); with --batch a directory, with --sweep the contact sheet (required unless "
+           "--repeat)", path=True),
+    Option("styles", ("--style",), "one or more style paintings, instead of the positional "
+           "STYLE; their Gram matrices are blended (see --style-blend). Put them after CONTENT",
+           nargs="+", metavar="STYLE", path=True, inherited=True),
+    Option("style_blend", ("--style-blend",), "blend weights of the --style images, one each, "
+           "e.g. 0.7,0.3 (default: equal)", parse=_blend_list, metavar="W1,W2,...",
+           setting="style_blend", **_LOSS),
+    _number_option("style_scale", "--style-scale", "the style scale", "1.5",
+                   DEFAULTS.style_scale, help="size the style image to the content's area "
+                   "times this squared: above 1 paints larger brush strokes, below 1 smaller "
+                   "ones", setting="style_scale", sweep=("style-scale", float), **_LOSS),
+    Option("preserve_colors", ("--preserve-colors",), "keep the content's colours (Gatys et "
+           "al. 2016): 'luminance' transfers only luminance and puts the content's colours "
+           "back; 'histogram' first gives the style image the content's colour mean and "
+           "covariance", default=NO_COLOR_PRESERVATION,
+           choices=(NO_COLOR_PRESERVATION, *COLOR_MODES), setting="preserve_colors",
+           sweep=("preserve-colors", str), **_LOSS),
+)  # fmt: skip
+
+RUN_OPTIONS = (
+    Option("size", ("--size",), f"longest side of the output in pixels (default: "
+           f"{DEFAULT_SIZE}, or the last of --scales)", parse=_whole_number("a size in pixels",
+           512), sweep=("size", int), **_LOSS),
+    Option("scales", ("--scales",), "coarse-to-fine: optimise at these growing longest sides, "
+           "each scale starting from the one before, e.g. 128,256,512 (the last is the output "
+           "size)", parse=_scale_list, metavar="S1,S2,...", **_LOSS),
+    Option("iterations", ("--iterations",), f"optimiser iterations: one count for every "
+           f"scale, or one per scale of --scales (e.g. 200,100,50). Default: "
+           f"{DEFAULTS.iterations}; for a single run above {LARGE_SIZE} px with no --scales, a "
+           f"coarse-to-fine schedule from {FIRST_SIZE} px up that takes about the same time at "
+           f"every scale (--batch and --sweep keep {DEFAULTS.iterations})",
+           parse=_iteration_counts, setting="iterations", sweep=("iterations", int),
+           inherited=True),
+    Option("seed", ("--seed",), "random seed (for --init noise); TensorFlow's ops run "
+           "deterministically, so a seed repeats a run bit for bit on the same machine",
+           default=DEFAULTS.seed, parse=_seed, setting="seed", inherited=True),
+    Option("init", ("--init",), "where the optimisation starts: white noise (as in the "
+           "paper), the photo, the photo in the style's colours (its colour mean and "
+           "covariance, pooled over a blend's styles: 1-8%% lower loss than the photo after "
+           "100 iterations), or the (first) style image", default=DEFAULTS.init,
+           choices=INITS, setting="init", sweep=("init", str), inherited=True),
+    Option("precision", ("--precision",), "arithmetic of the network's convolutions (the "
+           "reported loss is always float32): bfloat16 is about 1.75 times as fast per "
+           "iteration on CPUs with AVX512_BF16 or AMX (AMD Zen 4, Intel Xeon since Cooper "
+           "Lake), slower on others; mixed runs the first two thirds of the iterations in "
+           "bfloat16 and the rest in float32, for float32's loss in about three quarters of "
+           "its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
+           "which one ran", default=DEFAULTS.precision, choices=precisions.PRECISIONS,
+           setting="precision", inherited=True),
+    Option("optimizer", ("--optimizer",), "lbfgs: box-constrained L-BFGS, as in the paper; "
+           "adam: first-order, needs far more iterations (see --learning-rate)",
+           default=DEFAULTS.optimizer, choices=OPTIMIZERS, setting="optimizer", inherited=True),
+    _number_option("learning_rate", "--learning-rate", "Adam's step size", "0.02",
+                   DEFAULTS.learning_rate, setting="learning_rate", inherited=True),
+    _number_option("content_weight", "--content-weight", "the content weight", "1",
+                   DEFAULTS.alpha, zero_allowed=True, help="alpha (0 synthesises the style's "
+                   "texture alone)", setting="alpha", sweep=("content-weight", float), **_LOSS),
+    _number_option("style_weight", "--style-weight", "the style weight", "1000", DEFAULTS.beta,
+                   help="beta", setting="beta", sweep=("style-weight", float), **_LOSS),
+    _number_option("tv_weight", "--tv-weight", "the total-variation weight", "0.001",
+                   DEFAULTS.gamma, zero_allowed=True, help="gamma (denoising)", setting="gamma",
+                   sweep=("tv-weight", float), **_LOSS),
+    Option("content_layers", ("--content-layers",), "VGG16 layers of the content loss, "
+           "comma-separated", default=",".join(DEFAULTS.content_layers), parse=_layer_list,
+           setting="content_layers", sweep=("content-layer", str), **_LOSS),
+    Option("style_layers", ("--style-layers",), "VGG16 layers of the style loss (equal "
+           "weights), comma-separated", default=",".join(DEFAULTS.style_layers),
+           parse=_layer_list, setting="style_layers", **_LOSS),
+    Option("tile", ("--tile",), "evaluate the loss in tiles of PX px, each with the margin "
+           "that keeps it exact (by default only a picture whose run would need more than "
+           "--memory-budget is tiled)", parse=_whole_number("a tile size in px", 512),
+           metavar="PX", setting="tile", inherited=True),
+    _number_option("memory_budget", "--memory-budget", "the memory budget in GiB", "4",
+                   DEFAULTS.memory_budget, help="GiB a run may take before it is evaluated in "
+                   "tiles (less if less is free); tiles cost time, since each is computed with a "
+                   "margin and most forward passes run twice", setting="memory_budget",
+                   inherited=True),
+    Option("weights", ("--weights",), "vgg16.npy to use (default: $VGG16_NPY or "
+           "tensorflow_vgg/vgg16.npy)", path=True, inherited=True),
+)  # fmt: skip
+
+OUTPUT_OPTIONS = (
+    Option("gif", ("--gif",), "also write the optimisation as an animated GIF (or as an H.264 "
+           "video, if the name ends in .mp4)", inherited=True, **_OUTPUT),
+    Option("gif_frames", ("--gif-frames",), "frames in the GIF, evenly spaced over the run "
+           "and ending at its last iteration", default=DEFAULT_GIF_FRAMES,
+           parse=_whole_number("a count", DEFAULT_GIF_FRAMES), inherited=True),
+    Option("stats", ("--stats",), "write a JSON manifest of the run here: every parameter, the "
+           "sha256 of each input file, library versions and the loss history (repeat it with "
+           "--repeat)", inherited=True, **_OUTPUT),
+    Option("checkpoint_every", ("--checkpoint-every",), "every N iterations (and when the run "
+           "stops) save the image as exact float32 and the run state, so that --resume can "
+           "continue a long run", parse=_whole_number("a count", 50), metavar="N",
+           inherited=True, repeated=False),
+    Option("checkpoint_minutes", ("--checkpoint-minutes",), f"save a checkpoint at least "
+           f"every M minutes (default: {CHECKPOINT_MINUTES:g} for a single run above "
+           f"{LARGE_SIZE} px, else none; 0 turns them off)", parse=_number("minutes", "3", True),
+           metavar="M", inherited=True, repeated=False),
+    Option("checkpoint_dir", ("--checkpoint-dir",), "where checkpoints go (default: "
+           "OUTPUT.checkpoint/ next to the output)", **_OUTPUT),
+    Option("resume", ("--resume",), "continue from the checkpoint: the image and its loss "
+           "continue exactly, and the checkpoint's options apply unless given again. L-BFGS's "
+           "curvature pairs and Adam's moments are not saved (they are as large as many "
+           "images), so they are rebuilt", switch=True, repeated=False),
+    Option("no_memory_check", ("--no-memory-check",), f"run even when the estimated peak "
+           f"memory exceeds what is free (or set {memory.MEMORY_CHECK_ENV_VAR}=1)", switch=True),
+)  # fmt: skip
+
+# Sweepable settings: the name --sweep knows each by -> how to read one value.
+SWEEPABLE = {
+    option.sweep[0]: option.sweep[1]
+    for option in STYLE_OPTIONS + RUN_OPTIONS + OUTPUT_OPTIONS
+    if option.sweep
+}
+
+MODE_OPTIONS = (
+    Option("batch", ("--batch",), "style several content images (paths, or quoted glob "
+           "patterns such as 'photos/*.jpg') with the --style image(s), one after another; -o "
+           "is then a directory that gets <content>_<style>.jpg for each. A file that fails is "
+           "reported and the others still run", nargs="+", metavar="CONTENT", path=True),
+    Option("sweep", ("--sweep",), f"run every combination of these settings and save one "
+           f"labelled contact sheet to -o (a row per combination of the others, a column per "
+           f"value of the last); NAME is one of {', '.join(SWEEPABLE)}. Put CONTENT and STYLE "
+           f"before it", nargs="+", metavar="NAME=V1,V2"),
+    Option("repeat", ("--repeat",), "run again the run a --stats manifest records, with the "
+           "same parameters (options given again override them); refused if an input file "
+           "changed. Writes the image to -o, or where the run wrote it", metavar="MANIFEST",
+           path=True, repeated=False),
+)  # fmt: skip
+
+OPTIONS = STYLE_OPTIONS + RUN_OPTIONS + OUTPUT_OPTIONS + MODE_OPTIONS
+BY_NAME = {option.name: option for option in OPTIONS}
+BY_SWEEP_NAME = {option.sweep[0]: option for option in OPTIONS if option.sweep}
+
+# The facts about options, as the table gives them.
+SETTINGS = {option.name: option.setting for option in OPTIONS if option.setting}
+INHERITED = tuple(option.name for option in OPTIONS if option.inherited)
+MUST_MATCH = tuple(option.name for option in OPTIONS if option.must_match)
+NOT_REPEATED = tuple(option.name for option in OPTIONS if not option.repeated)
+PATH_OPTIONS = tuple(option.name for option in OPTIONS if option.path)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the command line."""
+    """Return the argument parser of the command line, one argument per row of OPTIONS."""
     parser = _Parser(
         prog="python -m style_transfer",
         description="Neural style transfer (Gatys, Ecker & Bethge) on an average-pool VGG16.",
@@ -167,249 +354,15 @@ def build_parser() -> argparse.ArgumentParser:
         "some images of a --batch failed, 2 bad input or settings (told before the run "
         "starts), 130 interrupted by Ctrl-C (best image so far saved).",
     )
-    parser.add_argument("content", nargs="?", help="the content photo (several: see --batch)")
-    parser.add_argument("style", nargs="?", help="the style painting (several: see --style)")
-    parser.add_argument(
-        "-o",
-        "--output",
-        help="where to save the result (.jpg, .png, .webp, .tif or .bmp); with --batch a "
-        "directory, with --sweep the contact sheet (required unless --repeat)",
-    )
-    _add_style_options(parser)
-    _add_run_options(parser)
-    _add_output_options(parser)
-    _add_mode_options(parser)
+    for option in OPTIONS:
+        option.add_to(parser)
     return parser
 
 
-def _add_style_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--style",
-        dest="styles",
-        nargs="+",
-        metavar="STYLE",
-        help="one or more style paintings, instead of the positional STYLE; their Gram "
-        "matrices are blended (see --style-blend). Put them after CONTENT",
-    )
-    parser.add_argument(
-        "--style-blend",
-        type=_blend_list,
-        default=None,
-        metavar="W1,W2,...",
-        help="blend weights of the --style images, one each, e.g. 0.7,0.3 (default: equal)",
-    )
-    _add_number(
-        parser,
-        "--style-scale",
-        "the style scale",
-        "1.5",
-        DEFAULTS.style_scale,
-        help="size the style image to the content's area times this squared: above 1 paints "
-        "larger brush strokes, below 1 smaller ones",
-    )
-    parser.add_argument(
-        "--preserve-colors",
-        choices=(NO_COLOR_PRESERVATION, *COLOR_MODES),
-        default=NO_COLOR_PRESERVATION,
-        help="keep the content's colours (Gatys et al. 2016): 'luminance' transfers only "
-        "luminance and puts the content's colours back; 'histogram' first gives the style "
-        "image the content's colour mean and covariance",
-    )
-
-
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    size = _whole_number("a size in pixels", 512)
-    parser.add_argument(
-        "--size",
-        type=size,
-        default=None,
-        help=f"longest side of the output in pixels (default: {DEFAULT_SIZE}, or the last of "
-        "--scales)",
-    )
-    parser.add_argument(
-        "--scales",
-        type=_scale_list,
-        default=None,
-        metavar="S1,S2,...",
-        help="coarse-to-fine: optimise at these growing longest sides, each scale starting from "
-        "the one before, e.g. 128,256,512 (the last is the output size)",
-    )
-    parser.add_argument(
-        "--iterations",
-        type=_iteration_counts,
-        default=None,
-        help=f"optimiser iterations: one count for every scale, or one per scale of --scales "
-        f"(e.g. 200,100,50). Default: {DEFAULTS.iterations}; for a single run above "
-        f"{LARGE_SIZE} px with no --scales, a coarse-to-fine schedule from {FIRST_SIZE} px up "
-        "that takes about the same time at every scale (--batch and --sweep keep "
-        f"{DEFAULTS.iterations})",
-    )
-    parser.add_argument(
-        "--seed",
-        type=_seed,
-        default=DEFAULTS.seed,
-        help="random seed (for --init noise); TensorFlow's ops run deterministically, so a seed "
-        "repeats a run bit for bit on the same machine",
-    )
-    parser.add_argument(
-        "--init",
-        choices=INITS,
-        default=DEFAULTS.init,
-        help="where the optimisation starts: white noise (as in the paper), the photo, the photo "
-        "in the style's colours (its colour mean and covariance, pooled over a blend's styles: "
-        "1-8%% lower loss than the photo after 100 iterations), or the (first) style image",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=precisions.PRECISIONS,
-        default=DEFAULTS.precision,
-        help="arithmetic of the network's convolutions (the reported loss is always float32): "
-        "bfloat16 is about 1.75 times as fast per iteration on CPUs with AVX512_BF16 or AMX (AMD "
-        "Zen 4, Intel Xeon since Cooper Lake), slower on others; mixed runs the first two thirds "
-        "of the iterations in bfloat16 and the rest in float32, for float32's loss in about three "
-        "quarters of its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
-        "which one ran",
-    )
-    parser.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default=DEFAULTS.optimizer,
-        help="lbfgs: box-constrained L-BFGS, as in the paper; adam: first-order, needs far "
-        "more iterations (see --learning-rate)",
-    )
-    _add_number(parser, "--learning-rate", "Adam's step size", "0.02", DEFAULTS.learning_rate)
-    _add_number(
-        parser,
-        "--content-weight",
-        "the content weight",
-        "1",
-        DEFAULTS.alpha,
-        zero_allowed=True,
-        help="alpha (0 synthesises the style's texture alone)",
-    )
-    _add_number(parser, "--style-weight", "the style weight", "1000", DEFAULTS.beta, help="beta")
-    _add_number(
-        parser,
-        "--tv-weight",
-        "the total-variation weight",
-        "0.001",
-        DEFAULTS.gamma,
-        zero_allowed=True,
-        help="gamma (denoising)",
-    )
-    parser.add_argument(
-        "--content-layers",
-        type=_layer_list,
-        default=",".join(DEFAULTS.content_layers),
-        help="VGG16 layers of the content loss, comma-separated",
-    )
-    parser.add_argument(
-        "--style-layers",
-        type=_layer_list,
-        default=",".join(DEFAULTS.style_layers),
-        help="VGG16 layers of the style loss (equal weights), comma-separated",
-    )
-    parser.add_argument(
-        "--tile",
-        type=_whole_number("a tile size in px", 512),
-        default=None,
-        metavar="PX",
-        help="evaluate the loss in tiles of PX px, each with the margin that keeps it exact "
-        "(by default only a picture whose run would need more than --memory-budget is tiled)",
-    )
-    _add_number(
-        parser,
-        "--memory-budget",
-        "the memory budget in GiB",
-        "4",
-        DEFAULTS.memory_budget,
-        help="GiB a run may take before it is evaluated in tiles (less if less is free); tiles "
-        "cost time, since each is computed with a margin and most forward passes run twice",
-    )
-    parser.add_argument(
-        "--weights",
-        default=None,
-        help="vgg16.npy to use (default: $VGG16_NPY or tensorflow_vgg/vgg16.npy)",
-    )
-
-
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--gif",
-        default=None,
-        help="also write the optimisation as an animated GIF (or as an H.264 video, if the name ends in .mp4)",
-    )
-    parser.add_argument(
-        "--gif-frames",
-        type=_whole_number("a count", DEFAULT_GIF_FRAMES),
-        default=DEFAULT_GIF_FRAMES,
-        help="frames in the GIF, evenly spaced over the run and ending at its last iteration",
-    )
-    parser.add_argument(
-        "--stats",
-        default=None,
-        help="write a JSON manifest of the run here: every parameter, the sha256 of each input "
-        "file, library versions and the loss history (repeat it with --repeat)",
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=_whole_number("a count", 50),
-        default=None,
-        metavar="N",
-        help="every N iterations (and when the run stops) save the image as exact float32 "
-        "and the run state, so that --resume can continue a long run",
-    )
-    parser.add_argument(
-        "--checkpoint-minutes",
-        type=_number("minutes", "3", True),
-        default=None,
-        metavar="M",
-        help=f"save a checkpoint at least every M minutes (default: {CHECKPOINT_MINUTES:g} for "
-        f"a single run above {LARGE_SIZE} px, else none; 0 turns them off)",
-    )
-    parser.add_argument(
-        "--checkpoint-dir",
-        default=None,
-        help="where checkpoints go (default: OUTPUT.checkpoint/ next to the output)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the checkpoint: the image and its loss continue exactly, and the "
-        "checkpoint's options apply unless given again. L-BFGS's curvature pairs and Adam's "
-        "moments are not saved (they are as large as many images), so they are rebuilt",
-    )
-    parser.add_argument(
-        "--no-memory-check",
-        action="store_true",
-        help=f"run even when the estimated peak memory exceeds what is free (or set "
-        f"{memory.MEMORY_CHECK_ENV_VAR}=1)",
-    )
-
-
-def _add_mode_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--batch",
-        nargs="+",
-        metavar="CONTENT",
-        help="style several content images (paths, or quoted glob patterns such as "
-        "'photos/*.jpg') with the --style image(s), one after another; -o is then a directory "
-        "that gets <content>_<style>.jpg for each. A file that fails is reported and the others "
-        "still run",
-    )
-    parser.add_argument(
-        "--sweep",
-        nargs="+",
-        metavar="NAME=V1,V2",
-        help="run every combination of these settings and save one labelled contact sheet to "
-        f"-o (a row per combination of the others, a column per value of the last); NAME is "
-        f"one of {', '.join(SWEEPABLE)}. Put CONTENT and STYLE before it",
-    )
-    parser.add_argument(
-        "--repeat",
-        metavar="MANIFEST",
-        default=None,
-        help="run again the run a --stats manifest records, with the same parameters (options "
-        "given again override them); refused if an input file changed. Writes the image to -o, "
-        "or where the run wrote it",
-    )
+def show_value(value) -> str:
+    """Return an option's value as it would be typed: 0.7,0.3 / 1000 / none."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(show_value(item) for item in value)
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    return "none" if value is None else str(value)

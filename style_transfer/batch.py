@@ -5,19 +5,21 @@ A photo that cannot be used is reported in one line and the others still run.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import helper
 from optimisation import memory
 from optimisation.settings import SettingsError
 from style_transfer import engine, outputs, preflight, repeat
 from style_transfer.errors import UsageError
-from style_transfer.options import counts
 from style_transfer.progress import Recorder, run_each, run_entry
+
+if TYPE_CHECKING:
+    from style_transfer.request import Request
 
 GLOB_CHARACTERS = "*?["
 
@@ -91,24 +93,23 @@ def check_batch_outputs(
     return directory
 
 
-def run_batch(args: argparse.Namespace) -> int:
+def run_batch(request: Request) -> int:
     """Style every --batch content with the same style(s); return the exit code (1 if any failed)."""
-    directory = check_batch_outputs(args.output, args.batch, args.styles)
-    preflight.check_paths(args)
-    preflight.check_readable(args.styles)
-    engine.start(args)
-    repeat.note_repeat(args)
-    preflight.check_layers(args)
-    per_run = sum(counts(args))
+    directory = check_batch_outputs(request.output, request.batch, request.styles)
+    preflight.check_paths(request)
+    headers = preflight.read_headers(request.styles)
+    engine.start(request.seed)
+    repeat.note_repeat(request.repeat)
+    preflight.check_layers(request)
+    per_run = sum(request.counts)
+    contents = request.batch
 
     def paint_one(job, progress) -> dict:
         index, content_path = job
-        progress.write(f"[{index + 1}/{len(args.batch)}] {content_path}")
-        return _batch_one(args, directory, content_path, progress, index * per_run)
+        progress.write(f"[{index + 1}/{len(contents)}] {content_path}")
+        return _batch_one(request, directory, content_path, progress, index * per_run, headers)
 
-    entries, code, seconds = run_each(
-        list(enumerate(args.batch)), per_run * len(args.batch), paint_one
-    )
+    entries, code, seconds = run_each(list(enumerate(contents)), per_run * len(contents), paint_one)
     done = sum(
         1
         for entry in entries
@@ -116,22 +117,24 @@ def run_batch(args: argparse.Namespace) -> int:
         and not entry["failed"]
         and entry["stopped_because"] != "interrupted"
     )
-    summary = f"batch: {done} of {len(args.batch)} images done, {len(args.batch) - done} not"
+    summary = f"batch: {done} of {len(contents)} images done, {len(contents) - done} not"
     interrupted = "interrupted; the outputs done so far are saved"
-    return outputs.finish_many(args, entries, code, seconds, summary, interrupted)
+    return outputs.finish_many(request, entries, code, seconds, summary, interrupted)
 
 
-def _batch_one(args, directory: Path, content_path: str, progress, offset: int) -> dict:
+def _batch_one(
+    request: Request, directory: Path, content_path: str, progress, offset: int, headers
+) -> dict:
     """Paint and save one content image of a batch; return its manifest entry."""
     try:
-        content, style, _ = preflight.prepare(args, content_path)
-        recorder = Recorder(args, progress, content, offset=offset)
-        result = engine.paint(args, content, style, recorder)
+        images, _ = preflight.prepare(request, content_path, headers=headers)
+        recorder = Recorder(request, progress, images.content, offset=offset)
+        result = engine.paint(request, images, recorder)
     except (helper.ImageError, SettingsError, memory.InsufficientMemoryError) as error:
         progress.write(f"error: {error} (skipped it; the batch goes on)", error=True)
-        progress.skip(sum(counts(args)))
+        progress.skip(sum(request.counts))
         return {"content": content_path, "error": str(error)}
-    output = batch_output_path(directory, content_path, args.styles)
+    output = batch_output_path(directory, content_path, request.styles)
     saved = outputs.save_image(
         result.image, output, f"the result of {content_path}", progress.write
     )

@@ -8,7 +8,6 @@ Ctrl-C (the best image so far is saved).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import helper
@@ -16,6 +15,7 @@ import sheets
 from optimisation import memory
 from optimisation.settings import SettingsError
 from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
+from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
     EXIT_BAD_INPUT,
     EXIT_FINISHED,
@@ -23,9 +23,9 @@ from style_transfer.errors import (
     EXIT_NOT_FINITE,
     UsageError,
 )
-from style_transfer.options import counts, settings_of
 from style_transfer.progress import Progress, Recorder
-from style_transfer.request import INHERITED, parse_arguments
+from style_transfer.reading import parse_arguments
+from style_transfer.request import Request
 from tensorflow_vgg.layers import LayerError
 from tensorflow_vgg.weights import WeightsError
 
@@ -43,8 +43,8 @@ BAD_INPUT_ERRORS = (
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and run; errors become one line on stderr and exit code 2."""
     try:
-        args, checkpoint = parse_arguments(argv)
-        return run(args, checkpoint)
+        request, checkpoint = parse_arguments(argv)
+        return run(request, checkpoint)
     except KeyboardInterrupt:
         print("interrupted before the first iteration; nothing was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -53,111 +53,118 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def run(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | None = None) -> int:
-    """Run what the parsed arguments ask for (one run, a batch or a sweep); return the exit code."""
-    if args.batch:
-        return batch.run_batch(args)
-    if args.sweep:
-        return sweep.run_sweep(args)
-    return run_single(args, checkpoint)
+def run(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> int:
+    """Run what the request asks for (one run, a batch or a sweep); return the exit code."""
+    if request.batch:
+        return batch.run_batch(request)
+    if request.sweep:
+        return sweep.run_sweep(request)
+    return run_single(request, checkpoint)
 
 
-def run_single(args: argparse.Namespace, checkpoint: checkpoints.Checkpoint | None = None) -> int:
+def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> int:
     """Run one style transfer (fresh or resumed) and save its outputs; return the exit code."""
-    checkpoint_dir = preflight.check_paths(args)
-    preflight.check_readable([args.content, *args.styles])
-    tf_helper = engine.start(args)
-    repeat.note_repeat(args)
+    checkpoint_dir = preflight.check_paths(request)
+    headers = preflight.read_headers([request.content, *request.styles])
+    tf_helper = engine.start(request.seed)
+    repeat.note_repeat(request.repeat)
     done = checkpoint.iteration if checkpoint else 0
-    content, style, estimate = preflight.prepare(args, done=done)
-    if checkpoint is not None and not _fits_a_scale(checkpoint.image, content, args.scales):
+    images, estimate = preflight.prepare(request, done=done, headers=headers)
+    content = images.content
+    if checkpoint is not None and not _fits_a_scale(checkpoint.image, content, request):
         raise UsageError(
             f"the checkpoint image is {checkpoint.image.shape[1]}x{checkpoint.image.shape[0]} "
-            f"px but the content at --size {args.size} is {content.shape[1]}x{content.shape[0]}; "
-            "resume with the same --size"
+            f"px but the content at --size {request.size} is {content.shape[1]}x"
+            f"{content.shape[0]}; resume with the same --size"
         )
-    tf_helper.network(args.weights)  # a weights file that cannot be used is told first
-    alpha = helper.load_alpha(args.content, *content.shape[:2])
-    resuming = ""
-    if checkpoint is not None:
-        resuming = f"; resuming at iteration {done} (loss {checkpoint.terms['total']:.4g})"
-    elif args.checkpoint_minutes and not args.checkpoint_every:
-        resuming = (
-            f"; a checkpoint every {args.checkpoint_minutes:g} min in {checkpoint_dir} "
-            f"(--resume -o {args.output} continues after a crash or Ctrl-C)"
-        )
+    tf_helper.network(request.weights)  # a weights file that cannot be used is told first
+    alpha = helper.load_alpha(request.content, *content.shape[:2])
     print(
-        f"{preflight.describe(content, style, args)}{preflight.tiling_note(content, style, args)}, "
+        f"{preflight.describe(images, request)}"
+        f"{preflight.tiling_note(content, images.style, request)}, "
         f"peak memory about {helper.format_bytes(estimate)}"
-        f"{preflight.notes(content, style, args.output, alpha)}{resuming}",
+        f"{preflight.notes(images, request.output, alpha)}"
+        f"{_checkpoint_note(request, checkpoint, checkpoint_dir)}",
         flush=True,
     )
-    progress = Progress(
-        sum(counts(args)), done, costs=_iteration_costs(args, content), counts=counts(args)
-    )
+    counts = request.counts
+    progress = Progress(sum(counts), done, costs=_iteration_costs(request, content), counts=counts)
     recorder = Recorder(
-        args,
+        request,
         progress,
         content,
-        parameters=_checkpoint_parameters(args) if checkpoint_dir else None,
+        parameters=_checkpoint_parameters(request) if checkpoint_dir else None,
         checkpoint_dir=checkpoint_dir,
         checkpoint=checkpoint,
     )
     try:
-        result = engine.paint(args, content, style, recorder, checkpoint)
+        result = engine.paint(request, images, recorder, checkpoint)
     finally:
         progress.close()
-    return _finish_single(args, result, recorder, checkpoint_dir, estimate, alpha)
+    return _finish_single(request, result, recorder, checkpoint_dir, estimate, alpha)
 
 
-def _fits_a_scale(image, content, scales) -> bool:
+def _checkpoint_note(request: Request, checkpoint, checkpoint_dir) -> str:
+    """Return what the first line says of checkpoints: where a resumed run goes on, or where a
+    large run saves them."""
+    if checkpoint is not None:
+        return (
+            f"; resuming at iteration {checkpoint.iteration} (loss {checkpoint.terms['total']:.4g})"
+        )
+    if request.checkpoint_minutes and not request.checkpoint_every:
+        return (
+            f"; a checkpoint every {request.checkpoint_minutes:g} min in {checkpoint_dir} "
+            f"(--resume -o {request.output} continues after a crash or Ctrl-C)"
+        )
+    return ""
+
+
+def _fits_a_scale(image, content, request: Request) -> bool:
     """Whether a checkpoint's image has the content's shape, or (coarse to fine) a scale's."""
     if image.shape == content.shape:
         return True
     return (
-        bool(scales)
+        bool(request.scales)
         and image.shape[2] == content.shape[2]
-        and any(
-            image.shape[:2] == helper.size_for_longest_side(*content.shape[:2], size)
-            for size in scales
-        )
+        and image.shape[:2] in request.shapes(*content.shape[:2])
     )
 
 
-def _iteration_costs(args, content) -> list[float]:
+def _iteration_costs(request: Request, content) -> list[float]:
     """Return the relative time of each scale's iterations: its pixels, times 1.6 when tiled."""
-    sizes = args.scales or [max(content.shape[:2])]
     costs = []
-    for size, iterations in zip(sizes, counts(args)):
-        height, width = helper.size_for_longest_side(*content.shape[:2], size)
-        settings = settings_of(args).replace(iterations=iterations)
+    for (height, width), iterations in zip(request.shapes(*content.shape[:2]), request.counts):
+        settings = request.settings().replace(iterations=iterations)
         tiled = memory.plan_tiles(height, width, settings) is not None
         costs.append(height * width * (memory.TILED_COST if tiled else 1.0))
     return costs
 
 
-def _checkpoint_parameters(args: argparse.Namespace) -> dict:
+def _checkpoint_parameters(request: Request) -> dict:
     """Return what a checkpoint records of the run: its options and its inputs' checksums."""
-    parameters = {key: getattr(args, key) for key in INHERITED}
-    parameters["content_sha256"] = helper.file_digest(args.content)
-    parameters["styles_sha256"] = [helper.file_digest(path) for path in args.styles]
+    values = request.parameters()
+    parameters = {key: values[key] for key in INHERITED}
+    parameters["content_sha256"] = helper.file_digest(request.content)
+    parameters["styles_sha256"] = [helper.file_digest(path) for path in request.styles]
     return parameters
 
 
-def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: int, alpha) -> int:
+def _finish_single(
+    request: Request, result, recorder: Recorder, checkpoint_dir, estimate: int, alpha
+) -> int:
     """Save what a single run made, say how it ended, and return its exit code."""
     seconds = recorder.seconds()
     # Numbered as planned: a coarser scale that stopped early leaves a gap.
     done_now = int(result.history[-1]["iteration"]) if result.history else recorder.done
     gif_frames = list(recorder.frames)
-    if args.gif and (result.stopped_because != "finished" or not recorder.frames):
+    if request.gif and (result.stopped_because != "finished" or not recorder.frames):
         # The GIF so far ends on the image that is saved, so even an early stop has one. The
         # checkpoint keeps only the planned frames: a resumed run's GIF has --gif-frames.
         text = f"iteration {done_now} ({result.stopped_because.split(':')[0]})"
         gif_frames.append(helper.to_uint8(sheets.annotate(result.image, text)))
     try:
         all_saved = outputs.save_outputs(
-            args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha
+            request, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha
         )
     except KeyboardInterrupt:
         print("interrupted again while saving; outputs not yet written are lost", file=sys.stderr)
@@ -167,10 +174,15 @@ def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: i
         print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
     else:  # stopped or converged before its iterations were done: the sentence says why
         print(f"{result.stopped_because}; {seconds:.1f} s; {loss}")
+    return _exit_code(request, result, done_now, all_saved)
+
+
+def _exit_code(request: Request, result, done_now: int, all_saved: bool) -> int:
+    """Say how an interrupted or failed run ended; return the exit code of a single run."""
     if result.stopped_because == "interrupted":
         print(
             f"interrupted after {done_now} iterations; saved the best image so far "
-            f"(loss {result.terms['total']:.4g}) to {args.output}",
+            f"(loss {result.terms['total']:.4g}) to {request.output}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -178,8 +190,8 @@ def _finish_single(args, result, recorder: Recorder, checkpoint_dir, estimate: i
         print(
             f"error: {result.stopped_because.removeprefix('stopped: ')} after {done_now} "
             f"iterations; kept the last good image (loss {result.terms['total']:.4g}) in "
-            f"{args.output}; lower --learning-rate (now {args.learning_rate:g}) or "
-            f"--style-weight (now {args.style_weight:g})",
+            f"{request.output}; lower --learning-rate (now {request.learning_rate:g}) or "
+            f"--style-weight (now {request.style_weight:g})",
             file=sys.stderr,
         )
         return EXIT_NOT_FINITE

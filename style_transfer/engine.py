@@ -4,17 +4,18 @@ then going_further.stylize for every run (fresh, resumed, in a batch or a sweep)
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from style_transfer import checkpoints
-from style_transfer.options import counts, settings_of
 from style_transfer.progress import Recorder
 from tensorflow_vgg.quiet import quiet_start
 
+if TYPE_CHECKING:
+    from style_transfer.preflight import Images
+    from style_transfer.request import Request
 
-def start(args: argparse.Namespace):
+
+def start(seed: int):
     """Import the engine and make TensorFlow deterministic and seeded: a seed repeats a run."""
     with quiet_start():
         import tensorflow as tf
@@ -22,20 +23,19 @@ def start(args: argparse.Namespace):
         import tf_helper
 
     tf.config.experimental.enable_op_determinism()
-    tf.random.set_seed(args.seed)
+    tf.random.set_seed(seed)
     return tf_helper
 
 
 def paint(
-    args: argparse.Namespace,
-    content: np.ndarray,
-    style,
+    request: Request,
+    images: Images,
     recorder: Recorder,
     checkpoint: checkpoints.Checkpoint | None = None,
 ):
-    """Run one style transfer as the arguments say, or go on from a checkpoint; return its RunResult.
+    """Run one style transfer as the request says, or go on from a checkpoint; return its RunResult.
 
-    start(args) must have loaded the engine.
+    start(request.seed) must have loaded the engine.
     """
     import tf_helper
     import tf_run
@@ -46,12 +46,12 @@ def paint(
         resume = {"initial": checkpoint.image, "iterations_done": checkpoint.iteration}
     try:
         return stylize(
-            content,
-            style,
-            settings_of(args),
-            sizes=args.scales,
-            iterations=counts(args) if args.scales else None,
-            net=tf_helper.network(args.weights),
+            images.content,
+            images.style,
+            request.settings(),
+            sizes=request.scales,
+            iterations=request.counts if request.scales else None,
+            net=tf_helper.network(request.weights),
             callback=recorder,
             frame_every=recorder.frame_every,
             **resume,

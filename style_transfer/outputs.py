@@ -4,23 +4,25 @@ kept in the temporary folder (and said so) when it cannot go where it was asked.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import helper
 import sheets
 from style_transfer import repeat
+from style_transfer.arguments import show_value
 from style_transfer.errors import EXIT_INTERRUPTED, EXIT_NOT_FINITE
-from style_transfer.options import counts, show_value
-from style_transfer.preflight import inputs
 from tensorflow_vgg.weights import resolve_weights_path
 
+if TYPE_CHECKING:
+    from style_transfer.request import Request
 
-def manifest(args: argparse.Namespace, checkpoint_dir=None, **results) -> dict:
+
+def manifest(request: Request, checkpoint_dir=None, **results) -> dict:
     """Return the --stats manifest: all parameters, input checksums, versions, then `results`.
 
     It holds everything --repeat needs, with absolute paths so that a repeat works from any
@@ -28,21 +30,21 @@ def manifest(args: argparse.Namespace, checkpoint_dir=None, **results) -> dict:
     """
     absolute = repeat.absolute_path
     parameters = {
-        **vars(args),
-        "content": absolute(args.content),
-        "styles": [absolute(path) for path in args.styles],
-        "batch": [absolute(path) for path in args.batch] if args.batch else None,
-        "output": absolute(args.output),
-        "weights": absolute(resolve_weights_path(args.weights)),
+        **request.parameters(),
+        "content": absolute(request.content),
+        "styles": [absolute(path) for path in request.styles],
+        "batch": [absolute(path) for path in request.batch] if request.batch else None,
+        "output": absolute(request.output),
+        "weights": absolute(resolve_weights_path(request.weights)),
         "checkpoint_dir": str(checkpoint_dir or ""),
     }
-    paths = [absolute(path) for _, path in inputs(args)] + [parameters["weights"]]
+    paths = [absolute(path) for _, path in request.inputs()] + [parameters["weights"]]
     return {
         "parameters": parameters,
         "inputs": repeat.input_digests(paths),
         "versions": repeat.versions(),
         "deterministic": True,
-        "repeat_with": f"python -m style_transfer --repeat {args.stats}",
+        "repeat_with": f"python -m style_transfer --repeat {request.stats}",
         **results,
     }
 
@@ -66,10 +68,10 @@ def save(write, path: str, what: str, say=print) -> bool:
         return False
 
 
-def save_stats(args: argparse.Namespace, contents: dict) -> bool:
-    """Write the --stats manifest; return whether it went where it was asked."""
+def save_stats(stats: str, contents: dict) -> bool:
+    """Write the --stats manifest to `stats`; return whether it went where it was asked."""
     text = json.dumps(contents, indent=1)
-    return save(lambda path: helper.write_text(text, path), args.stats, "the stats")
+    return save(lambda path: helper.write_text(text, path), stats, "the stats")
 
 
 def loss_line(terms: dict[str, float]) -> str:
@@ -87,20 +89,22 @@ def loss_line(terms: dict[str, float]) -> str:
 
 
 def save_outputs(
-    args, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha=None
+    request: Request, result, recorder, checkpoint_dir, estimate, done_now, gif_frames, alpha=None
 ) -> bool:
     """Write the image (with the photo's `alpha` where its format holds one), GIF, stats and
     last checkpoint; return whether all went where asked."""
-    all_saved = save_image(result.image, args.output, "the image", alpha=alpha)
-    if args.gif and gif_frames:
-        all_saved &= save(lambda path: sheets.save_animation(gif_frames, path), args.gif, "the GIF")
-    if args.stats:
+    all_saved = save_image(result.image, request.output, "the image", alpha=alpha)
+    if request.gif and gif_frames:
+        all_saved &= save(
+            lambda path: sheets.save_animation(gif_frames, path), request.gif, "the GIF"
+        )
+    if request.stats:
         # A coarse-to-fine run's own history says at which size each iteration ran.
         history = recorder.history
-        if args.scales:
+        if request.scales:
             history = recorder.history[: recorder.rows_before] + result.history
         contents = manifest(
-            args,
+            request,
             checkpoint_dir,
             seconds=recorder.seconds(),
             stopped_because=result.stopped_because,
@@ -109,16 +113,17 @@ def save_outputs(
             final=result.terms,
             history=history,
         )
-        all_saved &= save_stats(args, contents)
+        all_saved &= save_stats(request.stats, contents)
     if checkpoint_dir is not None:
         try:
             recorder.save_checkpoint(*recorder.resume_point(result, done_now))
             more = ""
-            if done_now >= sum(counts(args)):  # it goes on only with more iterations
-                planned = counts(args)
+            planned = request.counts
+            if done_now >= sum(planned):  # it goes on only with more iterations
                 more = f" --iterations {show_value([*planned[:-1], 2 * planned[-1]])}"
             print(
-                f"saved checkpoint {checkpoint_dir} (continue with: --resume -o {args.output}{more})"
+                f"saved checkpoint {checkpoint_dir} (continue with: --resume -o {request.output}"
+                f"{more})"
             )
         except OSError as error:
             print(
@@ -134,7 +139,7 @@ def save_image(image, path, what: str, say=print, alpha=None) -> bool:
 
 
 def finish_many(
-    args: argparse.Namespace,
+    request: Request,
     entries: list[dict],
     code: int,
     seconds: float,
@@ -145,6 +150,7 @@ def finish_many(
     print(summary)
     if code == EXIT_INTERRUPTED:
         print(interrupted, file=sys.stderr)
-    if args.stats and not save_stats(args, manifest(args, seconds=seconds, runs=entries)):
-        code = code or EXIT_NOT_FINITE
+    if request.stats:
+        if not save_stats(request.stats, manifest(request, seconds=seconds, runs=entries)):
+            code = code or EXIT_NOT_FINITE
     return code

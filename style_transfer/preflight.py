@@ -6,11 +6,12 @@ No TensorFlow here.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,9 +21,29 @@ from going_further import tile_geometry
 from optimisation import memory
 from optimisation.settings import SettingsError, check_image_side
 from style_transfer import checkpoints
+from style_transfer.arguments import show_value
 from style_transfer.errors import UsageError
-from style_transfer.options import counts, settings_of, show_value
 from tensorflow_vgg.layers import LayerError, check_layer_names, deepest, minimum_image_side
+
+if TYPE_CHECKING:
+    from style_transfer.request import Request
+
+Shape = tuple[int, int]  # (height, width) of an image file as it loads, EXIF rotation applied
+
+
+@dataclass(frozen=True)
+class Images:
+    """A run's images as loaded, with the (height, width) of the files they came from."""
+
+    content: np.ndarray  # (H, W, 3) at --size
+    styles: list[np.ndarray]  # each at the content's area times --style-scale squared
+    content_file: Shape
+    style_files: list[Shape]
+
+    @property
+    def style(self):
+        """The style as tf_helper takes it: one array, or a list of several."""
+        return self.styles[0] if len(self.styles) == 1 else self.styles
 
 
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -53,23 +74,19 @@ def _check_output_path(path: Path, flag: str) -> None:
     check_writable(ancestor, str(path), f"give {flag} a path in a writable directory")
 
 
-def inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """Return (name, path) of every input image: the content(s), then the style(s)."""
-    contents = args.batch or [args.content]
-    return [("content", path) for path in contents] + [("style", path) for path in args.styles]
-
-
-def check_paths(args: argparse.Namespace) -> Path | None:
+def check_paths(request: Request) -> Path | None:
     """Refuse outputs that would overwrite an input or each other; return the checkpoint dir."""
     checkpoint_dir = None
-    if args.checkpoint_every or args.checkpoint_minutes or args.resume:
-        checkpoint_dir = Path(args.checkpoint_dir or checkpoints.default_directory(args.output))
-    outputs = {"--gif": args.gif, "--stats": args.stats}
-    if not args.batch:  # a batch's -o is a directory: batch.check_batch_outputs
-        outputs["-o/--output"] = args.output
+    if request.checkpointed:
+        checkpoint_dir = Path(
+            request.checkpoint_dir or checkpoints.default_directory(request.output)
+        )
+    outputs = {"--gif": request.gif, "--stats": request.stats}
+    if not request.batch:  # a batch's -o is a directory: batch.check_batch_outputs
+        outputs["-o/--output"] = request.output
     outputs = {flag: Path(path) for flag, path in outputs.items() if path is not None}
     for flag, path in outputs.items():
-        for name, source in inputs(args):
+        for name, source in request.inputs():
             if _same_file(path, source):
                 raise UsageError(
                     f"{path} is the {name} image; {flag} would overwrite it, choose another path"
@@ -78,14 +95,7 @@ def check_paths(args: argparse.Namespace) -> Path | None:
             if flag < other_flag and _same_file(path, other):
                 raise UsageError(f"{flag} and {other_flag} are both {path}; give each its own")
         _check_output_path(path, flag)
-    output = outputs.get("-o/--output")
-    if output is not None and output.suffix.lower() not in helper.IMAGE_SUFFIXES - {".gif"}:
-        suffixes = ", ".join(sorted(helper.IMAGE_SUFFIXES - {".gif"}))
-        if output.suffix.lower() == ".gif":
-            suffixes += "; for an animation of the run add --gif"
-        raise UsageError(f"{args.output}: unknown image suffix; use one of {suffixes}")
-    if "--gif" in outputs and outputs["--gif"].suffix.lower() not in sheets.ANIMATION_SUFFIXES:
-        raise UsageError(f"--gif {args.gif} must end in .gif (or .mp4, for a video)")
+    _check_suffixes(outputs, request)
     if checkpoint_dir is not None and checkpoint_dir.exists() and not checkpoint_dir.is_dir():
         raise UsageError(f"{checkpoint_dir} is a file; give --checkpoint-dir a directory")
     if checkpoint_dir is not None:
@@ -93,78 +103,105 @@ def check_paths(args: argparse.Namespace) -> Path | None:
     return checkpoint_dir
 
 
-def check_layers(args: argparse.Namespace) -> tuple[list[str], int, str]:
+def _check_suffixes(outputs: dict[str, Path], request: Request) -> None:
+    """Refuse an image or animation output whose suffix names no format that can be written."""
+    output = outputs.get("-o/--output")
+    if output is not None and output.suffix.lower() not in helper.IMAGE_SUFFIXES - {".gif"}:
+        suffixes = ", ".join(sorted(helper.IMAGE_SUFFIXES - {".gif"}))
+        if output.suffix.lower() == ".gif":
+            suffixes += "; for an animation of the run add --gif"
+        raise UsageError(f"{request.output}: unknown image suffix; use one of {suffixes}")
+    if "--gif" in outputs and outputs["--gif"].suffix.lower() not in sheets.ANIMATION_SUFFIXES:
+        raise UsageError(f"--gif {request.gif} must end in .gif (or .mp4, for a video)")
+
+
+def check_layers(request: Request) -> tuple[list[str], int, str]:
     """Refuse unknown layer names; return the layers, the smallest side they need, the deepest."""
     for flag, layers in (
-        ("--content-layers", args.content_layers),
-        ("--style-layers", args.style_layers),
+        ("--content-layers", request.content_layers),
+        ("--style-layers", request.style_layers),
     ):
         try:
             check_layer_names(layers)
         except LayerError as error:
             raise LayerError(f"{flag}: {error}") from None
-    layers = list(args.content_layers) + list(args.style_layers)
+    layers = list(request.content_layers) + list(request.style_layers)
     return layers, minimum_image_side(layers), deepest(layers)
 
 
-def load_images(args: argparse.Namespace, minimum: int, deepest: str, content_path=None):
+def read_headers(paths) -> dict[str, Shape]:
+    """Return {path: (height, width)} of image files, read from their headers once for the run;
+    a missing or unreadable image is told here, before TensorFlow loads."""
+    return {str(path): helper.image_size(path) for path in paths}
+
+
+def load_images(
+    request: Request, minimum: int, deepest: str, content_path=None, headers=None
+) -> Images:
     """Load the content at --size and each style at the content's area times --style-scale^2.
 
-    Returns (content, style): one style array, or a list of them for several style images,
-    as tf_helper takes them. Images too small for the layers in use are refused.
+    `headers` are the read_headers of the files, where already read. Images too small for the
+    layers in use are refused.
     """
-    content_path = content_path or args.content
-    layers = [*args.content_layers, *args.style_layers]
-    for path in (content_path, *args.styles):
-        check_image_side(str(path), *helper.image_size(path), layers)
-    content = _load_content(args, content_path, minimum, deepest)
-    styles = [_load_style(args, path, content, minimum, deepest) for path in args.styles]
-    return content, styles[0] if len(styles) == 1 else styles
+    content_path = str(content_path or request.content)
+    headers = headers or {}
+    unread = [path for path in (content_path, *request.styles) if path not in headers]
+    files = {**headers, **read_headers(unread)}
+    layers = [*request.content_layers, *request.style_layers]
+    for path in (content_path, *request.styles):
+        check_image_side(path, *files[path], layers)
+    content = _load_content(request, content_path, files[content_path], minimum, deepest)
+    styles = [
+        _load_style(request, path, files[path], content, minimum, deepest)
+        for path in request.styles
+    ]
+    return Images(content, styles, files[content_path], [files[path] for path in request.styles])
 
 
-def _load_content(args, path, minimum: int, deepest: str) -> np.ndarray:
-    original_height, original_width = helper.image_size(path)
-    content = helper.load_image(path, max_side=args.size)
-    content = helper.resize_to_longest_side(content, args.size)
-    aspect = max(original_height, original_width) / min(original_height, original_width)
+def _load_content(request: Request, path, file: Shape, minimum: int, deepest: str) -> np.ndarray:
+    original_height, original_width = file
+    content = helper.load_image(path, max_side=request.size)
+    content = helper.resize_to_longest_side(content, request.size)
+    aspect = max(file) / min(file)
     if min(content.shape[:2]) < minimum:
         raise SettingsError(
-            f"at --size {args.size} the content {path} ({original_width}x{original_height} "
+            f"at --size {request.size} the content {path} ({original_width}x{original_height} "
             f"px) becomes {content.shape[1]}x{content.shape[0]} px, under the {minimum} px "
             f"{deepest} needs on each side; use --size {math.ceil(minimum * aspect)} or more, "
             "or crop the image"
         )
-    if args.scales:
-        height, width = helper.size_for_longest_side(*content.shape[:2], args.scales[0])
+    if request.scales:
+        height, width = request.shapes(*content.shape[:2])[0]
         if min(height, width) < minimum:
             raise SettingsError(
-                f"at the first of --scales, {args.scales[0]}, the content {path} becomes "
+                f"at the first of --scales, {request.scales[0]}, the content {path} becomes "
                 f"{width}x{height} px, under the {minimum} px {deepest} needs on each side; "
                 f"start --scales at {math.ceil(minimum * aspect)} or more"
             )
     return content
 
 
-def _load_style(args, path, content: np.ndarray, minimum: int, deepest: str) -> np.ndarray:
-    style_height, style_width = helper.image_size(path)
-    factor = args.style_scale * math.sqrt(
-        content.shape[0] * content.shape[1] / (style_height * style_width)
-    )
+def _load_style(
+    request: Request, path, file: Shape, content: np.ndarray, minimum: int, deepest: str
+) -> np.ndarray:
+    style_height, style_width = file
+    scale = request.style_scale
+    factor = scale * math.sqrt(content.shape[0] * content.shape[1] / (style_height * style_width))
     # Decode a large style image straight at about the size it will be used at.
     max_side = math.ceil(max(style_height, style_width) * factor) + 1 if factor < 1 else None
     style = helper.load_image(path, max_side=max_side)
-    style = helper.match_style_scale(style, content, args.style_scale)
-    first = args.scales[0] if args.scales else args.size
-    smallest = [round(side * first / args.size) for side in style.shape[:2]]
+    style = helper.match_style_scale(style, content, scale)
+    first = request.sizes[0]
+    smallest = [round(side * first / request.size) for side in style.shape[:2]]
     if min(smallest) >= minimum:
         return style
     where = "the content's area"
-    if args.style_scale != 1:
-        where += f" times {args.style_scale:g} squared (--style-scale)"
-    if args.scales:
+    if scale != 1:
+        where += f" times {scale:g} squared (--style-scale)"
+    if request.scales:
         where += f" at the first of --scales, {first}"
-    fixes = ["use a larger --style-scale"] if args.style_scale < 1 else []
-    fixes += ["start --scales higher"] if args.scales else []
+    fixes = ["use a larger --style-scale"] if scale < 1 else []
+    fixes += ["start --scales higher"] if request.scales else []
     fixes.append("crop it to a less elongated shape")
     raise SettingsError(
         f"the style {path} ({style_width}x{style_height} px) scaled to {where} becomes "
@@ -173,70 +210,73 @@ def _load_style(args, path, content: np.ndarray, minimum: int, deepest: str) -> 
     )
 
 
-def _memory_options(args, layers, iterations: int) -> dict:
+def _memory_options(request: Request, layers, iterations: int) -> dict:
     return {
         "layers": layers,
-        "optimizer": args.optimizer,
+        "optimizer": request.optimizer,
         "iterations": iterations,
-        "gif_frames": args.gif_frames if args.gif else 0,
+        "gif_frames": request.gif_frames if request.gif else 0,
     }
 
 
-def check_memory(args, content, style, layers, iterations: int) -> int:
+def _largest_shape(style) -> Shape:
+    styles = style if isinstance(style, list) else [style]
+    return max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
+
+
+def check_memory(request: Request, content, style, layers, iterations: int) -> int:
     """Return the estimated peak memory (tiled where the plan says); refuse a run that would
     not fit in what is available even so."""
-    styles = style if isinstance(style, list) else [style]
-    largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
-    options = _memory_options(args, layers, iterations)
-    core = memory.plan_tiles(*content.shape[:2], settings_of(args), largest_style)
+    largest_style = _largest_shape(style)
+    options = _memory_options(request, layers, iterations)
+    core = memory.plan_tiles(*content.shape[:2], request.settings(), largest_style)
     if core is None:
         estimate = memory.estimate_peak_bytes(
             *content.shape[:2], style_shape=largest_style, **options
         )
     else:
         estimate = memory.tiled_peak_bytes(
-            *content.shape[:2], core, content_layers=args.content_layers, **options
+            *content.shape[:2], core, content_layers=request.content_layers, **options
         )
     available = helper.available_bytes()
-    skip = args.no_memory_check or os.environ.get(memory.MEMORY_CHECK_ENV_VAR, "") not in ("", "0")
+    switched_off = os.environ.get(memory.MEMORY_CHECK_ENV_VAR, "") not in ("", "0")
+    skip = request.no_memory_check or switched_off
     if available is None or skip or estimate <= available:
         return estimate
     largest = memory.largest_fitting_size(*content.shape[:2], available, True, **options)
     fix = f"use --size {largest} or less" if largest else "close other programs"
     raise memory.InsufficientMemoryError(
-        f"a run at --size {args.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
+        f"a run at --size {request.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
         f"{helper.format_bytes(estimate)} of memory, but {helper.format_bytes(available)} is "
         f"available; {fix}, or pass --no-memory-check (or set "
         f"{memory.MEMORY_CHECK_ENV_VAR}=1) to try anyway"
     )
 
 
-def tiling_note(content: np.ndarray, style, args: argparse.Namespace) -> str:
+def tiling_note(content: np.ndarray, style, request: Request) -> str:
     """Say which scales are evaluated in tiles, how many of what size, and why."""
-    layers = [*args.content_layers, *args.style_layers]
-    settings = settings_of(args)
-    styles = style if isinstance(style, list) else [style]
-    largest = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
-    sizes = args.scales or [max(content.shape[:2])]
+    layers = [*request.content_layers, *request.style_layers]
+    settings = request.settings()
+    largest = _largest_shape(style)
     tiled, whole = [], 0
-    for size, iterations in zip(sizes, counts(args)):
-        height, width = helper.size_for_longest_side(*content.shape[:2], size)
+    scales = zip(request.sizes, request.shapes(*content.shape[:2]), request.counts)
+    for size, (height, width), iterations in scales:
         factor = size / max(content.shape[:2])  # the styles follow the content's area
         style_shape = (round(largest[0] * factor), round(largest[1] * factor))
         scale_settings = settings.replace(iterations=iterations)
         core = memory.plan_tiles(height, width, scale_settings, style_shape)
         if core is not None:
             rows, columns = tile_geometry.tile_grid(
-                height, width, core, layers, args.tile is not None
+                height, width, core, layers, request.tile is not None
             )
             tiled.append((size, len(rows) * len(columns), core))
-            options = _memory_options(args, layers, iterations)
+            options = _memory_options(request, layers, iterations)
             whole = memory.estimate_peak_bytes(height, width, style_shape=style_shape, **options)
     if not tiled:
         return ""
-    where = f" at {' and '.join(str(size) for size, _, _ in tiled)} px" if args.scales else ""
+    where = f" at {' and '.join(str(size) for size, _, _ in tiled)} px" if request.scales else ""
     counted = " and ".join(str(count) for _, count, _ in tiled)
-    if args.tile is not None:
+    if request.tile is not None:
         return f", evaluated{where} in {counted} tiles of {tiled[0][2]} px (--tile)"
     why = (
         f"the whole picture would need about {helper.format_bytes(whole)}, over the budget of "
@@ -245,59 +285,55 @@ def tiling_note(content: np.ndarray, style, args: argparse.Namespace) -> str:
     return f", evaluated{where} in {counted} tiles ({why})"
 
 
-def prepare(args: argparse.Namespace, content_path=None, done: int = 0):
-    """Check the layers, load the images and check memory; return (content, style, estimate)."""
-    layers, minimum, deepest = check_layers(args)
-    content, style = load_images(args, minimum, deepest, content_path)
-    planned = counts(args)
+def prepare(request: Request, content_path=None, done: int = 0, headers=None):
+    """Check the layers, load the images and check memory; return (Images, estimate)."""
+    layers, minimum, deepest = check_layers(request)
+    images = load_images(request, minimum, deepest, content_path, headers)
+    planned = request.counts
     left = planned[-1] - max(0, done - sum(planned[:-1]))  # in the last scale, whose peak it is
-    estimate = check_memory(args, content, style, layers, left)
-    return content, style, estimate
+    estimate = check_memory(request, images.content, images.style, layers, left)
+    return images, estimate
 
 
-def check_readable(paths) -> None:
-    """Tell a missing or unreadable image before TensorFlow loads."""
-    for path in paths:
-        helper.image_size(path)
-
-
-def describe(content: np.ndarray, style, args: argparse.Namespace) -> str:
+def describe(images: Images, request: Request) -> str:
     """Return how the run sees its images: the sizes used, what was enlarged, the arithmetic."""
-    styles = style if isinstance(style, list) else [style]
     shown = " + ".join(
-        f"{s.shape[1]}x{s.shape[0]} px{_style_enlarged(args, path, s)}"
-        for path, s in zip(args.styles, styles)
+        f"{s.shape[1]}x{s.shape[0]} px{_style_enlarged(request, path, file, s)}"
+        for path, file, s in zip(request.styles, images.style_files, images.styles)
     )
+    content = images.content
     content_note = helper.enlargement_note(
-        "", helper.image_size(args.content), content.shape, "expect a blurry picture"
+        "", images.content_file, content.shape, "expect a blurry picture"
     )
     scales = ""
-    if args.scales:
-        scales = f", scales {show_value(args.scales)} px ({show_value(counts(args))} iterations)"
-    arithmetic = " (bfloat16, then float32 for the last third)" if args.precision == "mixed" else ""
+    if request.scales:
+        scales = (
+            f", scales {show_value(request.scales)} px ({show_value(request.counts)} iterations)"
+        )
+    mixed = request.precision == "mixed"
+    arithmetic = " (bfloat16, then float32 for the last third)" if mixed else ""
     return (
         f"content {content.shape[1]}x{content.shape[0]} px{content_note}, style {shown}{scales}, "
-        f"precision {args.precision}{arithmetic}"
+        f"precision {request.precision}{arithmetic}"
     )
 
 
-def notes(content: np.ndarray, style, output, alpha=None) -> str:
+def notes(images: Images, output, alpha=None) -> str:
     """Return what the first line adds after the sizes: a grey picture, transparency."""
-    styles = style if isinstance(style, list) else [style]
-    grey = all(helper.is_grey(image) for image in [content, *styles])
+    grey = all(helper.is_grey(image) for image in [images.content, *images.styles])
     return ("; photo and painting are grey, so the picture is grey" if grey else "") + (
         transparency_note(output, alpha)
     )
 
 
-def _style_enlarged(args: argparse.Namespace, path, style: np.ndarray) -> str:
+def _style_enlarged(request: Request, path, file: Shape, style: np.ndarray) -> str:
     """Say so when a painting was enlarged more than twice: its strokes will be soft."""
     expect = "expect soft, blurred brush strokes"
-    if args.style_scale > 1:
-        expect += f"; --style-scale {args.style_scale:g} enlarges it, a larger file keeps it sharp"
-    return helper.enlargement_note(
-        f"{Path(path).name} ", helper.image_size(path), style.shape, expect
-    )
+    if request.style_scale > 1:
+        expect += (
+            f"; --style-scale {request.style_scale:g} enlarges it, a larger file keeps it sharp"
+        )
+    return helper.enlargement_note(f"{Path(path).name} ", file, style.shape, expect)
 
 
 def transparency_note(output, alpha) -> str:

@@ -9,6 +9,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +18,9 @@ import sheets
 from going_further import color
 from style_transfer import checkpoints
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, EXIT_NOT_FINITE
-from style_transfer.options import counts
+
+if TYPE_CHECKING:
+    from style_transfer.request import Request
 
 
 class Progress:
@@ -103,7 +106,7 @@ class Recorder:
 
     def __init__(
         self,
-        args,
+        request: Request,
         progress: Progress,
         content: np.ndarray,
         *,
@@ -112,7 +115,7 @@ class Recorder:
         checkpoint_dir=None,
         checkpoint=None,
     ):
-        self.args = args
+        self.request = request
         self.progress = progress
         self.offset = offset  # iterations of the runs before this one (batch, sweep)
         self.content = content
@@ -125,14 +128,12 @@ class Recorder:
         self.frames = (
             list(checkpoint.frames) if checkpoint and checkpoint.frames is not None else []
         )
-        total = sum(counts(args))
+        total, frames = sum(request.counts), request.gif_frames
         # min(frames, total) iterations, evenly spaced, the last one included
         self.gif_at = (
-            {math.ceil(k * total / args.gif_frames) for k in range(1, args.gif_frames + 1)}
-            if args.gif
-            else set()
+            {math.ceil(k * total / frames) for k in range(1, frames + 1)} if request.gif else set()
         )
-        self.frame_every = 1 if (args.gif or checkpoint_dir) else 0
+        self.frame_every = 1 if (request.gif or checkpoint_dir) else 0
         self.previous_image = checkpoint.image if checkpoint else None
         self.started = time.perf_counter()
         self.checkpoints_written = 0
@@ -145,7 +146,7 @@ class Recorder:
     def __call__(self, local_iteration: int, terms: dict[str, float], image) -> None:
         iteration = self.done + local_iteration
         if image is not None:  # first, so that a Ctrl-C in what follows finds it
-            if self.args.optimizer == "adam":
+            if self.request.optimizer == "adam":
                 resume_point = (self.previous_image, iteration - 1)
                 self.previous_image = image
             else:
@@ -160,7 +161,7 @@ class Recorder:
             return
         if iteration in self.gif_at:
             self.add_frame(image, f"iteration {iteration}  loss {terms['total']:.3g}")
-        every, minutes = self.args.checkpoint_every, self.args.checkpoint_minutes
+        every, minutes = self.request.checkpoint_every, self.request.checkpoint_minutes
         due = bool(every) and iteration % every == 0
         due |= bool(minutes) and time.perf_counter() - self.last_checkpoint >= 60 * minutes
         if due and resume_point[0] is not None:
@@ -183,7 +184,7 @@ class Recorder:
         is optimised): a coarse-to-fine run's early frames are smaller."""
         if image.shape[:2] != self.content.shape[:2]:
             image = helper.resize(image, *self.content.shape[:2])
-        if self.args.preserve_colors == "luminance" and image.shape == self.content.shape:
+        if self.request.preserve_colors == "luminance" and image.shape == self.content.shape:
             image = color.restore_content_colors(image, self.content)
         self.frames.append(helper.to_uint8(sheets.annotate(image, text)))
 

@@ -4,7 +4,6 @@ repeat takes over from them or refuses.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -13,13 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import helper
+from style_transfer.arguments import NOT_REPEATED
 from style_transfer.errors import UsageError
-
-# Manifest parameters a repeat does not take over: outputs besides the image (they would
-# overwrite the manifest being repeated, or the first run's files) and the mode switches.
-NOT_REPEATED = tuple(
-    "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir".split()
-)
 
 
 def absolute_path(path: str | os.PathLike | None) -> str | None:
@@ -117,12 +111,13 @@ def versions() -> dict[str, str]:
     }
 
 
-def note_repeat(args: argparse.Namespace) -> None:
-    """Say which run is repeated, and warn when library versions differ from the recorded ones."""
-    if args.repeat is None:
+def note_repeat(manifest_path: str | None) -> None:
+    """Say which run is repeated (if any), and warn when library versions differ from the
+    recorded ones."""
+    if manifest_path is None:
         return
-    recorded = read_manifest(args.repeat).get("versions", {})
-    print(f"repeating the run recorded in {args.repeat}", flush=True)
+    recorded = read_manifest(manifest_path).get("versions", {})
+    print(f"repeating the run recorded in {manifest_path}", flush=True)
     differences = version_differences(recorded, versions())
     if differences:
         print(

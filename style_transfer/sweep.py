@@ -7,17 +7,21 @@ the first run starts.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sheets
 from optimisation import memory
 from style_transfer import engine, outputs, preflight, repeat
-from style_transfer.arguments import SWEEPABLE, build_parser
+from style_transfer.arguments import BY_SWEEP_NAME, SWEEPABLE
 from style_transfer.errors import EXIT_NOT_FINITE, UsageError
-from style_transfer.options import counts
 from style_transfer.progress import Recorder, run_each, run_entry
+
+if TYPE_CHECKING:
+    from style_transfer.request import Request
 
 # Sweeps at --size 32 to 96 are enlarged to this height on the sheet, to be seen; their labels
 # ("style-weight 10000, content-layer conv4_2") go in a strip above each tile.
@@ -65,11 +69,6 @@ def label(combination: dict[str, object]) -> str:
     return ", ".join(parts)
 
 
-def sweep_flag(name: str) -> str:
-    """Return the command-line flag a swept setting stands for (content-layer: --content-layers)."""
-    return "--content-layers" if name == "content-layer" else f"--{name}"
-
-
 def sweep_text(value: object) -> str:
     """Return a swept value as the text its flag would be given (floats exactly)."""
     if isinstance(value, float):
@@ -82,59 +81,57 @@ def sweep_columns(specs: Sequence[str]) -> int:
     return len(specs[-1].partition("=")[2].split(","))
 
 
-def sweep_arguments(parser, args: argparse.Namespace, combination: dict) -> argparse.Namespace:
-    """Return the arguments of one sweep combination, each value read as its flag reads it."""
-    run_args = argparse.Namespace(**vars(args))
+def sweep_request(request: Request, combination: dict) -> Request:
+    """Return the request of one sweep combination, each value read as its flag reads it."""
+    values = {}
     for name, value in combination.items():
-        flag, text = sweep_flag(name), sweep_text(value)
-        action = parser._option_string_actions[flag]  # argparse's table of flags
+        option, text = BY_SWEEP_NAME[name], sweep_text(value)
         try:
-            parsed = action.type(text) if action.type else text
+            parsed = option.parse(text) if option.parse else text
         except argparse.ArgumentTypeError as error:
             raise UsageError(f"--sweep {name}: {error}") from None
-        if action.choices is not None and parsed not in action.choices:
-            raise UsageError(f"--sweep {name}: {text!r} is not one of {', '.join(action.choices)}")
-        if name == "size" and args.scales:
+        if option.choices is not None and parsed not in option.choices:
+            raise UsageError(f"--sweep {name}: {text!r} is not one of {', '.join(option.choices)}")
+        if name == "size" and request.scales:
             raise UsageError(
                 "--sweep size cannot be combined with --scales (the last scale is the size); "
                 "sweep the size without --scales"
             )
-        setattr(run_args, action.dest, parsed)
-    return run_args
+        values[option.name] = parsed
+    return dataclasses.replace(request, **values)
 
 
-def sweep_runs(parser, args: argparse.Namespace) -> list[tuple[dict, argparse.Namespace]]:
-    """Return (combination, its arguments) for every combination of --sweep, all checked."""
-    combinations = parse_sweep(args.sweep)
-    return [
-        (combination, sweep_arguments(parser, args, combination)) for combination in combinations
-    ]
+def sweep_runs(request: Request) -> list[tuple[dict, Request]]:
+    """Return (combination, its request) for every combination of --sweep, all checked."""
+    combinations = parse_sweep(request.sweep)
+    return [(combination, sweep_request(request, combination)) for combination in combinations]
 
 
-def prepare_combination(combination: dict, run_args: argparse.Namespace):
-    """Return preflight.prepare(run_args); a refusal names the sweep combination that caused it."""
+def prepare_combination(combination: dict, request: Request, headers):
+    """Return preflight.prepare(request); a refusal names the sweep combination that caused it."""
     try:
-        return preflight.prepare(run_args)
+        return preflight.prepare(request, headers=headers)
     except (ValueError, memory.InsufficientMemoryError) as error:
         # e.g. "size 8" is refused by the size check, whose message names only --size
         raise type(error)(f"{error} (the --sweep combination {label(combination)})") from None
 
 
-def run_sweep(args: argparse.Namespace) -> int:
-    """Run every combination of --sweep and save one labelled contact sheet to -o; return the exit code."""
-    runs = sweep_runs(build_parser(), args)
-    preflight.check_paths(args)
-    preflight.check_readable([args.content, *args.styles])
-    engine.start(args)
-    repeat.note_repeat(args)
-    prepared = [prepare_combination(c, r) for c, r in runs]
-    offsets = list(itertools.accumulate([0] + [sum(counts(r)) for _, r in runs]))
+def run_sweep(request: Request) -> int:
+    """Run every combination of --sweep and save one labelled contact sheet to -o; return the
+    exit code."""
+    runs = sweep_runs(request)
+    preflight.check_paths(request)
+    headers = preflight.read_headers([request.content, *request.styles])
+    engine.start(request.seed)
+    repeat.note_repeat(request.repeat)
+    prepared = [prepare_combination(c, r, headers) for c, r in runs]
+    offsets = list(itertools.accumulate([0] + [sum(r.counts) for _, r in runs]))
     tiles = []
 
     def paint_one(job, progress) -> dict:
-        (combination, run_args), (content, style, _), offset = job
-        recorder = Recorder(run_args, progress, content, offset=offset)
-        result = engine.paint(run_args, content, style, recorder)
+        (combination, run_request), (images, _), offset = job
+        recorder = Recorder(run_request, progress, images.content, offset=offset)
+        result = engine.paint(run_request, images, recorder)
         tiles.append(result.image)
         text = label(combination)
         progress.write(f"{text}: {result.stopped_because}, loss {result.terms['total']:.4g}")
@@ -145,13 +142,13 @@ def run_sweep(args: argparse.Namespace) -> int:
     if tiles:
         sheet = sheets.image_grid(
             tiles,
-            sweep_columns(args.sweep),
+            sweep_columns(request.sweep),
             [entry["label"] for entry in entries],
             min_height=SHEET_MIN_TILE_HEIGHT,
             labels_above=True,  # a sweep's labels are long: on the tiles they hid a third
         )
-        if not outputs.save_image(sheet, args.output, "the contact sheet"):
+        if not outputs.save_image(sheet, request.output, "the contact sheet"):
             code = code or EXIT_NOT_FINITE
-    summary = f"sweep: {len(tiles)} of {len(runs)} combinations on the sheet {args.output}"
+    summary = f"sweep: {len(tiles)} of {len(runs)} combinations on the sheet {request.output}"
     interrupted = "interrupted; the sheet holds the combinations done so far"
-    return outputs.finish_many(args, entries, code, seconds, summary, interrupted)
+    return outputs.finish_many(request, entries, code, seconds, summary, interrupted)

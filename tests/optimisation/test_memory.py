@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 
 import numpy as np
 import pytest
@@ -14,7 +14,8 @@ from going_further import tile_geometry
 from optimisation import memory
 from optimisation.settings import Settings
 from style_transfer import cli, preflight
-from style_transfer.arguments import build_parser
+from style_transfer.reading import parse_arguments
+from style_transfer.request import Request
 from tensorflow_vgg.layers import halo, layer_sizes
 
 GIB = 2**30
@@ -168,13 +169,11 @@ def test_tiles_are_planned_by_the_budget_or_forced_and_aligned_to_the_pooling_gr
     assert memory.ACTIVATION_FACTOR * memory.activation_bytes(larger, larger) > memory.TILE_BYTES
 
 
-def args_for(size: int, **options) -> argparse.Namespace:
-    """The parsed command line of a run at --size `size`, 300 iterations, with `options` set."""
+def args_for(size: int, **options) -> Request:
+    """The request of a run at --size `size`, 300 iterations, with `options` set."""
     argv = ["content.png", "style.png", "-o", "out.png", "--size", str(size), "--iterations", "300"]
-    args = build_parser().parse_args(argv)
-    for name, value in options.items():
-        setattr(args, name, value)
-    return args
+    request, _ = parse_arguments(argv)
+    return dataclasses.replace(request, **options)
 
 
 def test_the_check_can_be_switched_off(monkeypatch):

@@ -7,7 +7,7 @@ check how options are read and refused without running the network.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -18,7 +18,8 @@ from conftest import one_error_line, pixels, run_cli
 from PIL import Image
 
 from going_further import color
-from style_transfer import cli, options, preflight, request
+from style_transfer import cli, preflight, reading
+from style_transfer.request import Request
 
 EXIT_BAD_INPUT = 2
 
@@ -26,8 +27,8 @@ EXIT_BAD_INPUT = 2
 # --- Options read and refused, without running the network ----------------------------------
 
 
-def parse(*arguments) -> argparse.Namespace:
-    args, _ = request.parse_arguments([str(argument) for argument in arguments])
+def parse(*arguments) -> Request:
+    args, _ = reading.parse_arguments([str(argument) for argument in arguments])
     return args
 
 
@@ -36,11 +37,11 @@ def test_scales_set_the_output_size_and_one_count_serves_every_scale(small_files
         small_files["content"], small_files["style"], "-o", tmp_path / "o.png", "--scales", "24,32"
     )
     assert (args.size, args.scales, args.iterations) == (32, [24, 32], 300)
-    assert options.counts(args) == [300, 300]
+    assert args.counts == [300, 300]
     args = parse(
         small_files["content"], small_files["style"], "-o", tmp_path / "o.png", "--iterations", "7"
     )
-    assert (args.size, args.scales, options.counts(args)) == (512, None, [7])
+    assert (args.size, args.scales, args.counts) == (512, None, [7])
 
 
 def test_positional_style_and_style_list_become_one_list(small_files, tmp_path):
@@ -130,8 +131,10 @@ def test_style_scale_sizes_the_style_to_the_content_area_times_its_square(small_
         args = parse(
             small_files["content"], small_files["style"], "-o", tmp_path / "o.png", "--size", 64
         )
-        args.style_scale = scale
-        content, style = preflight.load_images(args, minimum=16, deepest="conv5_1")
+        images = preflight.load_images(
+            dataclasses.replace(args, style_scale=scale), minimum=16, deepest="conv5_1"
+        )
+        content, style = images.content, images.style
         expected_area = content.shape[0] * content.shape[1] * scale**2
         assert style.shape[0] * style.shape[1] == pytest.approx(expected_area, rel=0.06)
         assert style.shape[1] / style.shape[0] == pytest.approx(WIDTH / HEIGHT, rel=0.06)

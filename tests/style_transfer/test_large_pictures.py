@@ -27,7 +27,7 @@ from optimisation.schedule import (
 )
 from style_transfer import checkpoints
 from style_transfer.progress import Progress
-from style_transfer.request import parse_arguments
+from style_transfer.reading import parse_arguments
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +159,12 @@ def test_time_left_weighs_each_iteration_by_its_scales_cost():
 
 
 def test_frames_of_a_coarser_scale_are_brought_to_the_output_size():
-    from style_transfer.arguments import build_parser
     from style_transfer.progress import Recorder
 
-    args = build_parser().parse_args(["a.png", "b.png", "-o", "c.png", "--iterations", "2"])
-    args.gif, args.gif_frames = "run.gif", 2
+    argv = ["a.png", "b.png", "-o", "c.png", "--iterations", "2", "--gif", "run.gif"]
+    request, _ = parse_arguments([*argv, "--gif-frames", "2"])
     content = np.zeros((64, 96, 3), np.float32)
-    recorder = Recorder(args, Progress(2), content)
+    recorder = Recorder(request, Progress(2), content)
     recorder(1, {"total": 1.0}, np.full((32, 48, 3), 0.5, np.float32))
     recorder(2, {"total": 0.5}, np.full((64, 96, 3), 0.5, np.float32))
     assert [frame.shape for frame in recorder.frames] == [(64, 96, 3)] * 2

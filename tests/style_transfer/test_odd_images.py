@@ -16,16 +16,17 @@ import pytest
 from PIL import Image, ImageOps
 
 import helper
-from style_transfer import cli, preflight, request
+from style_transfer import cli, preflight, reading
 
 ORIENTATION = 0x0112  # the EXIF tag
 
 
 def load_as_the_cli_does(content, style, size: int = 32):
-    args, _ = request.parse_arguments(
+    request, _ = reading.parse_arguments(
         [str(content), str(style), "-o", "unused.png", "--size", str(size)]
     )
-    return preflight.load_images(args, minimum=16, deepest="conv5_1")
+    images = preflight.load_images(request, minimum=16, deepest="conv5_1")
+    return images.content, images.style
 
 
 @pytest.fixture
@@ -109,10 +110,13 @@ def test_very_wide_panorama(tmp_path, painting):
 def test_a_photo_enlarged_more_than_twice_is_said_to_be(tmp_path, painting, size, said):
     path = tmp_path / "small.png"
     Image.new("RGB", (24, 18), (200, 100, 50)).save(path)
-    content, style = load_as_the_cli_does(path, painting, size)
-    assert content.shape == (size * 3 // 4, size, 3)
-    args, _ = request.parse_arguments([str(path), str(painting), "-o", "unused.png"])
-    first_line = preflight.describe(content, style, args)
+    request, _ = reading.parse_arguments(
+        [str(path), str(painting), "-o", "unused.png", "--size", str(size)]
+    )
+    images = preflight.load_images(request, minimum=16, deepest="conv5_1")
+    assert images.content.shape == (size * 3 // 4, size, 3)
+    assert images.content_file == (18, 24)  # read from the file's header
+    first_line = preflight.describe(images, request)
     if said:
         assert f"content {size}x{size * 3 // 4} px ({said}: expect a blurry picture)" in first_line
     else:
