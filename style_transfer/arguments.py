@@ -305,6 +305,9 @@ OUTPUT_OPTIONS = (
            "continue exactly, and the checkpoint's options apply unless given again. L-BFGS's "
            "curvature pairs and Adam's moments are not saved (they are as large as many "
            "images), so they are rebuilt", switch=True, repeated=False),
+    Option("overwrite", ("--overwrite",), "start afresh where the output's checkpoint "
+           "directory holds an earlier run's checkpoint (without it, such a run is refused: "
+           "--resume continues it)", switch=True, repeated=False),
     Option("no_memory_check", ("--no-memory-check",), f"run even when the estimated peak "
            f"memory exceeds what is free (or set {memory.MEMORY_CHECK_ENV_VAR}=1)", switch=True),
 )  # fmt: skip

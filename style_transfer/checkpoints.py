@@ -48,6 +48,16 @@ def default_directory(output: str | os.PathLike) -> Path:
     return output.with_name(output.name + ".checkpoint")
 
 
+def saved_iteration(directory: str | os.PathLike) -> int | None:
+    """Return the iteration of the checkpoint in `directory`, or None where it holds none."""
+    try:
+        return int(json.loads((Path(directory) / STATE_FILE).read_text())["iteration"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1  # there, but unreadable: still someone's checkpoint
+
+
 def _save_array(array: np.ndarray, path: Path) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)

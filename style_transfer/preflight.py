@@ -100,7 +100,21 @@ def check_paths(request: Request) -> Path | None:
         raise UsageError(f"{checkpoint_dir} is a file; give --checkpoint-dir a directory")
     if checkpoint_dir is not None:
         _check_output_path(checkpoint_dir / checkpoints.STATE_FILE, "--checkpoint-dir")
+        _check_earlier_checkpoint(checkpoint_dir, request)
     return checkpoint_dir
+
+
+def _check_earlier_checkpoint(checkpoint_dir: Path, request: Request) -> None:
+    """Refuse a new run that would replace an earlier run's checkpoint, unless told to."""
+    if request.resume or request.overwrite:
+        return
+    iteration = checkpoints.saved_iteration(checkpoint_dir)
+    if iteration is not None:
+        at = f" at iteration {iteration}" if iteration >= 0 else ""
+        raise UsageError(
+            f"{checkpoint_dir} holds the checkpoint of an earlier run{at}; "
+            f"continue it with --resume -o {request.output}, or start afresh with --overwrite"
+        )
 
 
 def _check_suffixes(outputs: dict[str, Path], request: Request) -> None:

@@ -64,6 +64,7 @@ class Request:
     checkpoint_minutes: float | None
     checkpoint_dir: str | None
     resume: bool
+    overwrite: bool
     no_memory_check: bool
     batch: list[str] | None
     sweep: list[str] | None

@@ -436,3 +436,21 @@ def test_failed_write_keeps_the_old_file_and_no_partial_one(tmp_path, monkeypatc
         write(path)
     assert path.read_bytes() == b"the previous, complete file"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_the_same_command_again_keeps_the_earlier_checkpoint_and_picture(images, tmp_path, capsys):
+    output = tmp_path / "out.png"
+    command = [str(images[0]), str(images[1]), "-o", str(output), "--size", "32"]
+    command += ["--iterations", "3", "--checkpoint-every", "1"]
+    assert cli.main(command) == 0, capsys.readouterr().err
+    checkpoint = tmp_path / "out.png.checkpoint"
+    kept = {path.name: path.read_bytes() for path in [output, *checkpoint.iterdir()]}
+    capsys.readouterr()
+    assert cli.main(command) == 2  # as from the shell history: refused before anything runs
+    err = capsys.readouterr().err
+    assert f"{checkpoint} holds the checkpoint of an earlier run at iteration 3" in err
+    assert f"continue it with --resume -o {output}, or start afresh with --overwrite" in err
+    now = {path.name: path.read_bytes() for path in [output, *checkpoint.iterdir()]}
+    assert now == kept
+    assert cli.main([*command, "--overwrite", "--iterations", "1"]) == 0
+    assert state_of(checkpoint)["iteration"] == 1

@@ -51,7 +51,8 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
         "style_blend style_scale preserve_colors".split()
     )
     assert set(arguments.NOT_REPEATED) == set(
-        "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir".split()
+        "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir "
+        "overwrite".split()  # overwrite came after the lists: a repeat writes its own -o
     )
     assert repeat.NOT_REPEATED is arguments.NOT_REPEATED
     renamed = {"content_weight": "alpha", "style_weight": "beta", "tv_weight": "gamma"}
