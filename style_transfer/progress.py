@@ -28,16 +28,18 @@ class Progress:
 
     `costs` gives the relative time of one iteration at each scale, in the order the scales
     run (`counts` iterations each): a coarse-to-fine run's iterations grow dearer with the
-    pixels, so the time left is the time so far per unit of cost, times the cost to come.
+    pixels, so the time left is the time per unit of cost, times the cost to come. The clock
+    starts at the first iteration's end: that iteration also computed the targets and traced
+    the loss, which would make the first estimates several times too long.
     """
 
     def __init__(self, total: int, done: int = 0, costs=None, counts=None):
-        self.total, self.first = total, done
+        self.total = total
         per_iteration = [1.0] * total
         if costs is not None:
             per_iteration = [cost for cost, count in zip(costs, counts) for _ in range(count)]
         self.cost_before = [0.0, *itertools.accumulate(per_iteration)]  # cost of iterations < k
-        self.started = time.perf_counter()
+        self.clock: tuple[int, float] | None = None  # (iteration, when it ended): the first
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -53,12 +55,17 @@ class Progress:
             )
 
     def time_left(self, iteration: int) -> str:
-        """Return ', about N min left' after `iteration` iterations ('' before the estimate)."""
-        iteration = min(iteration, self.total)
-        spent = self.cost_before[iteration] - self.cost_before[min(self.first, iteration)]
-        if spent <= 0 or iteration >= self.total:
+        """Return ', about N min left' after `iteration` iterations ('' after the last)."""
+        iteration, now = min(iteration, self.total), time.perf_counter()
+        if iteration >= self.total:
             return ""
-        seconds = (time.perf_counter() - self.started) / spent
+        if self.clock is None:
+            self.clock = (iteration, now)
+        first, started = self.clock
+        spent = self.cost_before[iteration] - self.cost_before[first]
+        if spent <= 0:
+            return ", estimating the time left"
+        seconds = (now - started) / spent
         seconds *= self.cost_before[self.total] - self.cost_before[iteration]
         return f", about {_duration(seconds)} left"
 

@@ -149,13 +149,15 @@ def test_a_coarse_to_fine_run_stopped_in_its_first_scale_resumes_there(
 
 
 def test_time_left_weighs_each_iteration_by_its_scales_cost():
-    progress = Progress(4, costs=[1.0, 4.0], counts=[2, 2])
-    progress.started = time.perf_counter() - 60  # one cheap iteration took a minute
-    assert progress.time_left(1) == ", about 9 min left"  # 1 + 4 + 4 units to come
-    assert progress.time_left(4) == ""
-    resumed = Progress(4, done=2, costs=[1.0, 4.0], counts=[2, 2])
-    resumed.started = time.perf_counter() - 120  # one dear iteration since the resume
-    assert resumed.time_left(3) == ", about 2 min left"
+    progress = Progress(5, costs=[1.0, 4.0], counts=[3, 2])
+    assert progress.time_left(1) == ", estimating the time left"  # it also traced the loss
+    progress.clock = (1, time.perf_counter() - 60)  # one cheap iteration after it: a minute
+    assert progress.time_left(2) == ", about 9 min left"  # 1 + 4 + 4 units to come
+    assert progress.time_left(5) == ""
+    resumed = Progress(5, done=3, costs=[1.0, 4.0], counts=[3, 2])
+    assert resumed.time_left(4) == ", estimating the time left"
+    resumed.clock = (3, time.perf_counter() - 120)  # one dear iteration since the resume
+    assert resumed.time_left(4) == ", about 2 min left"
 
 
 def test_frames_of_a_coarser_scale_are_brought_to_the_output_size():
