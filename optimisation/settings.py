@@ -65,6 +65,18 @@ def whole_number(what: str, value, example: int) -> int:
     return result
 
 
+def learning_rate(value) -> float:
+    """Return Adam's learning rate: a step in pixel values, which run from 0 to 1 here."""
+    result = number("Adam's learning rate", value, zero_allowed=False, example="0.02")
+    if result >= 1:
+        raise SettingsError(
+            f"Adam's learning rate {result:g} is a step in pixel values, which run from 0 to 1 "
+            f"here, so each step would cross the whole range; use about 0.02 (a rate meant for "
+            f"pixels in 0..255 is 255 times too large: {result:g} there is {result / 255:.2g} here)"
+        )
+    return result
+
+
 def blend_shares(count: int, blend: Sequence[float] | None) -> list[float]:
     """Return the style blend as shares s_k summing to 1 (equal shares when `blend` is None)."""
     if blend is None:
@@ -144,7 +156,7 @@ class Settings:
             "alpha": number("the content weight (alpha)", self.alpha),
             "beta": number("the style weight (beta)", self.beta),
             "gamma": number("the total-variation weight (gamma)", self.gamma),
-            "learning_rate": number("Adam's learning rate", self.learning_rate, False),
+            "learning_rate": learning_rate(self.learning_rate),
             "style_scale": number("the style scale", self.style_scale, False),
             "memory_budget": number("the memory budget in GiB", self.memory_budget, False),
             "content_layers": tuple(check_layer_names(self.content_layers)),

@@ -20,6 +20,7 @@ from optimisation.settings import (
     Settings,
     SettingsError,
     blend_shares,
+    learning_rate,
     number,
     whole_number,
 )
@@ -106,6 +107,18 @@ def _number(what: str, example: str, zero_allowed: bool):
     def parse(text: str) -> float:
         try:
             return number(what, text, zero_allowed, example)
+        except SettingsError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _rule(rule: Callable):
+    """Return a parse function that applies one of optimisation.settings' rules."""
+
+    def parse(text: str):
+        try:
+            return rule(text)
         except SettingsError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -253,8 +266,9 @@ RUN_OPTIONS = (
     Option("optimizer", ("--optimizer",), "lbfgs: box-constrained L-BFGS, as in the paper; "
            "adam: first-order, needs far more iterations (see --learning-rate)",
            default=DEFAULTS.optimizer, choices=OPTIMIZERS, setting="optimizer", inherited=True),
-    _number_option("learning_rate", "--learning-rate", "Adam's step size", "0.02",
-                   DEFAULTS.learning_rate, setting="learning_rate", inherited=True),
+    Option("learning_rate", ("--learning-rate",), "Adam's step size, in pixel values of 0 to 1 "
+           "(less than 1)", default=DEFAULTS.learning_rate, parse=_rule(learning_rate),
+           setting="learning_rate", inherited=True),
     _number_option("content_weight", "--content-weight", "the content weight", "1",
                    DEFAULTS.alpha, zero_allowed=True, help="alpha (0 synthesises the style's "
                    "texture alone)", setting="alpha", sweep=("content-weight", float), **_LOSS),

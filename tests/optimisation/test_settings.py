@@ -43,6 +43,7 @@ def test_python_api_raises_settings_error_for_a_bad_weight(beta):
         ({"optimizer": "sgd"}, "unknown optimizer 'sgd'"),
         ({"init": "zeros"}, "unknown init 'zeros'"),
         ({"iterations": 0}, "0 is not an iteration count"),
+        ({"learning_rate": 2.0}, "from 0 to 1 here, so each step would cross the whole range"),
     ],
 )
 def test_python_api_raises_settings_error_for_a_bad_option(options, words):

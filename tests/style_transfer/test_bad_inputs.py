@@ -145,7 +145,9 @@ def test_style_too_elongated_to_match_the_content(tmp_path, good, capsys):
         ("--content-weight", "inf", ["'inf' cannot be used", "zero or more"]),
         ("--content-weight", "-0.5", ["'-0.5' cannot be used", "zero or more"]),
         ("--tv-weight", "1e400", ["'1e400' cannot be used", "finite number"]),
-        ("--learning-rate", "0", ["'0' cannot be used", "Adam's step size"]),
+        ("--learning-rate", "0", ["'0' cannot be used", "Adam's learning rate"]),
+        # another tool's default, for pixels in 0..255
+        ("--learning-rate", "10", ["rate 10 is a step in pixel values", "about 0.02", "0.039"]),
         ("--size", "0", ["'0' is not a size in pixels", "1 or more, e.g. 512"]),
         ("--size", "-5", ["'-5' is not a size in pixels"]),
         ("--size", "abc", ["'abc' is not a size in pixels"]),
