@@ -134,6 +134,21 @@ def _layer_list(text: str) -> list[str]:
     return names
 
 
+def _layer_weights(text: str) -> dict[str, float]:
+    """Parse LAYER=W,LAYER=W into {layer: w_l}, refusing a layer named twice."""
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, equals, value = (piece.strip() for piece in part.partition("="))
+        if not (name and equals):
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r} is not LAYER=WEIGHT; give e.g. conv1_1=0.4,conv5_1=0.1"
+            )
+        if name in weights:
+            raise argparse.ArgumentTypeError(f"{name} is given twice; give each layer once")
+        weights[name] = _number(f"the weight of {name}", "0.2", True)(value)
+    return weights
+
+
 def _comma_list(text: str, parse_one, what: str) -> list:
     """Parse comma-separated values; any bad one makes it `TEXT is not a list of WHAT`."""
     try:
@@ -280,9 +295,12 @@ RUN_OPTIONS = (
     Option("content_layers", ("--content-layers",), "VGG16 layers of the content loss, "
            "comma-separated", default=",".join(DEFAULTS.content_layers), parse=_layer_list,
            setting="content_layers", sweep=("content-layer", str), **_LOSS),
-    Option("style_layers", ("--style-layers",), "VGG16 layers of the style loss (equal "
-           "weights), comma-separated", default=",".join(DEFAULTS.style_layers),
+    Option("style_layers", ("--style-layers",), "VGG16 layers of the style loss, "
+           "comma-separated", default=",".join(DEFAULTS.style_layers),
            parse=_layer_list, setting="style_layers", **_LOSS),
+    Option("style_layer_weights", ("--style-layer-weights",), "w_l of some style layers "
+           "(paper, eq. 5), e.g. conv1_1=0.4,conv5_1=0.1; the layers not named keep 1/L, L the "
+           "number of style layers", parse=_layer_weights, metavar="LAYER=W,...", **_LOSS),
     Option("tile", ("--tile",), "evaluate the loss in tiles of PX px, each with the margin "
            "that keeps it exact (by default only a picture whose run would need more than "
            "--memory-budget is tiled)", parse=_whole_number("a tile size in px", 512),

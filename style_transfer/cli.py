@@ -13,7 +13,7 @@ import sys
 import helper
 import sheets
 from optimisation import memory
-from optimisation.settings import SettingsError
+from optimisation.settings import SettingsError, layer_weights
 from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
@@ -169,7 +169,9 @@ def _finish_single(
     except KeyboardInterrupt:
         print("interrupted again while saving; outputs not yet written are lost", file=sys.stderr)
         return EXIT_INTERRUPTED
-    loss = outputs.loss_line(result.terms)
+    settings = request.settings()
+    w_l = layer_weights(settings.style_layers, settings.layer_weights)
+    loss = outputs.loss_line(result.terms, w_l)
     if result.stopped_because in ("finished", "interrupted") or result.failed:
         print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
     else:  # stopped or converged before its iterations were done: the sentence says why

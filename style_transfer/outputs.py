@@ -74,12 +74,14 @@ def save_stats(stats: str, contents: dict) -> bool:
     return save(lambda path: helper.write_text(text, path), stats, "the stats")
 
 
-def loss_line(terms: dict[str, float]) -> str:
+def loss_line(terms: dict[str, float], w_l: list[float]) -> str:
     """Return the loss as the sum of its weighted terms, then the unweighted terms."""
     weighted = {name: terms[f"weighted_{name}"] for name in ("content", "style", "tv")}
-    # The command line weighs every style layer alike: L_style = (1/L) sum_l E_l.
     E = {name[len("style_") :]: value for name, value in terms.items() if name.startswith("style_")}
-    layers = f" = (1/{len(E)}) x (" + " + ".join(f"E_{n} {v:.4g}" for n, v in E.items()) + ")"
+    if len(set(w_l)) == 1:  # L_style = (1/L) sum_l E_l
+        layers = f" = (1/{len(E)}) x (" + " + ".join(f"E_{n} {v:.4g}" for n, v in E.items()) + ")"
+    else:  # L_style = sum_l w_l E_l
+        layers = " = " + " + ".join(f"{w:.3g} E_{n} {v:.4g}" for (n, v), w in zip(E.items(), w_l))
     return (
         f"loss {terms['total']:.4g} = "
         + " + ".join(f"{name} {value:.4g}" for name, value in weighted.items())

@@ -54,6 +54,7 @@ class Request:
     tv_weight: float
     content_layers: list[str]
     style_layers: list[str]
+    style_layer_weights: dict[str, float] | None
     tile: int | None
     memory_budget: float
     weights: str | None
@@ -96,6 +97,7 @@ class Request:
             except SettingsError as error:
                 raise UsageError(f"--style-blend {show_value(self.style_blend)}: {error}") from None
         self._check_schedule()
+        self._check_layer_weights()
         self._check_modes()
         if self.sweep:
             try:
@@ -142,6 +144,14 @@ class Request:
                 f"--iterations {show_value(self.iterations)} gives {len(self.iterations)} counts "
                 f"for {scales} scale(s); give one count for every scale, or one per scale of "
                 "--scales"
+            )
+
+    def _check_layer_weights(self) -> None:
+        unknown = [name for name in self.style_layer_weights or {} if name not in self.style_layers]
+        if unknown:
+            raise UsageError(
+                f"--style-layer-weights names {', '.join(unknown)}, not among --style-layers "
+                f"{show_value(self.style_layers)}; weigh only the style layers"
             )
 
     def _check_modes(self) -> None:
@@ -191,6 +201,10 @@ class Request:
         values["iterations"] = self.counts[-1]
         if self.preserve_colors == NO_COLOR_PRESERVATION:
             values["preserve_colors"] = None
+        if self.style_layer_weights:
+            equal = 1.0 / len(self.style_layers)
+            given = self.style_layer_weights
+            values["layer_weights"] = [given.get(name, equal) for name in self.style_layers]
         return Settings(**values)
 
     def inputs(self) -> list[tuple[str, str]]:

@@ -81,6 +81,10 @@ def test_positional_style_and_style_list_become_one_list(small_files, tmp_path):
             ["becomes 8x", "use --size", "--sweep combination size 8)"],
         ),
         (["{style}", "--sweep", "size=32", "--gif", "{tmp}/run.gif"], ["--gif", "--sweep"]),
+        (
+            ["{style}", "--style-layer-weights", "conv4_2=1"],
+            ["--style-layer-weights names conv4_2, not among --style-layers conv1_1,"],
+        ),
     ],
 )
 def test_options_that_do_not_fit_together_get_one_line(
@@ -107,6 +111,9 @@ def test_options_that_do_not_fit_together_get_one_line(
         ("--iterations", "5,0", ["not a list of counts"]),
         ("--preserve-colors", "sepia", ["invalid choice: 'sepia'", "'luminance'"]),
         ("--seed", "-1", ["'-1' is not a seed"]),
+        ("--style-layer-weights", "conv1_1=1,conv1_1=2", ["conv1_1 is given twice"]),
+        ("--style-layer-weights", "conv1_1", ["'conv1_1' is not LAYER=WEIGHT"]),
+        ("--style-layer-weights", "conv1_1=-1", ["'-1' cannot be used", "weight of conv1_1"]),
     ],
 )
 def test_values_that_cannot_be_used_get_one_line(small_files, tmp_path, capsys, flag, value, words):
@@ -249,3 +256,22 @@ def test_the_last_line_adds_up_the_weighted_terms(small_files, tmp_path, capsys)
         assert unweighted[name] == pytest.approx(final[name], rel=1e-3)
         assert weighted[name] == pytest.approx(weight * final[name], rel=1e-3)
     assert total == pytest.approx(sum(weighted.values()), rel=1e-3)
+
+
+def test_style_layer_weights_weigh_the_style_loss_and_are_recorded(small_files, tmp_path, capsys):
+    import re
+
+    stats = tmp_path / "run.json"
+    code, out, error = run_cli(
+        capsys, small_files["content"], small_files["style"], "-o", tmp_path / "out.png",
+        "--size", WIDTH, "--iterations", 1, "--stats", stats,
+        "--style-layer-weights", "conv1_1=0.5,conv5_1=0",
+    )  # fmt: skip
+    assert code == 0, error
+    manifest = json.loads(stats.read_text())
+    assert manifest["parameters"]["style_layer_weights"] == {"conv1_1": 0.5, "conv5_1": 0.0}
+    w_l = {"conv1_1": 0.5, "conv2_1": 0.2, "conv3_1": 0.2, "conv4_1": 0.2, "conv5_1": 0.0}
+    final = manifest["final"]
+    expected = sum(w * final[f"style_{name}"] for name, w in w_l.items())
+    assert final["style"] == pytest.approx(expected, rel=1e-5)
+    assert re.search(r"style [0-9.e+-]+ = 0\.5 E_conv1_1 [0-9.e+-]+ \+ 0\.2 E_conv2_1", out), out

@@ -44,11 +44,11 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
         "content style styles size scales iterations seed init optimizer learning_rate "
         "content_weight style_weight tv_weight content_layers style_layers style_blend "
         "style_scale preserve_colors weights gif gif_frames stats checkpoint_every "
-        "checkpoint_minutes precision tile memory_budget".split()
-    )
+        "checkpoint_minutes precision tile memory_budget style_layer_weights".split()
+    )  # style_layer_weights came after the lists: it defines the loss
     assert set(arguments.MUST_MATCH) == set(
         "size scales content_weight style_weight tv_weight content_layers style_layers "
-        "style_blend style_scale preserve_colors".split()
+        "style_blend style_scale preserve_colors style_layer_weights".split()
     )
     assert set(arguments.NOT_REPEATED) == set(
         "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir "
