@@ -92,6 +92,10 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
             return action.help
         return super()._get_help_string(action)
 
+    def _fill_text(self, text, width, indent):  # the epilog's paragraphs stay apart
+        fill = super()._fill_text
+        return "\n\n".join(fill(part, width, indent) for part in text.split("\n\n"))
+
 
 def _whole_number(what: str, example: int):
     def parse(text: str) -> int:
@@ -384,7 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m style_transfer",
         description="Neural style transfer (Gatys, Ecker & Bethge) on an average-pool VGG16.",
         formatter_class=_HelpFormatter,
-        epilog="Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, an "
+        epilog="Weights and sizes: --content-weight and --style-weight act differently at "
+        "different sizes. The content loss sums over every position of its layer, so it grows "
+        "with the number of pixels, while each style layer's E_l divides its sum by M_l^2 "
+        "(paper, eq. 4), so it does not. A picture twice as large on each side weighs the "
+        "content about four times as much: raise --style-weight about four times to keep "
+        "the same balance.\n\n"
+        "Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, an "
         "output could not be written where asked after it (the image is kept; see stderr) or "
         "some images of a --batch failed, 2 bad input or settings (told before the run "
         "starts), 130 interrupted by Ctrl-C (best image so far saved).",

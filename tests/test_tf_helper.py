@@ -398,3 +398,23 @@ def test_a_single_run_refuses_the_settings_that_only_stylize_reads(net, small_ph
             tf_run.run_style_transfer(content, content, Settings(iterations=2, **changes), net=net)
     expected = Settings(iterations=2)
     assert Settings(iterations=2, preserve_colors="histogram", tile=64).for_one_run() == expected
+
+
+def test_the_content_loss_grows_with_the_pixels_and_the_style_loss_does_not(
+    net, small_photo, small_painting
+):
+    # What --help says of --content-weight and --style-weight at different sizes.
+    import helper
+
+    photo, painting = small_photo(96, 128), small_painting(96, 128)
+    ratios = {}
+    for side in (64, 128):
+        content, style = (helper.resize_to_longest_side(p, side) for p in (photo, painting))
+        loss = tf_helper.StyleTransferLoss(net, content, style, Settings())
+        terms = loss.terms(content[:, ::-1].copy())  # the photo mirrored: neither term is 0
+        ratios[side] = terms["content"], terms["style"]
+    content_ratio = ratios[128][0] / ratios[64][0]
+    style_ratio = ratios[128][1] / ratios[64][1]
+    print(f"x4 pixels: content loss x{content_ratio:.2f}, style loss x{style_ratio:.2f}")
+    assert 3.0 < content_ratio < 5.0
+    assert 0.25 < style_ratio < 1.5  # the statistics change with the scale, but not the sum
