@@ -125,6 +125,11 @@ def _reduce_towards(image: Image.Image, max_side: int) -> Image.Image:
     return image.reduce(factor)
 
 
+def frame_count(path: str | os.PathLike) -> int:
+    """Return how many frames an image file holds (an animated GIF, a multi-page TIFF); 1 mostly."""
+    return int(getattr(_open(expand(path)), "n_frames", 1))
+
+
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """Return (height, width) of an image file as it will load (EXIF rotation applied), unread."""
     image = _open(expand(path))

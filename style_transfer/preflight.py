@@ -39,6 +39,7 @@ class Images:
     styles: list[np.ndarray]  # each at the content's area times --style-scale squared
     content_file: Shape
     style_files: list[Shape]
+    frames: dict[str, int]  # the frames of each file that holds more than one (frame 1 is used)
 
     @property
     def style(self):
@@ -169,7 +170,10 @@ def load_images(
         _load_style(request, path, files[path], content, minimum, deepest)
         for path in request.styles
     ]
-    return Images(content, styles, files[content_path], [files[path] for path in request.styles])
+    frames = {path: helper.frame_count(path) for path in (content_path, *request.styles)}
+    frames = {path: count for path, count in frames.items() if count > 1}
+    style_files = [files[path] for path in request.styles]
+    return Images(content, styles, files[content_path], style_files, frames)
 
 
 def _load_content(request: Request, path, file: Shape, minimum: int, deepest: str) -> np.ndarray:
@@ -335,8 +339,12 @@ def describe(images: Images, request: Request) -> str:
 def notes(images: Images, output, alpha=None) -> str:
     """Return what the first line adds after the sizes: a grey picture, transparency."""
     grey = all(helper.is_grey(image) for image in [images.content, *images.styles])
+    frames = "".join(
+        f"; {Path(path).name} holds {count} frames: the first is used"
+        for path, count in images.frames.items()
+    )
     return ("; photo and painting are grey, so the picture is grey" if grey else "") + (
-        transparency_note(output, alpha)
+        frames + transparency_note(output, alpha)
     )
 
 

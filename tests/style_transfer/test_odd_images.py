@@ -123,6 +123,19 @@ def test_a_photo_enlarged_more_than_twice_is_said_to_be(tmp_path, painting, size
         assert "enlarged" not in first_line
 
 
+def test_an_animated_gif_is_told_which_frame_is_used(tmp_path, painting):
+    path = tmp_path / "animated.gif"
+    colours = ((250, 0, 0), (0, 0, 250), (0, 250, 0))
+    first, *others = (Image.new("RGB", (48, 36), colour) for colour in colours)
+    first.save(path, save_all=True, append_images=others, duration=100)
+    request, _ = reading.parse_arguments([str(path), str(painting), "-o", "unused.png"])
+    images = preflight.load_images(request, minimum=16, deepest="conv5_1")
+    assert images.content[..., 0].mean() > 0.9 > images.content[..., 2].mean()  # the red one
+    first_line = preflight.notes(images, request.output)
+    assert "; animated.gif holds 3 frames: the first is used" in first_line
+    assert "painting.jpg" not in first_line  # a single frame goes unsaid
+
+
 def test_wide_style_is_matched_without_distortion(tmp_path, painting):
     path = tmp_path / "wide_style.png"
     Image.new("RGB", (1200, 100), (0, 90, 200)).save(path)
