@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimisation import precisions
-from tensorflow_vgg.layers import LAYER_ORDER, check_layer_names, deepest, minimum_image_side
+from tensorflow_vgg.layers import (
+    LAYER_ORDER,
+    LayerError,
+    check_layer_names,
+    deepest,
+    minimum_image_side,
+)
 
 # The paper's layers: content at conv4_2, style at the first layer of every block.
 CONTENT_LAYERS = ("conv4_2",)
@@ -100,6 +106,15 @@ def layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> lis
     return [number(f"the weight of {name}", w) for name, w in zip(layers, weights)]
 
 
+def layer_list(names: Sequence[str]) -> tuple[str, ...]:
+    """Return VGG16 layer names as a tuple, refusing unknown ones and any named twice."""
+    names = tuple(check_layer_names(names))
+    repeated = sorted({name for name in names if names.count(name) > 1}, key=names.index)
+    if repeated:
+        raise LayerError(f"{', '.join(repeated)} is named twice; give each layer once")
+    return names
+
+
 def check_image_side(what: str, height: int, width: int, layers: Sequence[str]) -> None:
     """Raise SettingsError if an image of height x width px is too small for the layers."""
     smallest = minimum_image_side(layers)
@@ -159,8 +174,8 @@ class Settings:
             "learning_rate": learning_rate(self.learning_rate),
             "style_scale": number("the style scale", self.style_scale, False),
             "memory_budget": number("the memory budget in GiB", self.memory_budget, False),
-            "content_layers": tuple(check_layer_names(self.content_layers)),
-            "style_layers": tuple(check_layer_names(self.style_layers)),
+            "content_layers": layer_list(self.content_layers),
+            "style_layers": layer_list(self.style_layers),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)

@@ -77,8 +77,13 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
             f"px but the content at --size {request.size} is {content.shape[1]}x"
             f"{content.shape[0]}; resume with the same --size"
         )
-    tf_helper.network(request.weights)  # a weights file that cannot be used is told first
     alpha = helper.load_alpha(request.content, *content.shape[:2])
+    if alpha is not None and alpha.max() == 0:
+        raise UsageError(
+            f"{request.content} is transparent everywhere, so there is nothing to paint; "
+            "use a photo with visible pixels"
+        )
+    tf_helper.network(request.weights)  # a weights file that cannot be used is told first
     print(
         f"{preflight.describe(images, request)}"
         f"{preflight.tiling_note(content, images.style, request)}, "

@@ -19,11 +19,11 @@ import helper
 import sheets
 from going_further import tile_geometry
 from optimisation import memory
-from optimisation.settings import SettingsError, check_image_side
+from optimisation.settings import SettingsError, check_image_side, layer_list
 from style_transfer import checkpoints
 from style_transfer.arguments import show_value
 from style_transfer.errors import UsageError
-from tensorflow_vgg.layers import LayerError, check_layer_names, deepest, minimum_image_side
+from tensorflow_vgg.layers import LayerError, deepest, minimum_image_side
 
 if TYPE_CHECKING:
     from style_transfer.request import Request
@@ -137,7 +137,7 @@ def check_layers(request: Request) -> tuple[list[str], int, str]:
         ("--style-layers", request.style_layers),
     ):
         try:
-            check_layer_names(layers)
+            layer_list(layers)
         except LayerError as error:
             raise LayerError(f"{flag}: {error}") from None
     layers = list(request.content_layers) + list(request.style_layers)
@@ -365,6 +365,6 @@ def transparency_note(output, alpha) -> str:
     if Path(output).suffix.lower() in helper.ALPHA_SUFFIXES:
         return f"; the photo's transparency is kept in {Path(output).name}"
     return (
-        f"; the photo's transparency is flattened onto white ({Path(output).suffix} holds none: "
-        "save as .png, .webp or .tif to keep it)"
+        f"; the photo's transparency is not kept ({Path(output).suffix} holds none), so its "
+        "transparent parts are painted like the rest: save as .png, .webp or .tif to keep it"
     )

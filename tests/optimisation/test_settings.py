@@ -51,6 +51,13 @@ def test_python_api_raises_settings_error_for_a_bad_option(options, words):
         Settings(**options)
 
 
+def test_a_layer_named_twice_is_refused_not_merged():
+    from tensorflow_vgg.layers import LayerError
+
+    with pytest.raises(LayerError, match="conv1_1 is named twice; give each layer once"):
+        Settings(style_layers=["conv1_1", "conv5_1", "conv1_1"])
+
+
 def test_blend_shares_normalise_and_reject_bad_blends():
     assert settings.blend_shares(4, None) == [0.25] * 4
     np.testing.assert_allclose(settings.blend_shares(2, [3, 1]), [0.75, 0.25])

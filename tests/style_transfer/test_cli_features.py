@@ -82,6 +82,10 @@ def test_positional_style_and_style_list_become_one_list(small_files, tmp_path):
         ),
         (["{style}", "--sweep", "size=32", "--gif", "{tmp}/run.gif"], ["--gif", "--sweep"]),
         (
+            ["{style}", "--style-layers", "conv1_1,conv1_1,conv5_1"],
+            ["--style-layers: conv1_1 is named twice; give each layer once"],
+        ),
+        (
             ["{style}", "--style-layer-weights", "conv4_2=1"],
             ["--style-layer-weights names conv4_2, not among --style-layers conv1_1,"],
         ),

@@ -97,15 +97,32 @@ def test_the_photos_transparency_is_kept_where_the_format_holds_it(
         np.testing.assert_array_equal(alpha, expected)
 
 
-def test_a_jpeg_output_flattens_transparency_and_says_so(inputs, tmp_path, capsys):
+def test_a_jpeg_output_drops_transparency_and_says_what_it_holds(inputs, tmp_path, capsys):
     output = tmp_path / "out.jpg"
     code, out, _ = run_cli(
         capsys, inputs["rgba"], inputs["style"], "-o", output, "--size", 32, "--iterations", 2
     )
     assert code == EXIT_FINISHED
-    assert "transparency is flattened onto white (.jpg holds none" in first_line(out)
+    assert "transparency is not kept (.jpg holds none), so its transparent parts are painted" in (
+        first_line(out)
+    )
     with Image.open(output) as saved:
         assert saved.mode == "RGB"
+        painted = np.asarray(saved.convert("RGB"), np.float32)
+    transparent = painted[:, : painted.shape[1] // 3]
+    assert transparent.std() > 10 and transparent.mean() < 240  # painted texture, not white
+
+
+def test_a_photo_transparent_everywhere_is_refused(inputs, tmp_path, capsys):
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (48, 36), (200, 100, 50, 0)).save(clear)
+    code, _, error = run_cli(capsys, clear, inputs["style"], "-o", tmp_path / "out.png")
+    assert code == EXIT_BAD_INPUT
+    assert one_error_line(error) == (
+        f"error: {clear} is transparent everywhere, so there is nothing to paint; use a photo "
+        "with visible pixels"
+    )
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_an_opaque_photo_says_nothing_of_transparency(inputs, tmp_path, capsys):
