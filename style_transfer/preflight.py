@@ -218,7 +218,8 @@ def _load_style(
         where += f" times {scale:g} squared (--style-scale)"
     if request.scales:
         where += f" at the first of --scales, {first}"
-    fixes = ["use a larger --style-scale"] if scale < 1 else []
+    needed = math.ceil(10 * scale * minimum / min(smallest)) / 10  # sides grow with the scale
+    fixes = [f"use --style-scale {needed:g}"]
     fixes += ["start --scales higher"] if request.scales else []
     fixes.append("crop it to a less elongated shape")
     raise SettingsError(
@@ -317,6 +318,7 @@ def describe(images: Images, request: Request) -> str:
     """Return how the run sees its images: the sizes used, what was enlarged, the arithmetic."""
     shown = " + ".join(
         f"{s.shape[1]}x{s.shape[0]} px{_style_enlarged(request, path, file, s)}"
+        f"{_style_too_thin(request, s, images.content)}"
         for path, file, s in zip(request.styles, images.style_files, images.styles)
     )
     content = images.content
@@ -346,6 +348,20 @@ def notes(images: Images, output, alpha=None) -> str:
     return ("; photo and painting are grey, so the picture is grey" if grey else "") + (
         frames + transparency_note(output, alpha)
     )
+
+
+# A painting narrower than this share of the photo's shorter side, once brought to the photo's
+# area, keeps too few rows of its strokes for the deeper style layers to see them.
+THIN_STYLE_SHARE = 1 / 3
+
+
+def _style_too_thin(request: Request, style: np.ndarray, content: np.ndarray) -> str:
+    """Say so when an elongated painting becomes too thin, with the --style-scale that keeps it."""
+    wanted = THIN_STYLE_SHARE * min(content.shape[:2])
+    if min(style.shape[:2]) >= wanted:
+        return ""
+    scale = math.ceil(10 * request.style_scale * wanted / min(style.shape[:2])) / 10
+    return f" (too thin to keep its strokes: --style-scale {scale:g} keeps them)"
 
 
 def _style_enlarged(request: Request, path, file: Shape, style: np.ndarray) -> str:

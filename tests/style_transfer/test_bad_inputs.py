@@ -129,7 +129,9 @@ def test_style_too_elongated_to_match_the_content(tmp_path, good, capsys):
     Image.new("RGB", (3000, 20), (10, 120, 200)).save(strip)
     code, error = run_cli(capsys, good[0], strip, "-o", tmp_path / "out.png", "--size", 64)
     assert code == EXIT_BAD_INPUT
-    assert_one_error_line(error, strip, "3000x20 px", "content's area", "16 px", "crop it")
+    assert_one_error_line(
+        error, strip, "3000x20 px", "content's area", "16 px", "use --style-scale", "crop it"
+    )
 
 
 # --- Numbers ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -158,7 +159,32 @@ def test_too_small_a_style_scale_names_the_fix(small_files, tmp_path, capsys):
     )  # fmt: skip
     assert code == EXIT_BAD_INPUT
     line = one_error_line(error)
-    assert "--style-scale" in line and "use a larger --style-scale" in line and "16 px" in line
+    assert "16 px" in line
+    suggested = re.search(r"use --style-scale ([0-9.]+)", line).group(1)
+    code, _, error = run_cli(
+        capsys, small_files["content"], small_files["style"], "-o", tmp_path / "o.png",
+        "--size", 32, "--style-scale", suggested, "--iterations", 1,
+    )  # fmt: skip
+    assert code == 0, error  # the scale the refusal names works
+
+
+def test_an_elongated_painting_is_told_with_the_style_scale_that_keeps_its_strokes(
+    small_files, tmp_path, capsys
+):
+    strip = tmp_path / "strip.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 2000, 3), np.uint8)).save(strip)
+    code, out, error = run_cli(
+        capsys, small_files["content"], strip, "-o", tmp_path / "o.png", "--size", 96,
+        "--iterations", 1,
+    )  # fmt: skip
+    assert code == 0, error
+    scale = re.search(r"too thin to keep its strokes: --style-scale ([0-9.]+) keeps", out)
+    assert scale, out.splitlines()[0]
+    code, out, error = run_cli(
+        capsys, small_files["content"], strip, "-o", tmp_path / "o.png", "--size", 96,
+        "--iterations", 1, "--style-scale", scale.group(1),
+    )  # fmt: skip
+    assert code == 0 and "too thin" not in out.splitlines()[0], error
 
 
 # --- Runs ------------------------------------------------------------------------------------
