@@ -15,6 +15,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
   echo "$wanted" > "$stamp"
 fi
+# With saveState on, every widget JupyterLab rebuilds from a notebook's saved state marks it
+# modified on opening, so the committed notebook keeps none (scripts/static_widget_outputs.py).
 settings=.venv/share/jupyter/lab/settings
 mkdir -p "$settings"
 echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > "$settings/overrides.json"

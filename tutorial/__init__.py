@@ -1,3 +1,4 @@
-"""What the tutorial notebook shows: progress bars and live loss plots (progress.py),
-pictures and sheets (pictures.py), and files in one call (files.py). No loss code here.
+"""What the tutorial notebook shows: the paper's code on the page (listing.py), optimisations
+forming live beside their loss (progress.py), pictures and sheets (pictures.py), files in one
+call (files.py) and upload buttons (upload.py). No loss code here.
 """

@@ -4,6 +4,7 @@ run the command line from the notebook."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 import helper
-import tf_helper
+import tf_run
+from going_further.stylize import stylize
 from optimisation.settings import Settings
 
 
@@ -23,7 +25,7 @@ class Stylized:
 
     content: np.ndarray
     style: np.ndarray
-    result: tf_helper.RunResult
+    result: tf_run.RunResult
     saved_to: Path | None = None
 
 
@@ -69,10 +71,11 @@ def stylize_files(
 ) -> Stylized:
     """Paint the photo at `content_path` in the style of `style_path`; save it if asked.
 
-    `options` (net, callback, ...) go to tf_helper.run_style_transfer with `settings`.
+    Every setting is honoured (colours, style scale, tiles): the run goes through
+    going_further.stylize, with `options` (net, callback, ...).
     """
     content, style = load_pair(content_path, style_path, size, settings.style_scale)
-    result = tf_helper.run_style_transfer(content, style, settings, **options)
+    result = stylize(content, style, settings, **options)
     saved_to = None
     if output_path:  # the photo's transparency comes back where the format holds it
         alpha = helper.load_alpha(content_path, *result.image.shape[:2])
@@ -81,19 +84,41 @@ def stylize_files(
 
 
 def run_cli(*arguments: str | os.PathLike, allowed_exit_codes: Sequence[int] = (0,)):
-    """Run `python -m style_transfer ARGUMENTS` in a new process and print what it reported.
+    """Run `python -m style_transfer ARGUMENTS` in a new process, showing its progress live.
 
-    The per-iteration lines are left out. Raises RuntimeError with the command's error
-    output if it exits with a code not in `allowed_exit_codes`.
+    Its per-iteration lines drive a progress bar (a new run of a sweep or a batch adds its
+    iterations to it); every other line is printed as it comes. Raises RuntimeError with the
+    command's last lines if it exits with a code not in `allowed_exit_codes`.
     """
+    from tutorial.progress import progress_bar
+
     root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-m", "style_transfer", *map(str, arguments)]
-    finished = subprocess.run(command, capture_output=True, text=True, cwd=root)
-    if finished.returncode not in allowed_exit_codes:
-        raise RuntimeError(
-            f"style_transfer exited with {finished.returncode}:\n{finished.stderr.strip()}"
-        )
-    for line in (finished.stdout + finished.stderr).splitlines():
-        if not line.startswith("iteration "):
-            print(line)
-    return finished
+    command = [sys.executable, "-u", "-m", "style_transfer", *map(str, arguments)]
+    lines, bar, last = [], None, 0
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root
+    ) as process:
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            match = ITERATION_LINE.match(line)
+            if not match:
+                print(line, flush=True)
+                continue
+            done, total = int(match[1]), int(match[2])
+            if bar is None:
+                bar = progress_bar(total, "style_transfer")
+            elif done <= last:  # the next run of a sweep or a batch
+                bar.total += total
+            bar.update(1)
+            last = done
+    if bar is not None:  # a run that stopped early (converged) ends the bar where it is
+        bar.total = bar.n
+        bar.close()
+    if process.returncode not in allowed_exit_codes:
+        tail = "\n".join(line for line in lines if not ITERATION_LINE.match(line))[-3000:]
+        raise RuntimeError(f"style_transfer exited with {process.returncode}:\n{tail}")
+    return process
+
+
+ITERATION_LINE = re.compile(r"iteration (\d+)/(\d+):")

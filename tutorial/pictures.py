@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 
 import helper
-from optimisation.settings import Settings, layer_weights
+import sheets
+from optimisation.settings import Settings
 
 
 def style_layer_shares(terms: dict[str, float], settings: Settings) -> dict[str, float]:
-    """Return beta * w_l * E_l for each style layer of the settings (paper, eq. 5 and 7)."""
-    layers = settings.style_layers
-    w_l = layer_weights(layers, settings.layer_weights)
-    return {name: settings.beta * w * terms[f"style_{name}"] for name, w in zip(layers, w_l)}
+    """Return beta * w_l * E_l for each style layer of the settings, from a loss's terms."""
+    return {name: terms[f"weighted_style_{name}"] for name in settings.style_layers}
 
 
 def style_breakdown_figure(history: list[dict[str, float]], settings: Settings):
@@ -49,7 +48,7 @@ def strongest_feature_maps(activation, count: int) -> list[np.ndarray]:
     return [maps[..., c] / max(float(maps[..., c].max()), 1e-12) for c in order]
 
 
-def feature_map_sheet(activations: dict, count: int = 6, height: int = 96) -> np.ndarray:
+def feature_map_sheet(activations: dict, count: int = 6, height: int = 64) -> np.ndarray:
     """Return one picture: a row per layer of its `count` strongest feature maps, coloured.
 
     Deep layers are small (each pooling halves the size); their maps are enlarged with
@@ -69,8 +68,8 @@ def feature_map_sheet(activations: dict, count: int = 6, height: int = 96) -> np
             )
             tiles.append(colour(np.asarray(enlarged))[..., :3].astype(np.float32))
             labels.append(name if index == 0 else "")
-    return helper.image_grid(
-        [helper.annotate(t, label) if label else t for t, label in zip(tiles, labels)],
+    return sheets.image_grid(
+        [sheets.annotate(t, label) if label else t for t, label in zip(tiles, labels)],
         columns=count,
     )
 
@@ -89,7 +88,7 @@ def show(
     if isinstance(images, np.ndarray) and images.ndim == 3:
         picture = images
     else:
-        picture = helper.image_grid(list(images), columns=columns or len(images), labels=labels)
+        picture = sheets.image_grid(list(images), columns=columns or len(images), labels=labels)
     buffer = io.BytesIO()
     PILImage.fromarray(helper.to_uint8(picture)).save(buffer, format="JPEG", quality=88)
     display(Image(data=buffer.getvalue(), format="jpeg"))
@@ -117,11 +116,16 @@ def show_file(path: str | os.PathLike, width: int | None = None) -> None:
     display(Image(filename=str(path), width=width))
 
 
+EMBED_LIMIT = 2_000_000  # bytes: animations up to this size are embedded in the notebook
+
+
 def show_animation(path: str | os.PathLike, width: int | None = None) -> None:
     """Show a saved GIF or MP4 as it is now on disk (a new run's file, never a cached one).
 
-    A file under the notebook's folder is linked, with its time of change in the link so
-    that the browser fetches it again; elsewhere it is embedded.
+    A file of up to `EMBED_LIMIT` bytes is embedded, so that a saved notebook shows it
+    without the file (git ignores the outputs folder). A larger one under the notebook's
+    folder is linked, with its time of change in the link so that the browser fetches it
+    again; elsewhere it is embedded.
     """
     import base64
 
@@ -130,6 +134,8 @@ def show_animation(path: str | os.PathLike, width: int | None = None) -> None:
     path = helper.expand(path).resolve()
     size = f' width="{width}"' if width else ""
     try:
+        if path.stat().st_size <= EMBED_LIMIT:
+            raise ValueError("small enough to embed")
         source = f"{path.relative_to(Path.cwd()).as_posix()}?v={path.stat().st_mtime_ns}"
     except ValueError:  # outside the notebook's folder, which the browser cannot reach
         kind = "video/mp4" if path.suffix.lower() == ".mp4" else "image/gif"
@@ -163,12 +169,12 @@ def results_sheet(
     side = max(max(image.shape[:2]) for image in contents)
     corner = np.ones((side, side, 3), np.float32)
     tiles = [corner] + [
-        helper.annotate(fit_in_square(s, side), n) for s, n in zip(styles, style_names)
+        sheets.annotate(fit_in_square(s, side), n) for s, n in zip(styles, style_names)
     ]
     for content, name, row in zip(contents, content_names, results):
-        tiles.append(helper.annotate(fit_in_square(content, side), name))
+        tiles.append(sheets.annotate(fit_in_square(content, side), name))
         tiles += [fit_in_square(image, side) for image in row]
-    return helper.image_grid(tiles, columns=1 + len(styles))
+    return sheets.image_grid(tiles, columns=1 + len(styles))
 
 
 def fit_in_square(image: np.ndarray, side: int) -> np.ndarray:
@@ -207,3 +213,94 @@ def loss_against_time_figure(histories: dict[str, list[dict[str, float]]]):
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def show_sheet(
+    images: list[np.ndarray],
+    labels: list[str] | None = None,
+    columns: int | None = None,
+    save_to: str | os.PathLike | None = None,
+) -> Path | None:
+    """Show pictures as one labelled sheet (one row by default); save it as a JPEG if asked."""
+    sheet = sheets.image_grid(list(images), columns=columns or len(images), labels=labels)
+    if save_to is None:
+        show(sheet)
+        return None
+    path = helper.save_image(sheet, save_to)
+    show_file(path)
+    return path
+
+
+def show_bars(values: dict[str, float], xlabel: str) -> None:
+    """Show a horizontal bar chart of named values, with each value written at its bar."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 0.35 * len(values) + 0.9), dpi=72)
+    names = list(values)[::-1]
+    bars = axis.barh(names, [values[name] for name in names])
+    axis.bar_label(bars, labels=[f"{values[name]:.3g}" for name in names], fontsize=8)
+    axis.set(xlabel=xlabel)
+    axis.margins(x=0.15)
+    figure.tight_layout()
+    plt.show()
+
+
+class CountingLoss:
+    """A tf_helper.Loss that records the total after each evaluation (loss and gradient)."""
+
+    def __init__(self, loss):
+        self.loss = loss
+        self.totals: list[float] = []
+
+    @property
+    def precision(self) -> str:
+        return self.loss.precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self.loss.precision = value
+
+    def terms(self, image: np.ndarray) -> dict[str, float]:
+        return self.loss.terms(image)
+
+    def terms_and_gradient(self, image: np.ndarray):
+        terms, gradient = self.loss.terms_and_gradient(image)
+        self.totals.append(terms["total"])
+        return terms, gradient
+
+
+def show_loss_per_evaluation(runs: dict[str, list[float]]) -> None:
+    """Plot the lowest total loss so far against the number of loss evaluations, per optimiser."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 2.8), dpi=72)
+    for label, totals in runs.items():
+        lowest = np.minimum.accumulate(np.asarray(totals, dtype=np.float64))
+        axis.plot(np.arange(1, len(lowest) + 1), lowest, label=label, lw=2)
+    axis.set(yscale="log", xlabel="loss evaluations (network passes)", ylabel="lowest total loss")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=9)
+    figure.tight_layout()
+    plt.show()
+
+
+def show_grid(runs: dict, save_to: str | os.PathLike | None = None) -> Path | None:
+    """Show (and save) the results grid of files.stylize_files runs keyed by (photo, painting).
+
+    The paintings along the top, the photos down the left, each result where they meet.
+    """
+    photos = list(dict.fromkeys(photo for photo, _ in runs))
+    paintings = list(dict.fromkeys(painting for _, painting in runs))
+    sheet = results_sheet(
+        [runs[photo, paintings[0]].content for photo in photos],
+        [runs[photos[0], painting].style for painting in paintings],
+        [[runs[photo, painting].result.image for painting in paintings] for photo in photos],
+        [Path(photo).stem for photo in photos],
+        [Path(painting).stem for painting in paintings],
+    )
+    if save_to is None:
+        show(sheet)
+        return None
+    path = helper.save_image(sheet, save_to)
+    show_file(path)
+    return path

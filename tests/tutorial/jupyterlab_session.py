@@ -137,6 +137,31 @@ class Lab:
 
 
 PANEL = """(path) => window.jupyterapp.shell.widgets('main').find(w => w.context && w.context.path === path)"""
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# Opening is over when the kernel is idle and @jupyter-widgets/jupyterlab-manager has rebuilt the
+# widgets the notebook saved: it does that after the kernel is up, and with saveState on
+# (scripts/setup.sh) every widget it rebuilds marks the notebook modified. Once the kernel is up
+# the extension gives the notebook's rendermime a widget factory bound to the notebook's widget
+# manager; a throwaway renderer from it hands the manager over (a promise, kept in `managers`).
+OPENED = f"""(path) => {{
+  const p = ({PANEL})(path);
+  if (!p || !p.context.isReady) return false;
+  const k = p.sessionContext.session?.kernel;
+  if (!k || k.status !== 'idle' || k.connectionStatus !== 'connected') return false;
+  const factory = p.content.rendermime.getFactory('{WIDGET_VIEW}');
+  const managers = (window.widgetManagers = window.widgetManagers || new WeakMap());
+  if (!factory) return false;
+  if (!managers.has(factory)) {{
+    managers.set(factory, null);
+    const renderer = factory.createRenderer({{mimeType: '{WIDGET_VIEW}'}});
+    renderer._manager?.promise.then(manager => {{ managers.set(factory, manager); renderer.dispose(); }});
+  }}
+  const manager = managers.get(factory);
+  if (!manager || !manager.restoredStatus) return false;
+  const saved = (p.context.model.getMetadata('widgets') || {{}})['{WIDGET_STATE}'];
+  return Object.keys(saved?.state || {{}}).every(id => manager.has_model(id));
+}}"""
 
 
 class Notebook:
@@ -146,12 +171,12 @@ class Notebook:
         self.page, self.lab, self.path = page, lab, path
 
     def open(self) -> Notebook:
-        """Open the notebook (a fresh workspace) and wait for an idle kernel."""
+        """Open the notebook (a fresh workspace); wait for an idle kernel and its saved widgets."""
         self.page.goto(self.lab.url(f"lab/tree/{self.path}?reset"), wait_until="domcontentloaded")
         self.page.wait_for_function(
             "() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000
         )
-        self.wait_idle(timeout=90_000)
+        self.page.wait_for_function(OPENED, arg=self.path, timeout=120_000, polling=100)
         return self
 
     def js(self, body: str, argument=None):
@@ -171,11 +196,22 @@ class Notebook:
         )
 
     def command(self, name: str) -> None:
-        """Start a JupyterLab command without waiting for it (Run All resolves only at the end)."""
+        """Start a JupyterLab command without waiting for it (Run All resolves only at the end);
+        wait_command() waits for it."""
         self.js(
-            f"window.jupyterapp.shell.activateById(panel.id); "
-            f"window.jupyterapp.commands.execute('{name}');"
+            f"window.jupyterapp.shell.activateById(panel.id); window.commandDone = null; "
+            f"window.jupyterapp.commands.execute('{name}').then("
+            "result => { window.commandDone = {result: result ?? null}; },"
+            "error => { window.commandDone = {error: String(error)}; });"
         )
+
+    def wait_command(self, timeout: float = 600_000):
+        """Wait until the command started last has finished (Run All: every cell has run)."""
+        done = self.page.wait_for_function("() => window.commandDone", timeout=timeout)
+        outcome = done.json_value()
+        if "error" in outcome:
+            raise RuntimeError(f"the JupyterLab command failed: {outcome['error']}")
+        return outcome["result"]
 
     def save(self) -> None:
         self.js("window.jupyterapp.shell.activateById(panel.id);")

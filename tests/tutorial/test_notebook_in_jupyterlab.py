@@ -7,6 +7,7 @@ Playwright drives Debian's Chromium (never a downloaded browser). Slow: a few mi
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -91,15 +92,33 @@ def notebook(project, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ran(notebook, project):
     """Quick settings typed into the parameters cell, then Run All; the cells as they ended."""
-    assert not notebook.dirty()  # opening the notebook does not mark it modified
+    # Opening the notebook, its saved widgets restored (Notebook.open), does not mark it modified.
+    assert not notebook.dirty(), (
+        "opening the notebook marked it modified; is its widget state committed?"
+    )
     parameters = notebook.index("# Every knob")
     notebook.set_source(parameters, notebook.cells()[parameters]["source"] + tiny())
     notebook.page.evaluate(PLOTS)
     started = time.time()
     notebook.command("notebook:run-all-cells")
-    time.sleep(3)  # the cells are queued
-    notebook.wait_done(timeout=900_000)
+    notebook.wait_command(timeout=900_000)
+    notebook.wait_done(timeout=120_000)
     return {"cells": notebook.cells(), "started": started}
+
+
+def test_the_committed_notebook_keeps_no_widget_state(repo_root):
+    # JupyterLab, saving widget state (scripts/setup.sh), marks a notebook modified as it
+    # rebuilds each saved widget on opening: run.sh gives the committed form text bars instead.
+    notebook = json.loads((repo_root / NOTEBOOK).read_text())
+    views = [
+        output
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    assert ("widgets" in notebook["metadata"], len(views)) == (False, 0), (
+        "run: .venv/bin/python scripts/static_widget_outputs.py Style_Transfer.ipynb"
+    )
 
 
 def outputs(cell: dict, kind: str) -> list[dict]:
@@ -132,16 +151,18 @@ def test_each_plotted_run_has_one_live_plot_that_changed_during_it(notebook, ran
     values = notebook.page.evaluate(
         "() => Object.fromEntries(Object.entries(window.plotValues).map(([k, v]) => [k, v.size]))"
     )
-    for index, cell in enumerate(ran["cells"]):
-        if cell["type"] != "code" or "LiveProgress(" not in cell["source"]:
-            continue
-        plotted = (
-            0 if "plot_every=0" in cell["source"] else (2 if "for init in" in cell["source"] else 1)
-        )
+    live = [
+        index
+        for index, cell in enumerate(ran["cells"])
+        if cell["type"] == "code"
+        and ("live_run(" in cell["source"] or "LiveProgress(" in cell["source"])
+    ]
+    assert len(live) >= 10
+    for index in live:  # the picture and the loss plot, redrawn while the run goes
         changed = [
             key for key, count in values.items() if key.startswith(f"{index}:") and count > 1
         ]
-        assert len(changed) >= plotted, (cell["source"][:80], values)
+        assert changed, (ran["cells"][index]["source"][:80], values)
     notebook.screenshot(notebook.find("from_noise_settings ="), "run_all_from_noise")
 
 
@@ -238,7 +259,8 @@ def test_the_stop_button_stops_run_all_and_keeps_the_best_picture(notebook, proj
     assert [error["ename"] for error in errors] == ["Interrupted"]
     printed = "".join(o["text"] for o in outputs(cells[final], "stream"))
     assert "stopped at iteration" in printed and "the picture below is partial" in printed
-    kept = project / "image_resources" / "outputs" / "grace_hopper_kandinsky_composition_viii.jpg"
+    # a stopped run's picture never takes the name of a finished one
+    kept = project / "image_resources/outputs/grace_hopper_kandinsky_composition_viii_partial.jpg"
     assert f"saved to {kept}" in printed or f"saved to {kept.relative_to(project)}" in printed
     after = [cell["count"] for cell in cells]
     later = [i for i in range(final + 1, len(cells)) if cells[i]["type"] == "code"]
