@@ -8,6 +8,8 @@ the command line and the engine agree. No TensorFlow here: --help and a bad opti
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -411,3 +413,35 @@ def show_value(value) -> str:
     if isinstance(value, (int, float)):
         return f"{value:g}"
     return "none" if value is None else str(value)
+
+
+class SweepError(ValueError):
+    """A sweep specification that cannot be read."""
+
+
+def _parse_value(name: str, text: str):
+    kind = SWEEPABLE[name]
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "whole number" if kind is int else "number"
+        raise SweepError(f"sweep {name}: {text!r} is not a {what}") from None
+    if kind is float and not math.isfinite(value):
+        raise SweepError(f"sweep {name}: {text!r} must be a finite number")
+    return value  # the range is checked as the setting's own flag checks it
+
+
+def parse_sweep(specs: list[str]) -> list[dict[str, object]]:
+    """Return one {name: value} dict per combination of `name=v1,v2,...` specifications."""
+    axes: dict[str, list] = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip()
+        if not sep or not values.strip():
+            raise SweepError(f"sweep {spec!r} must look like name=value1,value2")
+        if name not in SWEEPABLE:
+            raise SweepError(f"cannot sweep {name!r}; choose from {', '.join(SWEEPABLE)}")
+        if name in axes:
+            raise SweepError(f"sweep {name!r} is given twice")
+        axes[name] = [_parse_value(name, v.strip()) for v in values.split(",")]
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]

@@ -5,7 +5,6 @@ A photo that cannot be used is reported in one line and the others still run.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,35 +19,6 @@ from style_transfer.progress import Recorder, run_each, run_entry
 
 if TYPE_CHECKING:
     from style_transfer.request import Request
-
-GLOB_CHARACTERS = "*?["
-
-
-def expand_contents(items: Sequence[str]) -> list[str]:
-    """Return the content paths of --batch: paths as given, quoted glob patterns expanded.
-
-    A pattern keeps only the image files it matches (sorted); a plain path is kept as it is,
-    so a missing or unreadable file is reported with the others still running.
-    """
-    paths: list[str] = []
-    for item in items:
-        if not any(character in item for character in GLOB_CHARACTERS):
-            paths.append(item)
-            continue
-        matches = sorted(
-            match
-            for match in glob.glob(os.path.expanduser(item), recursive=True)
-            if Path(match).is_file() and Path(match).suffix.lower() in helper.IMAGE_SUFFIXES
-        )
-        if not matches:
-            raise UsageError(
-                f"--batch {item!r} matches no image file; check the pattern, or give the paths"
-            )
-        paths += matches
-    unique: dict[Path, str] = {}
-    for path in paths:
-        unique.setdefault(Path(path).resolve(), path)
-    return list(unique.values())
 
 
 def batch_output_path(directory: str | os.PathLike, content: str, styles: Sequence[str]) -> Path:

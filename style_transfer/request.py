@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import helper
 from optimisation import precisions
 from optimisation.schedule import LARGE_SIZE, default_schedule
 from optimisation.settings import Settings, SettingsError, blend_shares
-from style_transfer import batch, sweep
 from style_transfer.arguments import (
     CHECKPOINT_MINUTES,
     DEFAULT_SIZE,
@@ -23,6 +26,8 @@ from style_transfer.arguments import (
     NO_COLOR_PRESERVATION,
     OPTIONS,
     SETTINGS,
+    SweepError,
+    parse_sweep,
     show_value,
 )
 from style_transfer.errors import GrammarError, UsageError
@@ -85,7 +90,7 @@ class Request:
         values["precision"] = precisions.resolve(args.precision)  # --stats records what ran
         request = cls(**values)
         if request.batch:
-            request = dataclasses.replace(request, batch=batch.expand_contents(request.batch))
+            request = dataclasses.replace(request, batch=expand_contents(request.batch))
         return request
 
     def __post_init__(self):
@@ -101,8 +106,8 @@ class Request:
         self._check_modes()
         if self.sweep:
             try:
-                sweep.parse_sweep(self.sweep)
-            except sweep.SweepError as error:
+                parse_sweep(self.sweep)
+            except SweepError as error:
                 raise UsageError(f"--sweep: {error}") from None
 
     def _check_images(self) -> None:
@@ -253,3 +258,33 @@ def _default_iterations(values: dict, size: int, scales):
     except (OSError, helper.ImageError):  # told by the pre-flight checks, with the fix
         height = width = size
     return default_schedule(*helper.size_for_longest_side(height, width, size))
+
+
+GLOB_CHARACTERS = "*?["
+
+
+def expand_contents(items: Sequence[str]) -> list[str]:
+    """Return the content paths of --batch: paths as given, quoted glob patterns expanded.
+
+    A pattern keeps only the image files it matches (sorted); a plain path is kept as it is,
+    so a missing or unreadable file is reported with the others still running.
+    """
+    paths: list[str] = []
+    for item in items:
+        if not any(character in item for character in GLOB_CHARACTERS):
+            paths.append(item)
+            continue
+        matches = sorted(
+            match
+            for match in glob.glob(os.path.expanduser(item), recursive=True)
+            if Path(match).is_file() and Path(match).suffix.lower() in helper.IMAGE_SUFFIXES
+        )
+        if not matches:
+            raise UsageError(
+                f"--batch {item!r} matches no image file; check the pattern, or give the paths"
+            )
+        paths += matches
+    unique: dict[Path, str] = {}
+    for path in paths:
+        unique.setdefault(Path(path).resolve(), path)
+    return list(unique.values())

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sheets
 from optimisation import memory
 from style_transfer import engine, outputs, preflight, repeat
-from style_transfer.arguments import BY_SWEEP_NAME, SWEEPABLE
+from style_transfer.arguments import BY_SWEEP_NAME, parse_sweep
 from style_transfer.errors import EXIT_NOT_FINITE, UsageError
 from style_transfer.progress import Recorder, run_each, run_entry
 
@@ -26,38 +25,6 @@ if TYPE_CHECKING:
 # Sweeps at --size 32 to 96 are enlarged to this height on the sheet, to be seen; their labels
 # ("style-weight 10000, content-layer conv4_2") go in a strip above each tile.
 SHEET_MIN_TILE_HEIGHT = 144
-
-
-class SweepError(ValueError):
-    """A sweep specification that cannot be read."""
-
-
-def _parse_value(name: str, text: str):
-    kind = SWEEPABLE[name]
-    try:
-        value = kind(text)
-    except ValueError:
-        what = "whole number" if kind is int else "number"
-        raise SweepError(f"sweep {name}: {text!r} is not a {what}") from None
-    if kind is float and not math.isfinite(value):
-        raise SweepError(f"sweep {name}: {text!r} must be a finite number")
-    return value  # the range is checked as the setting's own flag checks it
-
-
-def parse_sweep(specs: list[str]) -> list[dict[str, object]]:
-    """Return one {name: value} dict per combination of `name=v1,v2,...` specifications."""
-    axes: dict[str, list] = {}
-    for spec in specs:
-        name, sep, values = spec.partition("=")
-        name = name.strip()
-        if not sep or not values.strip():
-            raise SweepError(f"sweep {spec!r} must look like name=value1,value2")
-        if name not in SWEEPABLE:
-            raise SweepError(f"cannot sweep {name!r}; choose from {', '.join(SWEEPABLE)}")
-        if name in axes:
-            raise SweepError(f"sweep {name!r} is given twice")
-        axes[name] = [_parse_value(name, v.strip()) for v in values.split(",")]
-    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
 def label(combination: dict[str, object]) -> str:

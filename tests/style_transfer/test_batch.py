@@ -10,7 +10,7 @@ from conftest import SMALL_WIDTH as WIDTH
 from conftest import pixels, run_cli
 from PIL import Image
 
-from style_transfer import batch
+from style_transfer import batch, request
 from style_transfer.errors import UsageError
 
 
@@ -18,11 +18,11 @@ def test_batch_glob_keeps_image_files_and_plain_paths_as_given(tmp_path):
     for name in ("b.jpg", "a.png", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "folder.jpg").mkdir()
-    actual = batch.expand_contents([str(tmp_path / "*"), str(tmp_path / "missing.jpg")])
+    actual = request.expand_contents([str(tmp_path / "*"), str(tmp_path / "missing.jpg")])
     expected = [str(tmp_path / "a.png"), str(tmp_path / "b.jpg"), str(tmp_path / "missing.jpg")]
     assert actual == expected
     with pytest.raises(UsageError, match="matches no image file"):
-        batch.expand_contents([str(tmp_path / "*.webp")])
+        request.expand_contents([str(tmp_path / "*.webp")])
 
 
 def test_batch_outputs_that_would_clash_are_refused(tmp_path):

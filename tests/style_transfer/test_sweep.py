@@ -12,11 +12,11 @@ from conftest import SMALL_WIDTH as WIDTH
 from conftest import pixels, run_cli
 
 import sheets
-from style_transfer import sweep
+from style_transfer import arguments, sweep
 
 
 def test_sweep_gives_the_cartesian_product_in_order():
-    actual = sweep.parse_sweep(["style-weight=1e2,1e3,1e4", "content-layer=conv3_2,conv4_2"])
+    actual = arguments.parse_sweep(["style-weight=1e2,1e3,1e4", "content-layer=conv3_2,conv4_2"])
     expected = [
         {"style-weight": w, "content-layer": layer}
         for w, layer in itertools.product([100.0, 1000.0, 10000.0], ["conv3_2", "conv4_2"])
@@ -39,13 +39,13 @@ def test_label_names_every_swept_value():
     ],
 )
 def test_bad_sweep_specifications_raise_clear_errors(spec, message):
-    with pytest.raises(sweep.SweepError, match=message):
-        sweep.parse_sweep([spec])
+    with pytest.raises(arguments.SweepError, match=message):
+        arguments.parse_sweep([spec])
 
 
 def test_the_same_setting_twice_is_refused():
-    with pytest.raises(sweep.SweepError, match="given twice"):
-        sweep.parse_sweep(["size=64", "size=128"])
+    with pytest.raises(arguments.SweepError, match="given twice"):
+        arguments.parse_sweep(["size=64", "size=128"])
 
 
 def _text_pixels(image: np.ndarray) -> int:
@@ -99,7 +99,7 @@ def test_sweep_writes_a_sheet_with_one_tile_per_combination(small_files, tmp_pat
     # 32x28 px pictures are enlarged to tiles 144 px high, each under a strip with its label
     height = sweep.SHEET_MIN_TILE_HEIGHT
     width = round(WIDTH * height / HEIGHT)
-    labels = [sweep.label(combination) for combination in sweep.parse_sweep(specs)]
+    labels = [sweep.label(combination) for combination in arguments.parse_sweep(specs)]
     strips = [
         max(sheets.caption(label, width, max(10, height // 24)).shape[0] for label in row)
         for row in (labels[:2], labels[2:])

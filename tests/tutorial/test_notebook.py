@@ -224,7 +224,7 @@ def test_command_line_repeat_in_the_notebook_gives_identical_bytes(tiny_run):
 def test_sweep_sheet_has_two_rows_of_two_tiles(tiny_run, repo_root):
     import helper
     import sheets
-    from style_transfer import sweep
+    from style_transfer import arguments, sweep
 
     height, width = helper.size_for_longest_side(
         *helper.image_size(repo_root / "image_resources/content/grace_hopper.jpg"),
@@ -237,7 +237,7 @@ def test_sweep_sheet_has_two_rows_of_two_tiles(tiny_run, repo_root):
         )
     # the notebook's sweep: two style weights (rows) by two content layers
     specs = ["style-weight=1e2,1e4", "content-layer=conv3_2,conv4_2"]
-    labels = [sweep.label(combination) for combination in sweep.parse_sweep(specs)]
+    labels = [sweep.label(combination) for combination in arguments.parse_sweep(specs)]
     strips = [  # each row's labels in a strip above it, as tall as its tallest label
         max(sheets.caption(label, width, max(10, height // 24)).shape[0] for label in row)
         for row in (labels[0:2], labels[2:4])
