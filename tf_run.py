@@ -170,8 +170,8 @@ def _run_adam(loss, x0: np.ndarray, phases, tracker, learning_rate: float) -> No
 # --- What a run keeps --------------------------------------------------------------------
 
 
-class _Grey:
-    """A loss over one channel shown as R = G = B, so that grey inputs give a grey picture."""
+class WrappedLoss:
+    """A loss that evaluates another one: precision and terms pass through to `loss`."""
 
     def __init__(self, loss: tf_helper.Loss):
         self.loss = loss
@@ -183,6 +183,16 @@ class _Grey:
     @precision.setter
     def precision(self, value: str) -> None:
         self.loss.precision = value
+
+    def terms(self, image: np.ndarray) -> dict[str, float]:
+        return self.loss.terms(image)
+
+    def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        return self.loss.terms_and_gradient(image)
+
+
+class _Grey(WrappedLoss):
+    """A loss over one channel shown as R = G = B, so that grey inputs give a grey picture."""
 
     def terms(self, image: np.ndarray) -> dict[str, float]:
         return self.loss.terms(_rgb(image))

@@ -9,6 +9,7 @@ import numpy as np
 
 import helper
 import sheets
+import tf_run
 from optimisation.settings import Settings
 
 
@@ -223,10 +224,15 @@ def show_sheet(
 ) -> Path | None:
     """Show pictures as one labelled sheet (one row by default); save it as a JPEG if asked."""
     sheet = sheets.image_grid(list(images), columns=columns or len(images), labels=labels)
+    return _show_or_save(sheet, save_to)
+
+
+def _show_or_save(picture: np.ndarray, save_to: str | os.PathLike | None) -> Path | None:
+    """Show a picture; with `save_to`, save it as a JPEG first and show the file."""
     if save_to is None:
-        show(sheet)
+        show(picture)
         return None
-    path = helper.save_image(sheet, save_to)
+    path = helper.save_image(picture, save_to)
     show_file(path)
     return path
 
@@ -245,23 +251,12 @@ def show_bars(values: dict[str, float], xlabel: str) -> None:
     plt.show()
 
 
-class CountingLoss:
+class CountingLoss(tf_run.WrappedLoss):
     """A tf_helper.Loss that records the total after each evaluation (loss and gradient)."""
 
     def __init__(self, loss):
-        self.loss = loss
+        super().__init__(loss)
         self.totals: list[float] = []
-
-    @property
-    def precision(self) -> str:
-        return self.loss.precision
-
-    @precision.setter
-    def precision(self, value: str) -> None:
-        self.loss.precision = value
-
-    def terms(self, image: np.ndarray) -> dict[str, float]:
-        return self.loss.terms(image)
 
     def terms_and_gradient(self, image: np.ndarray):
         terms, gradient = self.loss.terms_and_gradient(image)
@@ -298,9 +293,4 @@ def show_grid(runs: dict, save_to: str | os.PathLike | None = None) -> Path | No
         [Path(photo).stem for photo in photos],
         [Path(painting).stem for painting in paintings],
     )
-    if save_to is None:
-        show(sheet)
-        return None
-    path = helper.save_image(sheet, save_to)
-    show_file(path)
-    return path
+    return _show_or_save(sheet, save_to)
