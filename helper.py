@@ -5,13 +5,14 @@ Knows nothing of TensorFlow; labelled sheets and animations are sheets.py's.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+import machine
+from machine import expand
 
 # Never return half an image: a truncated file is an error, not a grey stripe.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -32,38 +33,14 @@ class ImageError(ValueError):
     """An image file that cannot be used: missing, a directory, unreadable, or too small."""
 
 
-def expand(path: str | os.PathLike) -> Path:
-    """Return a path with `~` and `~user` expanded: no run ever makes a folder named `~`."""
-    return Path(path).expanduser()
-
-
-def available_bytes(meminfo: str | os.PathLike = "/proc/meminfo") -> int | None:
-    """Return MemAvailable from /proc/meminfo in bytes, or None where there is no such file."""
-    try:
-        text = Path(meminfo).read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def format_bytes(count: float) -> str:
-    """Return a byte count for people: '1.4 GiB', '730 MiB'."""
-    if count >= 2**30:
-        return f"{count / 2**30:.1f} GiB"
-    return f"{count / 2**20:.0f} MiB"
-
-
 def _check_decodable(path: Path, image: Image.Image) -> None:
     """Refuse an image whose decoding would not fit in the memory available (not Pillow's limit)."""
     width, height = image.size
-    needed, available = width * height * DECODE_BYTES_PER_PIXEL, available_bytes()
+    needed, available = width * height * DECODE_BYTES_PER_PIXEL, machine.available_bytes()
     if available is not None and needed > available:
         raise ImageError(
             f"{path} is {width}x{height} px ({width * height / 1e6:.0f} Mpx); decoding it needs "
-            f"about {format_bytes(needed)} but {format_bytes(available)} is available; "
+            f"about {machine.format_bytes(needed)} but {machine.format_bytes(available)} is available; "
             "shrink it with an image editor first, or close other programs"
         )
 
@@ -246,38 +223,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call `write(temporary_name)` and rename the result to `path`: never a half-written file."""
-    path = expand(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
-    )
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """Return the sha256 of a file as hex, read in 1 MiB blocks (inputs, weights, wheels)."""
-    digest = hashlib.sha256()
-    with open(expand(path), "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write a text file (e.g. a JSON manifest) atomically."""
-    return atomic_write(path, lambda name: Path(name).write_text(text, encoding="utf-8"))
-
-
 # Output formats that can hold an alpha channel.
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 
@@ -295,4 +240,4 @@ def save_image(
     picture = Image.fromarray(to_uint8(image))
     if alpha is not None and path.suffix.lower() in ALPHA_SUFFIXES:
         picture.putalpha(Image.fromarray(to_uint8(alpha)))
-    return atomic_write(path, lambda name: picture.save(name, quality=quality))
+    return machine.atomic_write(path, lambda name: picture.save(name, quality=quality))

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from helper import ImageError, atomic_write, expand, resize, to_uint8
+from helper import ImageError, resize, to_uint8
+from machine import atomic_write, expand
 
 
 def wrap_text(text: str, fits) -> list[str]:

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from loss_settings import LossSettings, SettingsError, blend_shares, check_image_side
+from loss_settings import layer_weights as style_layer_weights
 from optimisation import precisions
-from optimisation.settings import Settings, SettingsError, blend_shares, check_image_side
-from optimisation.settings import layer_weights as style_layer_weights
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 # Every run traces its own tf.function (its targets are constants), so after five runs in one
@@ -46,7 +46,7 @@ def style_loss(E: Sequence[tf.Tensor], w: Sequence[float]) -> tf.Tensor:
     return tf.add_n([w_l * E_l for E_l, w_l in zip(E, w)])
 
 
-def total_loss(content, style, tv, settings: Settings):
+def total_loss(content, style, tv, settings: LossSettings):
     """Return alpha L_content + beta L_style (paper, eq. 7) + gamma L_tv."""
     return settings.alpha * content + settings.beta * style + settings.gamma * tv
 
@@ -104,8 +104,8 @@ class Loss:
     L_content), `weighted_style`, `weighted_tv`, `weighted_style_<layer>` (beta w_l E_l).
     """
 
-    def __init__(self, content_image: np.ndarray, settings: Settings | None):
-        self.settings = settings or Settings()
+    def __init__(self, content_image: np.ndarray, settings: LossSettings | None):
+        self.settings = settings or LossSettings()
         self.content_layers = list(self.settings.content_layers)
         self.style_layers = list(self.settings.style_layers)
         self.layers = self.settings.layers
@@ -158,7 +158,7 @@ class StyleTransferLoss(Loss):
         net: Vgg16,
         content_image: np.ndarray,
         style_images: np.ndarray | Sequence[np.ndarray],
-        settings: Settings | None = None,
+        settings: LossSettings | None = None,
         precision: str = "float32",
     ):
         super().__init__(content_image, settings)

@@ -18,8 +18,9 @@ import tensorflow as tf
 
 import helper
 import tf_helper
+from loss_settings import SettingsError
 from optimisation import lbfgs, precisions
-from optimisation.settings import Settings, SettingsError
+from optimisation.settings import Settings
 from optimisation.starts import initial_image
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
@@ -78,9 +79,9 @@ def run_style_transfer(
     picture: one channel is optimised and shown as R = G = B.
     """
     settings = settings or Settings()
-    if settings.beyond_one_run():
+    if settings.beyond(Settings):
         raise SettingsError(
-            f"run_style_transfer does not read {', '.join(settings.beyond_one_run())}; "
+            f"run_style_transfer does not read {', '.join(settings.beyond(Settings))}; "
             "call going_further.stylize.stylize, which does"
         )
     if not isinstance(iterations_done, int) or not 0 <= iterations_done < settings.iterations:

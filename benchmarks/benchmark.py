@@ -49,7 +49,7 @@ def evaluation_gflop(height: int, width: int) -> float:
     Backward to the image only (no weight gradients): the same again. Gram matrices:
     2*M*N^2 forward and about twice that backward.
     """
-    from optimisation.settings import STYLE_LAYERS
+    from loss_settings import STYLE_LAYERS
     from tensorflow_vgg.layers import CONV_SHAPES, layer_sizes
 
     flops = 0.0

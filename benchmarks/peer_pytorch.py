@@ -30,7 +30,8 @@ def torch_loss(content: np.ndarray, style: np.ndarray):
     import torch
     import torch.nn.functional as F
 
-    from optimisation.settings import CONTENT_LAYERS, STYLE_LAYERS, Settings
+    from loss_settings import CONTENT_LAYERS, STYLE_LAYERS
+    from optimisation.settings import Settings
     from tensorflow_vgg.layers import LAYER_ORDER, deepest
     from tensorflow_vgg.vgg16_avg_pool import BGR_MEAN
     from tensorflow_vgg.weights import load_weights

@@ -15,9 +15,10 @@ import tensorflow as tf
 import helper
 import tf_helper
 import tf_run
+from going_further import tile_geometry
+from going_further.settings import StylizeSettings
 from going_further.tiling import TiledLoss
-from optimisation import memory
-from optimisation.settings import Settings, SettingsError
+from loss_settings import SettingsError
 
 
 def carry_to_finer_scale(
@@ -37,7 +38,7 @@ def carry_to_finer_scale(
 def run_coarse_to_fine(
     content_image: np.ndarray,
     style_images: Sequence[np.ndarray],
-    settings: Settings,
+    settings: StylizeSettings,
     *,
     sizes: Sequence[int],
     iterations: Sequence[int],
@@ -99,10 +100,10 @@ def run_coarse_to_fine(
     return _full_picture(result, content, content_image)
 
 
-def tiled_loss(content, styles, settings: Settings, net) -> TiledLoss | None:
+def tiled_loss(content, styles, settings: StylizeSettings, net) -> TiledLoss | None:
     """Return the tiled loss of a scale too large for the memory budget, or None (whole)."""
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
-    core = memory.plan_tiles(*content.shape[:2], settings, largest_style)
+    core = tile_geometry.plan_tiles(*content.shape[:2], settings, largest_style)
     if core is None:
         return None
     net = net or tf_helper.network()

@@ -13,13 +13,13 @@ import tf_helper
 import tf_run
 from going_further import color
 from going_further.coarse_to_fine import run_coarse_to_fine, tiled_loss
-from optimisation.settings import Settings
+from going_further.settings import StylizeSettings
 
 
 def stylize(
     content_image: np.ndarray,
     style_image: np.ndarray | Sequence[np.ndarray],
-    settings: Settings | None = None,
+    settings: StylizeSettings | None = None,
     *,
     sizes: Sequence[int] | None = None,
     iterations: Sequence[int] | None = None,
@@ -35,7 +35,7 @@ def stylize(
     style images the content's colour statistics. settings.style_scale sizes the styles.
     `run_options` (net, callback, frame_every, initial, iterations_done) go to the runs.
     """
-    settings = settings or Settings()
+    settings = settings or StylizeSettings()
     target, styles = _colour_inputs(content_image, tf_helper.as_style_list(style_image), settings)
     try:
         if sizes:
@@ -53,7 +53,7 @@ def stylize(
     return _in_colour(result, settings, content_image)
 
 
-def _colour_inputs(content_image, styles, settings: Settings):
+def _colour_inputs(content_image, styles, settings: StylizeSettings):
     """Return the photo and paintings the run sees: as they are, or prepared to keep colours."""
     if settings.preserve_colors == "histogram":
         return content_image, [color.match_color_histogram(s, content_image) for s in styles]
@@ -63,7 +63,9 @@ def _colour_inputs(content_image, styles, settings: Settings):
     return content_image, styles
 
 
-def _in_colour(result: tf_run.RunResult, settings: Settings, content_image) -> tf_run.RunResult:
+def _in_colour(
+    result: tf_run.RunResult, settings: StylizeSettings, content_image
+) -> tf_run.RunResult:
     """Put the content's colours back on a luminance-only result (other results pass)."""
     if settings.preserve_colors == "luminance":
         result.image = color.restore_content_colors(result.image, content_image)

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimisation.settings import DEFAULT_LAYERS
+import machine
+from going_further.settings import StylizeSettings
+from loss_settings import DEFAULT_LAYERS
+from optimisation import memory
 from tensorflow_vgg.layers import alignment, halo, stride
 
 
@@ -110,3 +113,44 @@ def crops(tile: Tile, shape, layers: Sequence[str]) -> np.ndarray:
             ]
         )
     return np.array(rows, np.int32)
+
+
+def budget_bytes(settings: StylizeSettings) -> int:
+    """Return the memory a run may take before it is evaluated in tiles: the budget, or less."""
+    budget = int(settings.memory_budget * 2**30)
+    available = machine.available_bytes()
+    return budget if available is None else min(budget, available)
+
+
+def plan_tiles(
+    height: int, width: int, settings: StylizeSettings, style_shape: tuple[int, int] | None = None
+) -> int | None:
+    """Return the core side (px) of the tiles a run on height x width px is evaluated in, or
+    None to evaluate it whole.
+
+    settings.tile if given; else tiles only when the whole picture's estimate
+    (settings.iterations, the largest style's shape) exceeds budget_bytes(settings):
+    memory.tile_core() px, or smaller where that would not fit in the memory available. The memory
+    check, the first line and the engine all plan with this, so they agree.
+    """
+    layers = settings.layers
+    grid = alignment(layers)
+    if settings.tile is not None:
+        return max(grid, settings.tile // grid * grid)
+    options = {"layers": layers, "iterations": settings.iterations}
+    whole = memory.estimate_peak_bytes(height, width, style_shape=style_shape, **options)
+    if whole <= budget_bytes(settings):
+        return None
+    core, smallest = memory.tile_core(layers), 2 * halo(layers)
+    available = machine.available_bytes()
+
+    def fits(side: int) -> bool:
+        content_layers = settings.content_layers
+        peak = memory.tiled_peak_bytes(
+            height, width, side, content_layers=content_layers, **options
+        )
+        return available is None or peak <= available
+
+    while core - grid >= smallest and not fits(core):
+        core -= grid
+    return core

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 import tf_helper
 from going_further.tile_geometry import Tile, crops, tiles
-from optimisation.settings import Settings, blend_shares
+from loss_settings import LossSettings, blend_shares
 from tensorflow_vgg.layers import layer_sizes
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
@@ -39,7 +39,7 @@ class TiledLoss(tf_helper.Loss):
         net: Vgg16,
         content_image: np.ndarray,
         style_images: np.ndarray | Sequence[np.ndarray],
-        settings: Settings | None = None,
+        settings: LossSettings | None = None,
         precision: str = "float32",
         *,
         core: int = 512,

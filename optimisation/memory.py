@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import helper
+from loss_settings import CONTENT_LAYERS, DEFAULT_LAYERS
 from optimisation import lbfgs
-from optimisation.settings import CONTENT_LAYERS, DEFAULT_LAYERS, Settings
 from tensorflow_vgg.layers import CHANNELS, alignment, deepest, halo, layer_sizes
 
 # --- What was measured ---------------------------------------------------------------------
@@ -138,45 +138,6 @@ def tile_core(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
     while ACTIVATION_FACTOR * activation_bytes(side + grid, side + grid, layers) <= TILE_BYTES:
         side += grid
     return side - 2 * margin
-
-
-def budget_bytes(settings: Settings) -> int:
-    """Return the memory a run may take before it is evaluated in tiles: the budget, or less."""
-    budget = int(settings.memory_budget * 2**30)
-    available = helper.available_bytes()
-    return budget if available is None else min(budget, available)
-
-
-def plan_tiles(
-    height: int, width: int, settings: Settings, style_shape: tuple[int, int] | None = None
-) -> int | None:
-    """Return the core side (px) of the tiles a run on height x width px is evaluated in, or
-    None to evaluate it whole.
-
-    settings.tile if given; else tiles only when the whole picture's estimate
-    (settings.iterations, the largest style's shape) exceeds budget_bytes(settings):
-    tile_core() px, or smaller where that would not fit in the memory available. The memory
-    check, the first line and the engine all plan with this, so they agree.
-    """
-    layers = settings.layers
-    grid = alignment(layers)
-    if settings.tile is not None:
-        return max(grid, settings.tile // grid * grid)
-    options = {"layers": layers, "iterations": settings.iterations}
-    whole = estimate_peak_bytes(height, width, style_shape=style_shape, **options)
-    if whole <= budget_bytes(settings):
-        return None
-    core, smallest = tile_core(layers), 2 * halo(layers)
-    available = helper.available_bytes()
-
-    def fits(side: int) -> bool:
-        content_layers = settings.content_layers
-        peak = tiled_peak_bytes(height, width, side, content_layers=content_layers, **options)
-        return available is None or peak <= available
-
-    while core - grid >= smallest and not fits(core):
-        core -= grid
-    return core
 
 
 def largest_fitting_size(

@@ -1,74 +1,18 @@
-"""The settings of a run: one set of defaults and choices, and the rules every input obeys.
+"""The settings of one run (tf_run.py): iterations, optimiser, start, precision.
 
-The engine (tf_helper.py), the command line and the notebook all read these, so a default
-is written once and a rule is checked in one place. No TensorFlow here.
+They extend the loss's settings (loss_settings.py), so one object describes a whole run.
+No TensorFlow here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
+from loss_settings import LossSettings, SettingsError, choice, number, whole_number
 from optimisation import precisions
-from tensorflow_vgg.layers import (
-    LAYER_ORDER,
-    LayerError,
-    check_layer_names,
-    deepest,
-    minimum_image_side,
-)
 
-# The paper's layers: content at conv4_2, style at the first layer of every block.
-CONTENT_LAYERS = ("conv4_2",)
-STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-DEFAULT_LAYERS = (*CONTENT_LAYERS, *STYLE_LAYERS)
 INITS = ("noise", "content", "recolored", "style")
 OPTIMIZERS = ("lbfgs", "adam")
-COLOR_MODES = ("luminance", "histogram")
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-class SettingsError(ValueError):
-    """A run setting (weight, size, iteration count, option value) that cannot be used."""
-
-
-# --- The rules -------------------------------------------------------------------------------
-
-
-def number(what: str, value, zero_allowed: bool = True, example: str = "") -> float:
-    """Return `value` as a finite float >= 0 (> 0 unless zero_allowed) within float32's range."""
-    need = "zero or more" if zero_allowed else "more than zero"
-    hint = f", e.g. {example}" if example else ""
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(
-            f"{value!r} is not a number; give {what} as a finite number {need}{hint}"
-        ) from None
-    if not math.isfinite(result) or result < 0 or (result == 0 and not zero_allowed):
-        raise SettingsError(
-            f"{value!r} cannot be used; give {what} as a finite number {need}{hint}"
-        )
-    if result > FLOAT32_MAX:  # the loss is float32: such a weight makes it infinite at once
-        raise SettingsError(f"{what} must be at most {FLOAT32_MAX:.3g} (float32), not {value!r}")
-    return result
-
-
-def whole_number(what: str, value, example: int) -> int:
-    """Return `value` as an int of 1 or more."""
-    try:
-        result = int(value) if isinstance(value, (int, str)) else None
-    except ValueError:
-        result = None
-    if result is None or result < 1:
-        raise SettingsError(
-            f"{value!r} is not {what}; give a whole number of 1 or more, e.g. {example}"
-        )
-    return result
 
 
 def learning_rate(value) -> float:
@@ -83,139 +27,31 @@ def learning_rate(value) -> float:
     return result
 
 
-def blend_shares(count: int, blend: Sequence[float] | None) -> list[float]:
-    """Return the style blend as shares s_k summing to 1 (equal shares when `blend` is None)."""
-    if blend is None:
-        return [1.0 / count] * count
-    if len(blend) != count:
-        raise SettingsError(
-            f"{len(blend)} weight(s) for {count} style image(s); give one weight per style image"
-        )
-    blend = [number("a blend weight", b, example="0.7") for b in blend]
-    if sum(blend) <= 0:
-        raise SettingsError("weighs every style image zero; give at least one weight above zero")
-    return [b / sum(blend) for b in blend]
-
-
-def layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> list[float]:
-    """Return w_l for each style layer: equal weights 1/L by default (paper, eq. 5)."""
-    if weights is None:
-        return [1.0 / len(layers)] * len(layers)
-    if len(weights) != len(layers):
-        raise SettingsError(f"{len(weights)} style layer weights given for {len(layers)} layers")
-    return [number(f"the weight of {name}", w) for name, w in zip(layers, weights)]
-
-
-def layer_list(names: Sequence[str]) -> tuple[str, ...]:
-    """Return VGG16 layer names as a tuple, refusing unknown ones and any named twice."""
-    names = tuple(check_layer_names(names))
-    repeated = sorted({name for name in names if names.count(name) > 1}, key=names.index)
-    if repeated:
-        raise LayerError(f"{', '.join(repeated)} is named twice; give each layer once")
-    return names
-
-
-def check_image_side(what: str, height: int, width: int, layers: Sequence[str]) -> None:
-    """Raise SettingsError if an image of height x width px is too small for the layers."""
-    smallest = minimum_image_side(layers)
-    if min(height, width) < smallest:
-        raise SettingsError(
-            f"{what} is {width}x{height} px; the deepest layer in use, {deepest(layers)}, needs "
-            f"at least {smallest} px on each side; use a larger image"
-        )
-
-
-def choice(what: str, value, choices: Sequence) -> None:
-    """Raise SettingsError unless `value` is one of `choices`."""
-    if value not in choices:
-        raise SettingsError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
-# --- The defaults ----------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
-class Settings:
-    """Every setting of a style-transfer run, with its default; checked when made.
+class Settings(LossSettings):
+    """Every setting of one style-transfer run (tf_run.py), with its default; checked when made.
 
-    alpha, beta and gamma weigh the content, style and total-variation losses (paper,
-    eq. 7); w_l (`layer_weights`, default 1/L) the style layers (eq. 5). `style_blend`
-    gives each of several style images a share of the style target. `style_scale`,
-    `preserve_colors`, `tile` and `memory_budget` are read by going_further.stylize, and a
-    single run (tf_run.py) refuses them (optimisation/memory.py plans the tiles).
+    The loss's settings (alpha, beta, gamma, the layers and their weights) are
+    LossSettings'; these add how the run minimises that loss.
     """
 
     iterations: int = 300
     optimizer: str = "lbfgs"  # one of OPTIMIZERS
     init: str = "recolored"  # one of INITS: where the optimisation starts
     seed: int | None = 0  # of the white noise start
-    alpha: float = 1.0
-    beta: float = 1e3
-    gamma: float = 1e-3
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    layer_weights: tuple[float, ...] | None = None
-    style_blend: tuple[float, ...] | None = None
     learning_rate: float = 0.02  # Adam's step size
     lbfgs_memory: int | None = None  # pairs kept; None: lbfgs.pairs_for(the image's size)
     precision: str = "auto"  # one of precisions.PRECISIONS
-    jit_compile: bool = False  # XLA: measured no faster on a 2-core CPU
-    style_scale: float = 1.0  # > 1 paints larger brush strokes
-    preserve_colors: str | None = None  # None or one of COLOR_MODES
-    tile: int | None = None  # evaluate in tiles of this many px; None: when over the budget
-    memory_budget: float = 4.0  # GiB a run may take (if available) before it is tiled
 
     def __post_init__(self):
-        checked = {
-            "iterations": whole_number("an iteration count", self.iterations, 300),
-            "alpha": number("the content weight (alpha)", self.alpha),
-            "beta": number("the style weight (beta)", self.beta),
-            "gamma": number("the total-variation weight (gamma)", self.gamma),
-            "learning_rate": learning_rate(self.learning_rate),
-            "style_scale": number("the style scale", self.style_scale, False),
-            "memory_budget": number("the memory budget in GiB", self.memory_budget, False),
-            "content_layers": layer_list(self.content_layers),
-            "style_layers": layer_list(self.style_layers),
-        }
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)
-        if self.tile is not None:
-            object.__setattr__(self, "tile", whole_number("a tile size in px", self.tile, 512))
-        for name in ("layer_weights", "style_blend"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.layer_weights is not None:
-            layer_weights(self.style_layers, self.layer_weights)
-        if self.style_blend is not None:
-            blend_shares(len(self.style_blend), self.style_blend)
+        super().__post_init__()
+        self._set(
+            iterations=whole_number("an iteration count", self.iterations, 300),
+            learning_rate=learning_rate(self.learning_rate),
+        )
         choice("optimizer", self.optimizer, OPTIMIZERS)
         choice("init", self.init, INITS)
-        if self.preserve_colors is not None:
-            choice("colour mode", self.preserve_colors, COLOR_MODES)
         try:
             precisions.check(self.precision)
         except precisions.PrecisionError as error:
             raise SettingsError(str(error)) from None
-
-    def beyond_one_run(self) -> list[str]:
-        """Return the settings that going_further.stylize reads and a single run does not,
-        where they differ from their defaults."""
-        return [name for name in BEYOND_ONE_RUN if getattr(self, name) != _DEFAULTS[name]]
-
-    def for_one_run(self) -> Settings:
-        """Return these settings without those that going_further.stylize has dealt with."""
-        return self.replace(**_DEFAULTS)
-
-    def replace(self, **changes) -> Settings:
-        """Return a copy with some settings changed (and checked)."""
-        return dataclasses.replace(self, **changes)
-
-    @property
-    def layers(self) -> list[str]:
-        """The content and style layers, each once: what the network must compute."""
-        return sorted(set(self.content_layers) | set(self.style_layers), key=LAYER_ORDER.index)
-
-
-# Read by going_further.stylize around a run (colours, brush strokes, tiles), not by the run.
-BEYOND_ONE_RUN = ("style_scale", "preserve_colors", "tile", "memory_budget")
-_DEFAULTS = {name: Settings.__dataclass_fields__[name].default for name in BEYOND_ONE_RUN}

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 import helper
-from optimisation.settings import INITS, blend_shares, choice
+from loss_settings import blend_shares, choice
+from optimisation.settings import INITS
 
 
 def initial_image(

@@ -13,26 +13,18 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from going_further.settings import COLOR_MODES, StylizeSettings
+from loss_settings import SettingsError, blend_shares, number, whole_number
 from optimisation import memory, precisions
 from optimisation.schedule import FIRST_SIZE, LARGE_SIZE
-from optimisation.settings import (
-    COLOR_MODES,
-    INITS,
-    OPTIMIZERS,
-    Settings,
-    SettingsError,
-    blend_shares,
-    learning_rate,
-    number,
-    whole_number,
-)
+from optimisation.settings import INITS, OPTIMIZERS, learning_rate
 from style_transfer.errors import EXIT_BAD_INPUT
 
 DEFAULT_SIZE = 512  # longest side of the output
 CHECKPOINT_MINUTES = 3.0  # a crash or Ctrl-C in a large run loses at most this much
 DEFAULT_GIF_FRAMES = 30
 NO_COLOR_PRESERVATION = "none"
-DEFAULTS = Settings()
+DEFAULTS = StylizeSettings()
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ class Option:
     nargs: str | None = None
     switch: bool = False  # a flag without a value (store_true)
     path: bool = False  # a path, or a list of paths: `~` is expanded
-    setting: str | None = None  # the optimisation.settings.Settings field it gives
+    setting: str | None = None  # the going_further.settings.StylizeSettings field
     sweep: tuple[str, type] | None = None  # its --sweep name and how one value is read
     inherited: bool = False  # a --resume takes it from the checkpoint unless given again
     must_match: bool = False  # ... and refuses a value other than the checkpoint's

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import helper
+from loss_settings import SettingsError
 from optimisation import memory
-from optimisation.settings import SettingsError
 from style_transfer import engine, outputs, preflight, repeat
 from style_transfer.errors import UsageError
 from style_transfer.progress import Recorder, run_each, run_entry

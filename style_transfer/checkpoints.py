@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-import helper
+import machine
 
 STATE_FILE = "state.json"
 FORMAT = 1
@@ -61,7 +61,7 @@ def saved_iteration(directory: str | os.PathLike) -> int | None:
 def _save_array(array: np.ndarray, path: Path) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    helper.atomic_write(path, lambda name: Path(name).write_bytes(buffer.getvalue()))
+    machine.atomic_write(path, lambda name: Path(name).write_bytes(buffer.getvalue()))
 
 
 def save_checkpoint(directory: str | os.PathLike, checkpoint: Checkpoint) -> Path:
@@ -86,7 +86,7 @@ def save_checkpoint(directory: str | os.PathLike, checkpoint: Checkpoint) -> Pat
         "history": checkpoint.history,
     }
     state_path = directory / STATE_FILE
-    helper.write_text(json.dumps(state, indent=1), state_path)
+    machine.write_text(json.dumps(state, indent=1), state_path)
     for stale in list(directory.glob("image-*.npy")) + list(directory.glob("frames-*.npy")):
         if stale.name not in (image_name, frames_name):
             stale.unlink(missing_ok=True)

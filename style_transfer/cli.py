@@ -11,9 +11,11 @@ from __future__ import annotations
 import sys
 
 import helper
+import machine
 import sheets
+from going_further import tile_geometry
+from loss_settings import SettingsError, layer_weights
 from optimisation import memory
-from optimisation.settings import SettingsError, layer_weights
 from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
@@ -87,7 +89,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
     print(
         f"{preflight.describe(images, request)}"
         f"{preflight.tiling_note(content, images.style, request)}, "
-        f"peak memory about {helper.format_bytes(estimate)}"
+        f"peak memory about {machine.format_bytes(estimate)}"
         f"{preflight.notes(images, request.output, alpha)}"
         f"{_checkpoint_note(request, checkpoint, checkpoint_dir)}",
         flush=True,
@@ -140,7 +142,7 @@ def _iteration_costs(request: Request, content) -> list[float]:
     costs = []
     for (height, width), iterations in zip(request.shapes(*content.shape[:2]), request.counts):
         settings = request.settings().replace(iterations=iterations)
-        tiled = memory.plan_tiles(height, width, settings) is not None
+        tiled = tile_geometry.plan_tiles(height, width, settings) is not None
         costs.append(height * width * (memory.TILED_COST if tiled else 1.0))
     return costs
 
@@ -149,8 +151,8 @@ def _checkpoint_parameters(request: Request) -> dict:
     """Return what a checkpoint records of the run: its options and its inputs' checksums."""
     values = request.parameters()
     parameters = {key: values[key] for key in INHERITED}
-    parameters["content_sha256"] = helper.file_digest(request.content)
-    parameters["styles_sha256"] = [helper.file_digest(path) for path in request.styles]
+    parameters["content_sha256"] = machine.file_digest(request.content)
+    parameters["styles_sha256"] = [machine.file_digest(path) for path in request.styles]
     return parameters
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import helper
+import machine
 import sheets
 from style_transfer import repeat
 from style_transfer.arguments import show_value
@@ -71,7 +72,7 @@ def save(write, path: str, what: str, say=print) -> bool:
 def save_stats(stats: str, contents: dict) -> bool:
     """Write the --stats manifest to `stats`; return whether it went where it was asked."""
     text = json.dumps(contents, indent=1)
-    return save(lambda path: helper.write_text(text, path), stats, "the stats")
+    return save(lambda path: machine.write_text(text, path), stats, "the stats")
 
 
 def loss_line(terms: dict[str, float], w_l: list[float]) -> str:

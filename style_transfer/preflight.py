@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import helper
+import machine
 import sheets
 from going_further import tile_geometry
+from loss_settings import SettingsError, check_image_side, layer_list
 from optimisation import memory
-from optimisation.settings import SettingsError, check_image_side, layer_list
 from style_transfer import checkpoints
 from style_transfer.arguments import show_value
 from style_transfer.errors import UsageError
@@ -248,7 +249,7 @@ def check_memory(request: Request, content, style, layers, iterations: int) -> i
     not fit in what is available even so."""
     largest_style = _largest_shape(style)
     options = _memory_options(request, layers, iterations)
-    core = memory.plan_tiles(*content.shape[:2], request.settings(), largest_style)
+    core = tile_geometry.plan_tiles(*content.shape[:2], request.settings(), largest_style)
     if core is None:
         estimate = memory.estimate_peak_bytes(
             *content.shape[:2], style_shape=largest_style, **options
@@ -257,7 +258,7 @@ def check_memory(request: Request, content, style, layers, iterations: int) -> i
         estimate = memory.tiled_peak_bytes(
             *content.shape[:2], core, content_layers=request.content_layers, **options
         )
-    available = helper.available_bytes()
+    available = machine.available_bytes()
     switched_off = os.environ.get(memory.MEMORY_CHECK_ENV_VAR, "") not in ("", "0")
     skip = request.no_memory_check or switched_off
     if available is None or skip or estimate <= available:
@@ -266,7 +267,7 @@ def check_memory(request: Request, content, style, layers, iterations: int) -> i
     fix = f"use --size {largest} or less" if largest else "close other programs"
     raise memory.InsufficientMemoryError(
         f"a run at --size {request.size} ({content.shape[1]}x{content.shape[0]} px) needs about "
-        f"{helper.format_bytes(estimate)} of memory, but {helper.format_bytes(available)} is "
+        f"{machine.format_bytes(estimate)} of memory, but {machine.format_bytes(available)} is "
         f"available; {fix}, or pass --no-memory-check (or set "
         f"{memory.MEMORY_CHECK_ENV_VAR}=1) to try anyway"
     )
@@ -283,7 +284,7 @@ def tiling_note(content: np.ndarray, style, request: Request) -> str:
         factor = size / max(content.shape[:2])  # the styles follow the content's area
         style_shape = (round(largest[0] * factor), round(largest[1] * factor))
         scale_settings = settings.replace(iterations=iterations)
-        core = memory.plan_tiles(height, width, scale_settings, style_shape)
+        core = tile_geometry.plan_tiles(height, width, scale_settings, style_shape)
         if core is not None:
             rows, columns = tile_geometry.tile_grid(
                 height, width, core, layers, request.tile is not None
@@ -298,8 +299,8 @@ def tiling_note(content: np.ndarray, style, request: Request) -> str:
     if request.tile is not None:
         return f", evaluated{where} in {counted} tiles of {tiled[0][2]} px (--tile)"
     why = (
-        f"the whole picture would need about {helper.format_bytes(whole)}, over the budget of "
-        f"{helper.format_bytes(memory.budget_bytes(settings))}"
+        f"the whole picture would need about {machine.format_bytes(whole)}, over the budget of "
+        f"{machine.format_bytes(tile_geometry.budget_bytes(settings))}"
     )
     return f", evaluated{where} in {counted} tiles ({why})"
 

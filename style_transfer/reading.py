@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 import helper
+import machine
 from style_transfer import checkpoints, repeat
 from style_transfer.arguments import (
     BY_NAME,
@@ -70,9 +71,9 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     for name in PATH_OPTIONS:  # `~` and `~user`, also after `=` where the shell does not
         value = getattr(args, name)
         if isinstance(value, list):
-            setattr(args, name, [str(helper.expand(path)) for path in value])
+            setattr(args, name, [str(machine.expand(path)) for path in value])
         elif value is not None:
-            setattr(args, name, str(helper.expand(value)))
+            setattr(args, name, str(machine.expand(value)))
     return args
 
 
@@ -130,7 +131,7 @@ def _check_same_images(request: Request, saved: dict, directory) -> None:
         ("style", path, digest) for path, digest in zip(request.styles, style_digests)
     ]
     for name, path, digest in named:
-        if Path(path).is_file() and helper.file_digest(path) != digest:
+        if Path(path).is_file() and machine.file_digest(path) != digest:
             raise UsageError(
                 f"{path} is not the {name} image the checkpoint {directory} was made from; "
                 "give that image, or start a new run without --resume"

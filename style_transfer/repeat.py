@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import helper
+import machine
 from style_transfer.arguments import NOT_REPEATED
 from style_transfer.errors import UsageError
 
@@ -26,7 +26,7 @@ def input_digests(paths: Iterable[str | os.PathLike]) -> dict[str, str | None]:
     digests: dict[str, str | None] = {}
     for path in paths:
         try:
-            digests[str(path)] = helper.file_digest(path)
+            digests[str(path)] = machine.file_digest(path)
         except OSError:
             digests[str(path)] = None
     return digests

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import helper
+from going_further.settings import StylizeSettings
+from loss_settings import SettingsError, blend_shares
 from optimisation import precisions
 from optimisation.schedule import LARGE_SIZE, default_schedule
-from optimisation.settings import Settings, SettingsError, blend_shares
 from style_transfer.arguments import (
     CHECKPOINT_MINUTES,
     DEFAULT_SIZE,
@@ -200,8 +201,8 @@ class Request:
         """Return (height, width) of an image of that aspect at each scale of the run."""
         return [helper.size_for_longest_side(height, width, size) for size in self.sizes]
 
-    def settings(self) -> Settings:
-        """Return the engine's Settings for the request (the iterations of its last scale)."""
+    def settings(self) -> StylizeSettings:
+        """Return the engine's settings for the request (the iterations of its last scale)."""
         values = {setting: getattr(self, name) for name, setting in SETTINGS.items()}
         values["iterations"] = self.counts[-1]
         if self.preserve_colors == NO_COLOR_PRESERVATION:
@@ -210,7 +211,7 @@ class Request:
             equal = 1.0 / len(self.style_layers)
             given = self.style_layer_weights
             values["layer_weights"] = [given.get(name, equal) for name in self.style_layers]
-        return Settings(**values)
+        return StylizeSettings(**values)
 
     def inputs(self) -> list[tuple[str, str]]:
         """Return (name, path) of every input image: the content(s), then the style(s)."""

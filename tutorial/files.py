@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 import helper
+import machine
 import tf_run
+from going_further.settings import StylizeSettings
 from going_further.stylize import stylize
-from optimisation.settings import Settings
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Stylized:
 
 def image_paths(folder: str | os.PathLike) -> list[Path]:
     """Return the image files in `folder`, sorted by name."""
-    folder = helper.expand(folder)
+    folder = machine.expand(folder)
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in helper.IMAGE_SUFFIXES)
     if not paths:
         raise helper.ImageError(f"{folder} holds no image files; add some .jpg or .png files")
@@ -42,7 +43,7 @@ def load_pair(
     content_path: str | os.PathLike,
     style_path: str | os.PathLike,
     size: int,
-    style_scale: float = Settings.style_scale,
+    style_scale: float = StylizeSettings.style_scale,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a content photo with longest side `size` and the style painting at the same area.
 
@@ -63,7 +64,7 @@ def load_pair(
 def stylize_files(
     content_path: str | os.PathLike,
     style_path: str | os.PathLike,
-    settings: Settings,
+    settings: StylizeSettings,
     *,
     size: int,
     output_path: str | os.PathLike | None = None,

@@ -8,17 +8,18 @@ from pathlib import Path
 import numpy as np
 
 import helper
+import machine
 import sheets
 import tf_run
-from optimisation.settings import Settings
+from loss_settings import LossSettings
 
 
-def style_layer_shares(terms: dict[str, float], settings: Settings) -> dict[str, float]:
+def style_layer_shares(terms: dict[str, float], settings: LossSettings) -> dict[str, float]:
     """Return beta * w_l * E_l for each style layer of the settings, from a loss's terms."""
     return {name: terms[f"weighted_style_{name}"] for name in settings.style_layers}
 
 
-def style_breakdown_figure(history: list[dict[str, float]], settings: Settings):
+def style_breakdown_figure(history: list[dict[str, float]], settings: LossSettings):
     """Return a figure: each layer's weighted style loss over the run, and its share at the end."""
     import matplotlib.pyplot as plt
 
@@ -132,7 +133,7 @@ def show_animation(path: str | os.PathLike, width: int | None = None) -> None:
 
     from IPython.display import HTML, display
 
-    path = helper.expand(path).resolve()
+    path = machine.expand(path).resolve()
     size = f' width="{width}"' if width else ""
     try:
         if path.stat().st_size <= EMBED_LIMIT:

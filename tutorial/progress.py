@@ -14,6 +14,7 @@ from IPython.display import display
 from tqdm.notebook import tqdm as notebook_tqdm
 
 import helper
+import machine
 import sheets
 import tf_run
 from optimisation.settings import Settings
@@ -271,6 +272,6 @@ def live_run(
 
 def save_figure(figure, path: str | os.PathLike) -> Path:
     """Save a matplotlib figure (JPEG, PNG, ... by the suffix) without a half-written file."""
-    return helper.atomic_write(
+    return machine.atomic_write(
         path, lambda file: figure.savefig(file, dpi=100, bbox_inches="tight")
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 import helper
+import machine
 
 PREVIEW_SIDE = 160  # px, the longest side of the preview
 
@@ -21,7 +22,7 @@ class ImageChoice(widgets.VBox):
     """An upload button for one image, a preview of the image in use, and its `path`."""
 
     def __init__(self, what: str, default: str | os.PathLike):
-        self.default = helper.expand(default)
+        self.default = machine.expand(default)
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description=what)
         self.preview = widgets.Image(format="jpeg", width=PREVIEW_SIDE)
         self.caption = widgets.Label()

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from going_further import color
+from going_further.settings import StylizeSettings
 from going_further.stylize import stylize
-from optimisation.settings import Settings, SettingsError
+from loss_settings import SettingsError
 
 
 def test_luminance_mode_keeps_the_content_colours(net, small_photo, small_painting):
     content, style = small_photo(32, 32), small_painting(32, 32)
-    settings = Settings(iterations=5, preserve_colors="luminance")
+    settings = StylizeSettings(iterations=5, preserve_colors="luminance")
     result = stylize(content, style, settings, net=net)
     chroma_actual = color.rgb_to_yiq(result.image)[..., 1:]
     chroma_expected = color.rgb_to_yiq(content)[..., 1:]
@@ -22,6 +23,6 @@ def test_luminance_mode_keeps_the_content_colours(net, small_photo, small_painti
 def test_unknown_colour_mode_and_bad_style_scale_are_refused(net, small_photo):
     image = small_photo(32, 32)
     with pytest.raises(SettingsError, match="unknown colour mode 'sepia'"):
-        stylize(image, image, Settings(preserve_colors="sepia"), net=net)
+        stylize(image, image, StylizeSettings(preserve_colors="sepia"), net=net)
     with pytest.raises(SettingsError, match="style scale"):
-        stylize(image, image, Settings(style_scale=0), net=net)
+        stylize(image, image, StylizeSettings(style_scale=0), net=net)

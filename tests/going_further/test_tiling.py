@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 import tf_helper
+from going_further.settings import StylizeSettings
 from going_further.tile_geometry import tiles
 from going_further.tiling import TiledLoss
+from loss_settings import STYLE_LAYERS
 from optimisation import memory
-from optimisation.settings import STYLE_LAYERS, Settings
+from optimisation.settings import Settings
 from tensorflow_vgg.layers import halo
 
 LAYERS = ["conv4_2", *STYLE_LAYERS]
@@ -88,7 +90,7 @@ def test_stylize_evaluates_in_tiles_past_the_memory_budget_with_the_same_result(
     monkeypatch.setattr(coarse_to_fine, "TiledLoss", counted)
     content, style = small_photo(48, 64), small_painting(48, 64)
     # float32: bfloat16's rounding differs between a tile and the whole picture
-    settings = Settings(iterations=3, seed=1, precision="float32")
+    settings = StylizeSettings(iterations=3, seed=1, precision="float32")
     whole = stylize(content, style, settings, net=net)
     assert built == []
     # 0.5 GiB is below any run's estimate: the notebook's API tiles as the command line does.

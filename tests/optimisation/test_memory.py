@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 import helper
+import machine
 from benchmarks.peak_memory import measure_peak_rss
 from going_further import tile_geometry
+from going_further.settings import StylizeSettings
 from optimisation import memory
-from optimisation.settings import Settings
 from style_transfer import cli, preflight
 from style_transfer.reading import parse_arguments
 from style_transfer.request import Request
@@ -91,8 +92,8 @@ def test_largest_fitting_size_is_the_boundary():
 def test_available_memory_is_read_from_meminfo(tmp_path):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24684096 kB\nMemAvailable:    1048576 kB\n")
-    assert helper.available_bytes(meminfo) == GIB
-    assert helper.available_bytes(tmp_path / "nothing") is None
+    assert machine.available_bytes(meminfo) == GIB
+    assert machine.available_bytes(tmp_path / "nothing") is None
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def small_images(tmp_path):
 
 
 def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, monkeypatch, capsys):
-    monkeypatch.setattr(helper, "available_bytes", lambda: 3 * GIB)
+    monkeypatch.setattr(machine, "available_bytes", lambda: 3 * GIB)
     monkeypatch.delenv(memory.MEMORY_CHECK_ENV_VAR, raising=False)
     output = tmp_path / "out.png"
     code = cli.main(
@@ -117,11 +118,11 @@ def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, mo
     # Even in the smallest tiles, 4000x3000 px does not fit in 3 GiB: the fix is the largest
     # size that does.
     largest = memory.largest_fitting_size(3000, 4000, 3 * GIB, True, iterations=300)
-    core = memory.plan_tiles(3000, 4000, Settings())
+    core = tile_geometry.plan_tiles(3000, 4000, StylizeSettings())
     assert core == 2 * halo(memory.DEFAULT_LAYERS)
     estimate = memory.tiled_peak_bytes(3000, 4000, core, iterations=300)
     assert estimate > 3 * GIB
-    assert f"needs about {helper.format_bytes(estimate)}" in error
+    assert f"needs about {machine.format_bytes(estimate)}" in error
     assert "3.0 GiB is available" in error
     assert f"use --size {largest} or less" in error and "--no-memory-check" in error
     h, w = helper.size_for_longest_side(3000, 4000, largest)
@@ -130,7 +131,7 @@ def test_command_line_refuses_a_run_that_does_not_fit(tmp_path, small_images, mo
 
 
 def test_a_picture_too_large_for_the_budget_is_planned_in_tiles_not_refused(monkeypatch):
-    monkeypatch.setattr(helper, "available_bytes", lambda: 24 * GIB)
+    monkeypatch.setattr(machine, "available_bytes", lambda: 24 * GIB)
     image = np.zeros((2731, 4096, 3), np.float32)
     layers = list(memory.DEFAULT_LAYERS)
     whole = memory.estimate_peak_bytes(2731, 4096, style_shape=(2731, 4096), iterations=6)
@@ -149,15 +150,20 @@ def test_a_picture_too_large_for_the_budget_is_planned_in_tiles_not_refused(monk
 
 
 def test_tiles_are_planned_by_the_budget_or_forced_and_aligned_to_the_pooling_grid(monkeypatch):
-    monkeypatch.setattr(helper, "available_bytes", lambda: 24 * GIB)
-    settings = Settings()
-    assert memory.plan_tiles(683, 1024, settings) is None  # about 3 GiB: whole
-    assert memory.plan_tiles(1365, 2048, settings) == memory.tile_core()
-    assert memory.plan_tiles(1365, 2048, settings.replace(memory_budget=20.0)) is None
-    assert memory.plan_tiles(64, 64, settings.replace(tile=40)) == 32  # on conv5_1's 16 px grid
-    assert memory.plan_tiles(1365, 2048, settings.replace(optimizer="adam")) == memory.tile_core()
-    monkeypatch.setattr(helper, "available_bytes", lambda: 2 * GIB)  # less free than the budget
-    core = memory.plan_tiles(683, 1024, settings)  # smaller tiles, to fit in what is free
+    monkeypatch.setattr(machine, "available_bytes", lambda: 24 * GIB)
+    settings = StylizeSettings()
+    assert tile_geometry.plan_tiles(683, 1024, settings) is None  # about 3 GiB: whole
+    assert tile_geometry.plan_tiles(1365, 2048, settings) == memory.tile_core()
+    assert tile_geometry.plan_tiles(1365, 2048, settings.replace(memory_budget=20.0)) is None
+    assert (
+        tile_geometry.plan_tiles(64, 64, settings.replace(tile=40)) == 32
+    )  # on conv5_1's 16 px grid
+    assert (
+        tile_geometry.plan_tiles(1365, 2048, settings.replace(optimizer="adam"))
+        == memory.tile_core()
+    )
+    monkeypatch.setattr(machine, "available_bytes", lambda: 2 * GIB)  # less free than the budget
+    core = tile_geometry.plan_tiles(683, 1024, settings)  # smaller tiles, to fit in what is free
     assert core < memory.tile_core() and core % 16 == 0
     assert memory.tiled_peak_bytes(683, 1024, core, iterations=300) <= 2 * GIB
     assert memory.tiled_peak_bytes(683, 1024, core + 16, iterations=300) > 2 * GIB
@@ -177,7 +183,7 @@ def args_for(size: int, **options) -> Request:
 
 
 def test_the_check_can_be_switched_off(monkeypatch):
-    monkeypatch.setattr(helper, "available_bytes", lambda: GIB)
+    monkeypatch.setattr(machine, "available_bytes", lambda: GIB)
     image = np.zeros((2000, 2000, 3), np.float32)
     layers = list(memory.DEFAULT_LAYERS)
     with pytest.raises(memory.InsufficientMemoryError, match="use --size"):
@@ -196,7 +202,7 @@ def test_a_large_style_scale_is_gathered_in_tiles_with_either_optimiser(monkeypa
     plain = memory.estimate_peak_bytes(500, 500, style_shape=(500, 500), iterations=300)
     scaled = memory.estimate_peak_bytes(500, 500, style_shape=(2000, 2000), iterations=300)
     assert plain < scaled
-    monkeypatch.setattr(helper, "available_bytes", lambda: (plain + scaled) // 2)
+    monkeypatch.setattr(machine, "available_bytes", lambda: (plain + scaled) // 2)
     for optimizer in ("lbfgs", "adam"):
         args = args_for(500, style_scale=4.0, optimizer=optimizer)
         estimate = preflight.check_memory(args, content, style, layers, 300)

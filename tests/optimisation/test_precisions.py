@@ -10,8 +10,9 @@ import pytest
 
 import tf_helper
 import tf_run
+from loss_settings import SettingsError
 from optimisation import precisions
-from optimisation.settings import INITS, Settings, SettingsError
+from optimisation.settings import INITS, Settings
 from optimisation.starts import initial_image
 from style_transfer import cli
 

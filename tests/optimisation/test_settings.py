@@ -10,17 +10,19 @@ import re
 import numpy as np
 import pytest
 
-from optimisation import settings
-from optimisation.settings import Settings, SettingsError
+import loss_settings
+from going_further.settings import StylizeSettings
+from loss_settings import LossSettings, SettingsError
+from optimisation.settings import Settings
 from tensorflow_vgg.layers import LayerError
 
 STYLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
 
 
 def test_default_layers_and_weights_are_the_papers():
-    assert settings.CONTENT_LAYERS == ("conv4_2",)
-    assert tuple(settings.STYLE_LAYERS) == tuple(STYLE_LAYERS)
-    assert settings.layer_weights(STYLE_LAYERS, None) == [0.2] * 5
+    assert loss_settings.CONTENT_LAYERS == ("conv4_2",)
+    assert tuple(loss_settings.STYLE_LAYERS) == tuple(STYLE_LAYERS)
+    assert loss_settings.layer_weights(STYLE_LAYERS, None) == [0.2] * 5
 
 
 @pytest.mark.parametrize(
@@ -59,8 +61,8 @@ def test_a_layer_named_twice_is_refused_not_merged():
 
 
 def test_blend_shares_normalise_and_reject_bad_blends():
-    assert settings.blend_shares(4, None) == [0.25] * 4
-    np.testing.assert_allclose(settings.blend_shares(2, [3, 1]), [0.75, 0.25])
+    assert loss_settings.blend_shares(4, None) == [0.25] * 4
+    np.testing.assert_allclose(loss_settings.blend_shares(2, [3, 1]), [0.75, 0.25])
     refusals = [
         ([1.0], "1 weight(s) for 2 style image(s); give one weight per style image"),
         ([0, 0], "weighs every style image zero; give at least one weight above zero"),
@@ -71,7 +73,7 @@ def test_blend_shares_normalise_and_reject_bad_blends():
     ]
     for blend, message in refusals:
         with pytest.raises(SettingsError, match=re.escape(message)):
-            settings.blend_shares(2, blend)
+            loss_settings.blend_shares(2, blend)
 
 
 def test_settings_hold_the_documented_defaults_and_are_checked_when_changed():
@@ -81,9 +83,10 @@ def test_settings_hold_the_documented_defaults_and_are_checked_when_changed():
     )  # fmt: skip
     assert (defaults.alpha, defaults.beta, defaults.gamma) == (1.0, 1e3, 1e-3)
     assert (defaults.content_layers, defaults.style_layers) == (("conv4_2",), tuple(STYLE_LAYERS))
-    assert (defaults.precision, defaults.jit_compile, defaults.preserve_colors) == (
-        "auto", False, None,
-    )  # fmt: skip
+    assert (defaults.precision, defaults.jit_compile) == ("auto", False)
+    features = StylizeSettings()
+    assert (features.style_scale, features.preserve_colors, features.tile) == (1.0, None, None)
+    assert features.memory_budget == 4.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         defaults.beta = 1.0
     assert defaults.replace(beta=5.0).beta == 5.0 and defaults.beta == 1e3
@@ -91,3 +94,21 @@ def test_settings_hold_the_documented_defaults_and_are_checked_when_changed():
         defaults.replace(beta=-5.0)
     with pytest.raises(LayerError, match="unknown layer 'conv9_9'"):
         Settings(style_layers=["conv1_1", "conv9_9"])
+
+
+def test_each_kind_of_settings_adds_its_own_and_hands_on_only_what_the_next_reads():
+    loss_fields = {f.name for f in dataclasses.fields(LossSettings)}
+    run_fields = {f.name for f in dataclasses.fields(Settings)}
+    all_fields = {f.name for f in dataclasses.fields(StylizeSettings)}
+    assert {"alpha", "beta", "gamma", "style_layers", "layer_weights"} <= loss_fields
+    assert run_fields - loss_fields == {
+        "iterations", "optimizer", "init", "seed", "learning_rate", "lbfgs_memory", "precision"
+    }  # fmt: skip
+    assert all_fields - run_fields == {"style_scale", "preserve_colors", "tile", "memory_budget"}
+    features = StylizeSettings(beta=5.0, iterations=7, tile=64, preserve_colors="luminance")
+    assert features.beyond(Settings) == ["preserve_colors", "tile"]
+    assert features.replace(tile=None, preserve_colors=None).beyond(Settings) == []
+    one_run = features.for_one_run()
+    assert type(one_run) is Settings and (one_run.beta, one_run.iterations) == (5.0, 7)
+    with pytest.raises(TypeError, match="tile"):
+        Settings(tile=64)  # a run's settings have no tiles: no setting that is then ignored

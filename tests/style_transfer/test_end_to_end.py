@@ -14,7 +14,8 @@ from PIL import Image
 import helper
 import tf_helper
 import tf_run
-from optimisation.settings import STYLE_LAYERS, Settings
+from loss_settings import STYLE_LAYERS
+from optimisation.settings import Settings
 from optimisation.starts import initial_image
 from style_transfer import cli
 

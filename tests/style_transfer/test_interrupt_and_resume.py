@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import helper
+import machine
 from optimisation.settings import Settings
 from style_transfer import checkpoints, cli
 from style_transfer.progress import Recorder
@@ -309,8 +310,8 @@ def write_checkpoint(directory, images, **parameters) -> checkpoints.Checkpoint:
         "content": str(images[0]), "style": str(images[1]), "size": 32, "iterations": 10,
         "style_weight": 1000.0, "content_weight": 1.0, "tv_weight": 0.001,
         "content_layers": ["conv4_2"], "style_layers": ["conv1_1"],
-        "content_sha256": helper.file_digest(images[0]),
-        "style_sha256": helper.file_digest(images[1]), **parameters,
+        "content_sha256": machine.file_digest(images[0]),
+        "style_sha256": machine.file_digest(images[1]), **parameters,
     }  # fmt: skip
     checkpoint = checkpoints.Checkpoint(
         image=np.random.default_rng(1).random((28, 32, 3), dtype=np.float32),
@@ -344,7 +345,7 @@ def test_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, image
     def disk_full(text, path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(helper, "write_text", disk_full)
+    monkeypatch.setattr(machine, "write_text", disk_full)
     later = checkpoints.Checkpoint(
         image=np.zeros_like(written.image), iteration=8, terms={"total": 1.0}, parameters={}
     )
@@ -419,7 +420,7 @@ def test_damaged_checkpoint_is_named_with_the_fix(tmp_path, images, capsys, dama
 @pytest.mark.parametrize(
     "write",
     [
-        lambda path: helper.write_text('{"half": ', path),
+        lambda path: machine.write_text('{"half": ', path),
         lambda path: helper.save_image(np.zeros((4, 4, 3)), path),
     ],
     ids=["stats", "image"],

@@ -12,7 +12,7 @@ import pytest
 from conftest import one_error_line, pixels, run_cli
 from PIL import Image
 
-import helper
+import machine
 from style_transfer.errors import EXIT_BAD_INPUT, EXIT_FINISHED
 
 
@@ -251,7 +251,7 @@ def test_tilde_in_an_input_path_is_the_home_folder(inputs, tmp_path, capsys, mon
 
 
 def test_a_photo_too_large_for_the_memory_names_the_limit(inputs, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(helper, "available_bytes", lambda: 1000)
+    monkeypatch.setattr(machine, "available_bytes", lambda: 1000)
     code, _, err = run_cli(
         capsys, inputs["content"], inputs["style"], "-o", tmp_path / "o.png", "--size", 32
     )

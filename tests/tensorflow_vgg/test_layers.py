@@ -2,7 +2,7 @@
 
 import pytest
 
-from optimisation.settings import SettingsError, check_image_side
+from loss_settings import SettingsError, check_image_side
 from tensorflow_vgg.layers import (
     CONV_SHAPES,
     LayerError,

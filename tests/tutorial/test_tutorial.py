@@ -55,14 +55,14 @@ def test_stylize_files_keeps_the_photos_colours_when_asked(
     from PIL import Image
 
     from going_further import color
-    from optimisation.settings import Settings
+    from going_further.settings import StylizeSettings
     from tutorial import files
 
     for name, image in (("photo", small_photo(32, 32)), ("painting", small_painting(32, 32))):
         Image.fromarray((image * 255).astype(np.uint8)).save(tmp_path / f"{name}.png")
     change = {}
     for mode in (None, "luminance"):
-        settings = Settings(iterations=3, precision="float32", preserve_colors=mode)
+        settings = StylizeSettings(iterations=3, precision="float32", preserve_colors=mode)
         paths = tmp_path / "photo.png", tmp_path / "painting.png"
         run = files.stylize_files(*paths, settings, size=32, net=net)
         photo_IQ = color.rgb_to_yiq(run.content)[..., 1:]
@@ -74,7 +74,6 @@ def test_stylize_files_keeps_the_photos_colours_when_asked(
 def test_stylize_files_gives_back_the_photos_transparency(net, tmp_path, small_photo):
     from PIL import Image
 
-    from optimisation.settings import Settings
     from tutorial import files
 
     rgba = np.concatenate([small_photo(32, 32), np.ones((32, 32, 1), np.float32)], axis=-1)
