@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from loss_settings import LossSettings, SettingsError, blend_shares, check_image_side
+from loss_settings import LossSettings, blend_shares, check_image_side, choice
 from loss_settings import layer_weights as style_layer_weights
 from optimisation import precisions
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
@@ -120,9 +120,7 @@ class Loss:
 
     @precision.setter
     def precision(self, value: str) -> None:
-        if value not in precisions.EVALUATION_PRECISIONS:
-            choices = ", ".join(precisions.EVALUATION_PRECISIONS)
-            raise SettingsError(f"unknown evaluation precision {value!r}; choose one of {choices}")
+        choice("evaluation precision", value, precisions.EVALUATION_PRECISIONS)
         self._precision = value
 
     def weighted_terms(self, content, style, tv, E: Sequence) -> dict:

@@ -1,7 +1,8 @@
 """The command line's grammar: one table of options, from which the parser and every fact
 about an option (sweepable, a Settings field, inherited on --resume, ...) are derived.
 
-Defaults and choices come from optimisation.settings, numbers are checked by its rules, so
+Defaults and choices come from the settings (loss_settings, optimisation.settings,
+going_further.settings), numbers are checked by their rules, so
 the command line and the engine agree. No TensorFlow here: --help and a bad option answer at once.
 """
 
@@ -112,7 +113,7 @@ def _number(what: str, example: str, zero_allowed: bool):
 
 
 def _rule(rule: Callable):
-    """Return a parse function that applies one of optimisation.settings' rules."""
+    """Return a parse function that applies one of the settings' rules (loss_settings)."""
 
     def parse(text: str):
         try:
