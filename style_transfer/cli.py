@@ -2,8 +2,8 @@
 
 Exit codes: 0 finished; 1 stopped because the loss became NaN or infinite, an output could
 not go where asked (the image is kept all the same, stderr says where), or some images of a
---batch failed; 2 a bad input, told in one line `error: ...` on stderr; 130 interrupted with
-Ctrl-C (the best image so far is saved).
+--batch failed; 2 a bad input or an earlier run's output in the way, told in one line
+`error: ...` on stderr; 130 interrupted with Ctrl-C (the best image so far is saved).
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def run(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> i
 
 def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> int:
     """Run one style transfer (fresh or resumed) and save its outputs; return the exit code."""
-    checkpoint_dir = preflight.check_paths(request)
+    own = checkpoints.own_outputs(checkpoint, request.output) if checkpoint else set()
+    checkpoint_dir = preflight.check_paths(request, own)
     headers = preflight.read_headers([request.content, *request.styles])
     tf_helper = engine.start(request.seed)
     repeat.note_repeat(request.repeat)
@@ -146,9 +147,11 @@ def _iteration_costs(request: Request, content) -> list[float]:
 
 
 def _checkpoint_parameters(request: Request) -> dict:
-    """Return what a checkpoint records of the run: its options and its inputs' checksums."""
+    """Return what a checkpoint records of the run: its options, its picture's path (which a
+    resume may replace) and its inputs' checksums."""
     values = request.parameters()
     parameters = {key: values[key] for key in INHERITED}
+    parameters["output"] = repeat.absolute_path(request.output)
     parameters["content_sha256"] = helper.file_digest(request.content)
     parameters["styles_sha256"] = [helper.file_digest(path) for path in request.styles]
     return parameters
