@@ -12,7 +12,7 @@ import sys
 
 import helper
 import sheets
-from optimisation import memory
+from optimisation import memory, precisions
 from optimisation.settings import SettingsError, layer_weights
 from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
 from style_transfer.arguments import INHERITED
@@ -94,7 +94,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
         flush=True,
     )
     counts = request.counts
-    progress = Progress(sum(counts), done, costs=_iteration_costs(request, content), counts=counts)
+    progress = Progress(sum(counts), done, *_iteration_plan(request, content))
     recorder = Recorder(
         request,
         progress,
@@ -136,14 +136,17 @@ def _fits_a_scale(image, content, request: Request) -> bool:
     )
 
 
-def _iteration_costs(request: Request, content) -> list[float]:
-    """Return the relative time of each scale's iterations: its pixels, times 1.6 when tiled."""
-    costs = []
+def _iteration_plan(request: Request, content) -> tuple[list[float], list[str]]:
+    """Return each iteration's relative time (its scale's pixels, times 1.6 when tiled) and
+    the precision it runs in, for the time left."""
+    costs, kinds = [], []
     for (height, width), iterations in zip(request.shapes(*content.shape[:2]), request.counts):
         settings = request.settings().replace(iterations=iterations)
         tiled = memory.plan_tiles(height, width, settings) is not None
-        costs.append(height * width * (memory.TILED_COST if tiled else 1.0))
-    return costs
+        costs += [height * width * (memory.TILED_COST if tiled else 1.0)] * iterations
+        for kind, count in precisions.phases(request.precision, iterations):
+            kinds += [kind] * count
+    return costs, kinds
 
 
 def _checkpoint_parameters(request: Request) -> dict:
