@@ -398,9 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(paper, eq. 4), so it does not. A picture twice as large on each side weighs the "
         "content about four times as much: raise --style-weight about four times to keep "
         "the same balance.\n\n"
-        "Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, an output "
-        "could not be written where asked after it (the image is kept; see stderr) or some "
-        "images of a --batch failed, 2 bad "
+        "Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, the "
+        "optimiser diverged (its loss ended far above the start's, the picture kept no better "
+        "than the start: lower --learning-rate), an output could not be written where asked "
+        "after it (the image is kept; see stderr) or some images of a --batch failed, 2 bad "
         "input or settings, or an earlier run's output in the way (told before the run "
         "starts), 130 interrupted by Ctrl-C (best image so far saved).",
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import helper
 from optimisation import memory
 from optimisation.settings import SettingsError
-from style_transfer import engine, outputs, preflight, repeat
+from style_transfer import engine, outcome, outputs, preflight, repeat
 from style_transfer.errors import UsageError
 from style_transfer.progress import Recorder, run_each, run_entry
 
@@ -130,6 +130,10 @@ def _batch_one(
     if result.failed:
         reason = result.stopped_because.removeprefix("stopped: ")
         progress.write(f"error: {content_path}: {reason}; kept the last good image", error=True)
-    return run_entry(
+    entry = run_entry(
         result, recorder.seconds(), content=content_path, output=str(output), saved=saved
     )
+    if entry["diverged"]:
+        fix = outcome.what_to_try(request)
+        progress.write(f"error: {content_path}: {entry['diverged']}; {fix}", error=True)
+    return entry

@@ -1,9 +1,10 @@
 """Command line: paint a content photo in the style of a painting (Gatys et al., 2015).
 
-Exit codes: 0 finished; 1 stopped because the loss became NaN or infinite, an output could
-not go where asked (the image is kept all the same, stderr says where), or some images of a
---batch failed; 2 a bad input or an earlier run's output in the way, told in one line
-`error: ...` on stderr; 130 interrupted with Ctrl-C (the best image so far is saved).
+Exit codes: 0 finished; 1 stopped because the loss became NaN or infinite, the optimiser
+diverged (outcome.went_wrong_way), an output could not go where asked (the image is kept all
+the same, stderr says where), or some images of a --batch failed; 2 a bad input or an earlier
+run's output in the way, told in one line `error: ...` on stderr; 130 interrupted with Ctrl-C
+(the best image so far is saved).
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ import helper
 import sheets
 from optimisation import memory, precisions
 from optimisation.settings import SettingsError, layer_weights
-from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
+from style_transfer import (
+    batch,
+    checkpoints,
+    engine,
+    outcome,
+    outputs,
+    preflight,
+    repeat,
+    sweep,
+)
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
     EXIT_BAD_INPUT,
+    EXIT_DIVERGED,
     EXIT_FINISHED,
     EXIT_INTERRUPTED,
     EXIT_NOT_FINITE,
@@ -183,15 +194,21 @@ def _finish_single(
     settings = request.settings()
     w_l = layer_weights(settings.style_layers, settings.layer_weights)
     loss = outputs.loss_line(result.terms, w_l)
+    wrong_way = None
+    if result.stopped_because != "interrupted" and not result.failed:
+        # A resumed run is judged from where it resumed: its own rows
+        wrong_way = outcome.went_wrong_way(result.history, result.terms["total"])
     if result.stopped_because in ("finished", "interrupted") or result.failed:
-        print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
+        ended = "diverged" if wrong_way else result.stopped_because
+        print(f"{ended}: {done_now} iterations in {seconds:.1f} s; {loss}")
     else:  # stopped or converged before its iterations were done: the sentence says why
         print(f"{result.stopped_because}; {seconds:.1f} s; {loss}")
-    return _exit_code(request, result, done_now, all_saved)
+    return _exit_code(request, result, done_now, all_saved, wrong_way)
 
 
-def _exit_code(request: Request, result, done_now: int, all_saved: bool) -> int:
-    """Say how an interrupted or failed run ended; return the exit code of a single run."""
+def _exit_code(request: Request, result, done_now: int, all_saved: bool, wrong_way) -> int:
+    """Say how an interrupted, failed or diverged run ended; return the exit code of a single
+    run."""
     if result.stopped_because == "interrupted":
         print(
             f"interrupted after {done_now} iterations; saved the best image so far "
@@ -208,4 +225,10 @@ def _exit_code(request: Request, result, done_now: int, all_saved: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_FINITE
+    if wrong_way:  # outcome.went_wrong_way's sentence
+        fix = outcome.what_to_try(request)
+        print(
+            f"error: {wrong_way}; saved it to {request.output} all the same; {fix}", file=sys.stderr
+        )
+        return EXIT_DIVERGED
     return EXIT_FINISHED if all_saved else EXIT_NOT_FINITE

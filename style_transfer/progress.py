@@ -16,7 +16,7 @@ import helper
 import sheets
 from going_further import color
 from optimisation import precisions
-from style_transfer import checkpoints
+from style_transfer import checkpoints, outcome
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, EXIT_NOT_FINITE
 
 if TYPE_CHECKING:
@@ -303,7 +303,7 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
     """Call paint_one(job, progress) for each job under one bar of `total` iterations.
 
     Each call returns the job's manifest entry. Returns (entries, exit code, seconds): 1 if
-    a job did not finish or its output was not saved where asked, 130 on Ctrl-C.
+    a job did not finish, diverged or its output was not saved where asked, 130 on Ctrl-C.
     """
     progress = Progress(total)
     entries, code, started = [], EXIT_FINISHED, time.perf_counter()
@@ -314,7 +314,8 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
             if entry.get("stopped_because") == "interrupted":
                 code = EXIT_INTERRUPTED
                 break
-            if "error" in entry or entry.get("failed") or not entry.get("saved", True):
+            failed = entry.get("failed") or entry.get("diverged")
+            if "error" in entry or failed or not entry.get("saved", True):
                 code = EXIT_NOT_FINITE
     except KeyboardInterrupt:  # between two runs, or while one was being set up
         code = EXIT_INTERRUPTED
@@ -324,11 +325,16 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
 
 
 def run_entry(result, seconds: float, **what) -> dict:
-    """Return one run of a batch or sweep as the manifest records it."""
+    """Return one run of a batch or sweep as the manifest records it ("diverged" holds what
+    went wrong in a run that ended far worse than it started, else None)."""
+    wrong_way = None
+    if not result.failed and result.stopped_because != "interrupted":
+        wrong_way = outcome.went_wrong_way(result.history, result.terms["total"])
     return {
         **what,
         "stopped_because": result.stopped_because,
         "failed": result.failed,
+        "diverged": wrong_way,
         "iterations": len(result.history),
         "seconds": seconds,
         "final": result.terms,
