@@ -172,7 +172,7 @@ def peak_memory_mb(size: int) -> float:
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), size)
     iterations = lbfgs.pairs_for(3 * height * width) + 2
     output = RESULTS / f"memory_{size}.jpg"
-    arguments = [str(CONTENT), str(STYLE), "-o", str(output), "--size", str(size)]
+    arguments = [str(CONTENT), str(STYLE), "-o", str(output), "--overwrite", "--size", str(size)]
     return measure_peak_rss([*arguments, "--iterations", str(iterations)], cwd=ROOT)
 
 
@@ -188,6 +188,7 @@ def time_to_quality(extra: list[str], label: str) -> dict:
         str(STYLE),
         "-o",
         str(output),
+        "--overwrite",  # the benchmark's own results, made again at each run
         "--size",
         "512",
         "--stats",

@@ -336,9 +336,11 @@ OUTPUT_OPTIONS = (
            "continue exactly, and the checkpoint's options apply unless given again. L-BFGS's "
            "curvature pairs and Adam's moments are not saved (they are as large as many "
            "images), so they are rebuilt", switch=True, repeated=False),
-    Option("overwrite", ("--overwrite",), "start afresh where the output's checkpoint "
-           "directory holds an earlier run's checkpoint (without it, such a run is refused: "
-           "--resume continues it)", switch=True, repeated=False),
+    Option("overwrite", ("--overwrite",), "replace what an earlier run left where this one "
+           "writes: the picture (-o, a --batch's pictures, a --sweep's sheet), --gif, --stats "
+           "and the checkpoint, which a fresh run starts afresh. Without it such a run is "
+           "refused before it starts (--resume continues a checkpointed run, and replaces its "
+           "own files)", switch=True, repeated=False),
     Option("no_memory_check", ("--no-memory-check",), f"run even when the estimated peak "
            f"memory exceeds what is free (or set {memory.MEMORY_CHECK_ENV_VAR}=1)", switch=True),
 )  # fmt: skip
@@ -389,9 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(paper, eq. 4), so it does not. A picture twice as large on each side weighs the "
         "content about four times as much: raise --style-weight about four times to keep "
         "the same balance.\n\n"
-        "Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, an "
-        "output could not be written where asked after it (the image is kept; see stderr) or "
-        "some images of a --batch failed, 2 bad input or settings (told before the run "
+        "Exit codes: 0 finished, 1 the loss became NaN/infinite during the run, the "
+        "optimiser diverged (its loss ended far above the start's, the picture kept no better "
+        "than the start: lower --learning-rate), an output could not be written where asked "
+        "after it (the image is kept; see stderr) or some images of a --batch failed, 2 bad "
+        "input or settings, or an earlier run's output in the way (told before the run "
         "starts), 130 interrupted by Ctrl-C (best image so far saved).",
     )
     for option in OPTIONS:

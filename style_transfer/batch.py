@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import helper
 from loss_settings import SettingsError
 from optimisation import memory
-from style_transfer import engine, outputs, preflight, repeat
+from style_transfer import engine, outcome, outputs, preflight, repeat
 from style_transfer.errors import UsageError
 from style_transfer.progress import Recorder, run_each, run_entry
 
@@ -28,9 +28,13 @@ def batch_output_path(directory: str | os.PathLike, content: str, styles: Sequen
 
 
 def check_batch_outputs(
-    directory: str | os.PathLike, contents: Sequence[str], styles: Sequence[str]
+    directory: str | os.PathLike,
+    contents: Sequence[str],
+    styles: Sequence[str],
+    overwrite: bool = False,
 ) -> Path:
-    """Refuse an output directory that is a file, unwritable, or where outputs clash; make it."""
+    """Refuse an output directory that is a file, unwritable, where outputs clash, or (unless
+    `overwrite`) that holds an output already; make it."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"-o {directory} is a file; with --batch, -o is a directory for outputs")
@@ -53,6 +57,8 @@ def check_batch_outputs(
                 "or run them in separate batches"
             )
         seen[output] = content
+    if not overwrite:
+        _check_earlier_outputs(directory, list(seen))
     try:  # make it now: an unwritable place is told before any run
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -63,9 +69,22 @@ def check_batch_outputs(
     return directory
 
 
+def _check_earlier_outputs(directory: Path, outputs: list[Path]) -> None:
+    """Refuse a batch that would replace pictures already in its output directory."""
+    there = [str(path) for path in outputs if path.exists()]
+    if there:
+        shown = ", ".join(there[:3]) + (f" and {len(there) - 3} more" if len(there) > 3 else "")
+        raise UsageError(
+            f"{shown} {'exists' if len(there) == 1 else 'exist'} (from an earlier run); give -o "
+            f"another directory, or pass --overwrite to replace {'it' if len(there) == 1 else 'them'}"
+        )
+
+
 def run_batch(request: Request) -> int:
     """Style every --batch content with the same style(s); return the exit code (1 if any failed)."""
-    directory = check_batch_outputs(request.output, request.batch, request.styles)
+    directory = check_batch_outputs(
+        request.output, request.batch, request.styles, request.overwrite
+    )
     preflight.check_paths(request)
     headers = preflight.read_headers(request.styles)
     engine.start(request.seed)
@@ -111,6 +130,10 @@ def _batch_one(
     if result.failed:
         reason = result.stopped_because.removeprefix("stopped: ")
         progress.write(f"error: {content_path}: {reason}; kept the last good image", error=True)
-    return run_entry(
+    entry = run_entry(
         result, recorder.seconds(), content=content_path, output=str(output), saved=saved
     )
+    if entry["diverged"]:
+        fix = outcome.what_to_try(request)
+        progress.write(f"error: {content_path}: {entry['diverged']}; {fix}", error=True)
+    return entry

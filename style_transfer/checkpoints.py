@@ -58,6 +58,15 @@ def saved_iteration(directory: str | os.PathLike) -> int | None:
         return -1  # there, but unreadable: still someone's checkpoint
 
 
+def own_outputs(checkpoint: Checkpoint, output: str | os.PathLike) -> set[Path]:
+    """Return the files the checkpointed run writes (its picture, GIF and stats), which a
+    resumed run may replace; `output` stands for the picture where the checkpoint predates
+    recording it."""
+    parameters = checkpoint.parameters
+    paths = [parameters.get("output") or output, parameters.get("gif"), parameters.get("stats")]
+    return {Path(path).resolve() for path in paths if path}
+
+
 def _save_array(array: np.ndarray, path: Path) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -87,10 +96,17 @@ def save_checkpoint(directory: str | os.PathLike, checkpoint: Checkpoint) -> Pat
     }
     state_path = directory / STATE_FILE
     machine.write_text(json.dumps(state, indent=1), state_path)
-    for stale in list(directory.glob("image-*.npy")) + list(directory.glob("frames-*.npy")):
+    for stale in _stale_files(directory):
         if stale.name not in (image_name, frames_name):
             stale.unlink(missing_ok=True)
     return state_path
+
+
+def _stale_files(directory: Path) -> list[Path]:
+    """Return the arrays of earlier checkpoints, and the temporary files of a save that a
+    crash cut short (machine.atomic_write names them `.NAME.XXXX.SUFFIX`)."""
+    patterns = ("image-*.npy", "frames-*.npy", ".image-*.npy", ".frames-*.npy", ".state.*.json")
+    return [path for pattern in patterns for path in directory.glob(pattern)]
 
 
 def _load_array(path: Path, directory: Path) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Command line: paint a content photo in the style of a painting (Gatys et al., 2015).
 
-Exit codes: 0 finished; 1 stopped because the loss became NaN or infinite, an output could
-not go where asked (the image is kept all the same, stderr says where), or some images of a
---batch failed; 2 a bad input, told in one line `error: ...` on stderr; 130 interrupted with
-Ctrl-C (the best image so far is saved).
+Exit codes: 0 finished; 1 stopped because the loss became NaN or infinite, the optimiser
+diverged (outcome.went_wrong_way), an output could not go where asked (the image is kept all
+the same, stderr says where), or some images of a --batch failed; 2 a bad input or an earlier
+run's output in the way, told in one line `error: ...` on stderr; 130 interrupted with Ctrl-C
+(the best image so far is saved).
 """
 
 from __future__ import annotations
@@ -15,11 +16,21 @@ import machine
 import sheets
 from going_further import tile_geometry
 from loss_settings import SettingsError, layer_weights
-from optimisation import memory
-from style_transfer import batch, checkpoints, engine, outputs, preflight, repeat, sweep
+from optimisation import memory, precisions
+from style_transfer import (
+    batch,
+    checkpoints,
+    engine,
+    outcome,
+    outputs,
+    preflight,
+    repeat,
+    sweep,
+)
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
     EXIT_BAD_INPUT,
+    EXIT_DIVERGED,
     EXIT_FINISHED,
     EXIT_INTERRUPTED,
     EXIT_NOT_FINITE,
@@ -66,7 +77,8 @@ def run(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> i
 
 def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> int:
     """Run one style transfer (fresh or resumed) and save its outputs; return the exit code."""
-    checkpoint_dir = preflight.check_paths(request)
+    own = checkpoints.own_outputs(checkpoint, request.output) if checkpoint else set()
+    checkpoint_dir = preflight.check_paths(request, own)
     headers = preflight.read_headers([request.content, *request.styles])
     tf_helper = engine.start(request.seed)
     repeat.note_repeat(request.repeat)
@@ -95,7 +107,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
         flush=True,
     )
     counts = request.counts
-    progress = Progress(sum(counts), done, costs=_iteration_costs(request, content), counts=counts)
+    progress = Progress(sum(counts), done, *_iteration_plan(request, content))
     recorder = Recorder(
         request,
         progress,
@@ -137,20 +149,25 @@ def _fits_a_scale(image, content, request: Request) -> bool:
     )
 
 
-def _iteration_costs(request: Request, content) -> list[float]:
-    """Return the relative time of each scale's iterations: its pixels, times 1.6 when tiled."""
-    costs = []
+def _iteration_plan(request: Request, content) -> tuple[list[float], list[str]]:
+    """Return each iteration's relative time (its scale's pixels, times 1.6 when tiled) and
+    the precision it runs in, for the time left."""
+    costs, kinds = [], []
     for (height, width), iterations in zip(request.shapes(*content.shape[:2]), request.counts):
         settings = request.settings().replace(iterations=iterations)
         tiled = tile_geometry.plan_tiles(height, width, settings) is not None
-        costs.append(height * width * (memory.TILED_COST if tiled else 1.0))
-    return costs
+        costs += [height * width * (memory.TILED_COST if tiled else 1.0)] * iterations
+        for kind, count in precisions.phases(request.precision, iterations):
+            kinds += [kind] * count
+    return costs, kinds
 
 
 def _checkpoint_parameters(request: Request) -> dict:
-    """Return what a checkpoint records of the run: its options and its inputs' checksums."""
+    """Return what a checkpoint records of the run: its options, its picture's path (which a
+    resume may replace) and its inputs' checksums."""
     values = request.parameters()
     parameters = {key: values[key] for key in INHERITED}
+    parameters["output"] = repeat.absolute_path(request.output)
     parameters["content_sha256"] = machine.file_digest(request.content)
     parameters["styles_sha256"] = [machine.file_digest(path) for path in request.styles]
     return parameters
@@ -179,15 +196,21 @@ def _finish_single(
     settings = request.settings()
     w_l = layer_weights(settings.style_layers, settings.layer_weights)
     loss = outputs.loss_line(result.terms, w_l)
+    wrong_way = None
+    if result.stopped_because != "interrupted" and not result.failed:
+        # A resumed run is judged from where it resumed: its own rows
+        wrong_way = outcome.went_wrong_way(result.history, result.terms["total"])
     if result.stopped_because in ("finished", "interrupted") or result.failed:
-        print(f"{result.stopped_because}: {done_now} iterations in {seconds:.1f} s; {loss}")
+        ended = "diverged" if wrong_way else result.stopped_because
+        print(f"{ended}: {done_now} iterations in {seconds:.1f} s; {loss}")
     else:  # stopped or converged before its iterations were done: the sentence says why
         print(f"{result.stopped_because}; {seconds:.1f} s; {loss}")
-    return _exit_code(request, result, done_now, all_saved)
+    return _exit_code(request, result, done_now, all_saved, wrong_way)
 
 
-def _exit_code(request: Request, result, done_now: int, all_saved: bool) -> int:
-    """Say how an interrupted or failed run ended; return the exit code of a single run."""
+def _exit_code(request: Request, result, done_now: int, all_saved: bool, wrong_way) -> int:
+    """Say how an interrupted, failed or diverged run ended; return the exit code of a single
+    run."""
     if result.stopped_because == "interrupted":
         print(
             f"interrupted after {done_now} iterations; saved the best image so far "
@@ -204,4 +227,10 @@ def _exit_code(request: Request, result, done_now: int, all_saved: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_FINITE
+    if wrong_way:  # outcome.went_wrong_way's sentence
+        fix = outcome.what_to_try(request)
+        print(
+            f"error: {wrong_way}; saved it to {request.output} all the same; {fix}", file=sys.stderr
+        )
+        return EXIT_DIVERGED
     return EXIT_FINISHED if all_saved else EXIT_NOT_FINITE

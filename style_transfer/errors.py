@@ -1,6 +1,7 @@
 """The command line's exit codes, and the error for a request it cannot carry out."""
 
 EXIT_FINISHED, EXIT_NOT_FINITE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_DIVERGED = 1  # as a loss that became NaN: the run went unstable
 
 
 class UsageError(ValueError):

@@ -76,16 +76,17 @@ def _check_output_path(path: Path, flag: str) -> None:
     check_writable(ancestor, str(path), f"give {flag} a path in a writable directory")
 
 
-def check_paths(request: Request) -> Path | None:
-    """Refuse outputs that would overwrite an input or each other; return the checkpoint dir."""
+def check_paths(request: Request, own: set[Path] = frozenset()) -> Path | None:
+    """Refuse outputs that would overwrite an input, each other, or an earlier run's files (but
+    the files `own` of the run a resume continues); return the checkpoint dir."""
     checkpoint_dir = None
     if request.checkpointed:
         checkpoint_dir = Path(
             request.checkpoint_dir or checkpoints.default_directory(request.output)
         )
-    outputs = {"--gif": request.gif, "--stats": request.stats}
-    if not request.batch:  # a batch's -o is a directory: batch.check_batch_outputs
-        outputs["-o/--output"] = request.output
+    # A batch's -o is a directory: batch.check_batch_outputs
+    outputs = {"-o/--output": None if request.batch else request.output}
+    outputs |= {"--gif": request.gif, "--stats": request.stats}
     outputs = {flag: Path(path) for flag, path in outputs.items() if path is not None}
     for flag, path in outputs.items():
         for name, source in request.inputs():
@@ -103,6 +104,7 @@ def check_paths(request: Request) -> Path | None:
     if checkpoint_dir is not None:
         _check_output_path(checkpoint_dir / checkpoints.STATE_FILE, "--checkpoint-dir")
         _check_earlier_checkpoint(checkpoint_dir, request)
+    _check_earlier_outputs(outputs, request, own)
     return checkpoint_dir
 
 
@@ -117,6 +119,36 @@ def _check_earlier_checkpoint(checkpoint_dir: Path, request: Request) -> None:
             f"{checkpoint_dir} holds the checkpoint of an earlier run{at}; "
             f"continue it with --resume -o {request.output}, or start afresh with --overwrite"
         )
+
+
+def _check_earlier_outputs(outputs: dict[str, Path], request: Request, own) -> None:
+    """Refuse a run that would replace files already there (an earlier run's picture, GIF or
+    stats), unless --overwrite; a resume replaces its own. Names --resume where a checkpoint
+    of the picture waits to be continued."""
+    if request.overwrite:
+        return
+    there = [
+        (flag, path)
+        for flag, path in outputs.items()
+        if path.is_file() and path.resolve() not in own
+    ]
+    if not there:
+        return
+    flags = [flag.removesuffix("/--output") for flag, _ in there]
+    paths = [str(path) for _, path in there]
+    what = f"{paths[0]} exists" if len(paths) == 1 else f"{', '.join(paths)} exist"
+    directory = Path(request.checkpoint_dir or checkpoints.default_directory(request.output))
+    iteration = None if request.resume else checkpoints.saved_iteration(directory)
+    if "-o" in flags and iteration is not None:
+        at = f" at iteration {iteration}" if iteration >= 0 else ""
+        raise UsageError(
+            f"{what}, with the checkpoint of an earlier run{at} in {directory}; continue it with "
+            f"--resume -o {request.output}, or start afresh with --overwrite"
+        )
+    raise UsageError(
+        f"{what}; give {' and '.join(flags)} another path, or pass --overwrite to replace "
+        f"{'it' if len(paths) == 1 else 'them'}"
+    )
 
 
 def _check_suffixes(outputs: dict[str, Path], request: Request) -> None:

@@ -4,7 +4,6 @@ and the loop that runs many pictures under one bar (--batch, --sweep).
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 import time
@@ -16,30 +15,119 @@ import numpy as np
 import helper
 import sheets
 from going_further import color
-from style_transfer import checkpoints
+from optimisation import precisions
+from style_transfer import checkpoints, outcome
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, EXIT_NOT_FINITE
 
 if TYPE_CHECKING:
     from style_transfer.request import Request
 
 
-class Progress:
-    """A progress bar with the time left on a terminal; plain lines on stdout otherwise.
+# How much longer a float32 iteration takes than a bfloat16 one where the CPU has bfloat16
+# instructions (benchmarks/README.md); elsewhere bfloat16 is emulated and the ratio unknown.
+# Used only until the run's own float32 iterations have been timed.
+FLOAT32_OVER_BFLOAT16 = 1.75
+# A precision's first timed iterations vary (line searches): what the other precision foretells
+# counts as this many of them.
+FORETOLD = 2
 
-    `costs` gives the relative time of one iteration at each scale, in the order the scales
-    run (`counts` iterations each): a coarse-to-fine run's iterations grow dearer with the
-    pixels, so the time left is the time per unit of cost, times the cost to come. The clock
-    starts at the first iteration's end: that iteration also computed the targets and traced
-    the loss, which would make the first estimates several times too long.
+
+class TimeLeft:
+    """The time left of a run, from the time its iterations took so far.
+
+    `costs[i]` is the relative time of iteration i + 1 (a coarse-to-fine run's iterations grow
+    dearer with the pixels) and `kinds[i]` the precision it runs in: a mixed run's float32
+    iterations are timed apart from its bfloat16 ones, and until several are timed a float32
+    iteration counts about FLOAT32_OVER_BFLOAT16 bfloat16 ones. The first iteration of each stretch
+    of one scale and precision also traces the loss (the run's first also computes the
+    targets), so it is not timed as an iteration: the clock starts at the first iteration's
+    end, and a later stretch's first iteration gives the time of a trace, counted once for
+    each stretch to come (until one is timed, the first iteration's time beyond its cost,
+    from the estimate's making, stands for it).
     """
 
-    def __init__(self, total: int, done: int = 0, costs=None, counts=None):
+    def __init__(self, costs: Sequence[float], kinds: Sequence[str], clock=time.perf_counter):
+        self.costs, self.kinds, self.clock = list(costs), list(kinds), clock
+        self.starts = [
+            i == 0 or (costs[i], kinds[i]) != (costs[i - 1], kinds[i - 1])
+            for i in range(len(costs))
+        ]  # whether iteration i + 1 begins a stretch
+        # kind: [seconds, cost, iterations] of the iterations timed
+        self.timed = {kind: [0.0, 0.0, 0] for kind in set(self.kinds)}
+        self.traces: list[float] = []  # seconds a stretch's first iteration took beyond its cost
+        self.last: tuple[int, float] | None = None  # (iteration, when it ended)
+        self.made = clock()
+        self.opening: tuple[int, float] | None = None  # (index, seconds) of the first one seen
+        bfloat16_native = precisions.cpu_has_native_bfloat16()
+        self.float32_factor = FLOAT32_OVER_BFLOAT16 if bfloat16_native else 1.0
+
+    def seconds(self, iteration: int) -> float | None:
+        """Return the seconds left after `iteration` iterations, None while not yet measured."""
+        now = self.clock()
+        if self.last is not None and iteration > self.last[0]:
+            self._time(self.last[0], iteration, now - self.last[1])
+        elif self.last is None and iteration > 0:
+            self.opening = (iteration - 1, now - self.made)
+        self.last = (iteration, now)
+        rates = {kind: self._rate(kind) for kind in self.timed}
+        if any(rate is None for rate in rates.values()):
+            return None
+        left = range(iteration, len(self.costs))
+        seconds = sum(self.costs[i] * rates[self.kinds[i]] for i in left)
+        return seconds + self._trace() * sum(self.starts[i] for i in left)
+
+    def _trace(self) -> float:
+        """Return the seconds a trace takes: as timed, or else the first iteration's excess."""
+        if self.traces:
+            return sum(self.traces) / len(self.traces)
+        if self.opening is None:
+            return 0.0
+        index, seconds = self.opening
+        rate = self._rate(self.kinds[index])
+        return 0.0 if rate is None else max(0.0, seconds - self.costs[index] * rate)
+
+    def _time(self, before: int, after: int, seconds: float) -> None:
+        """Take in the time of iterations before + 1 ... after."""
+        span = range(before, after)
+        if not any(self.starts[i] for i in span):
+            timed = self.timed[self.kinds[after - 1]]
+            timed[0] += seconds
+            timed[1] += sum(self.costs[i] for i in span)
+            timed[2] += len(span)
+            return
+        rates = [self._rate(self.kinds[i]) for i in span]
+        if None not in rates:
+            iterations = sum(self.costs[i] * rate for i, rate in zip(span, rates))
+            self.traces.append(max(0.0, seconds - iterations))
+
+    def _rate(self, kind: str) -> float | None:
+        """Return the seconds per unit of cost of a precision's iterations: as timed, weighed
+        with what the other precision's foretell (as FORETOLD iterations) while few are timed."""
+        seconds, cost, count = self.timed[kind]
+        foretold = self._foretold(kind)
+        if foretold is None:
+            return seconds / cost if cost > 0 else None
+        weight = FORETOLD * (cost / count if count else 1.0)
+        return (seconds + foretold * weight) / (cost + weight)
+
+    def _foretold(self, kind: str) -> float | None:
+        """Return a precision's seconds per unit of cost as the other one's timed iterations
+        foretell it (float32 = bfloat16 x float32_factor), None where there are none."""
+        other = "bfloat16" if kind == "float32" else "float32"
+        if other not in self.timed or self.timed[other][1] <= 0:
+            return None
+        factor = self.float32_factor if kind == "float32" else 1 / self.float32_factor
+        return self.timed[other][0] / self.timed[other][1] * factor
+
+
+class Progress:
+    """A progress bar with the time left (TimeLeft) on a terminal; plain lines on stdout
+    otherwise. `costs` and `kinds` are TimeLeft's, one per iteration (default: all alike).
+    """
+
+    def __init__(self, total: int, done: int = 0, costs=None, kinds=None, clock=time.perf_counter):
         self.total = total
-        per_iteration = [1.0] * total
-        if costs is not None:
-            per_iteration = [cost for cost, count in zip(costs, counts) for _ in range(count)]
-        self.cost_before = [0.0, *itertools.accumulate(per_iteration)]  # cost of iterations < k
-        self.clock: tuple[int, float] | None = None  # (iteration, when it ended): the first
+        self.estimate = TimeLeft(costs or [1.0] * total, kinds or ["float32"] * total, clock)
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -56,17 +144,12 @@ class Progress:
 
     def time_left(self, iteration: int) -> str:
         """Return ', about N min left' after `iteration` iterations ('' after the last)."""
-        iteration, now = min(iteration, self.total), time.perf_counter()
+        iteration = min(iteration, self.total)
+        seconds = self.estimate.seconds(iteration)
         if iteration >= self.total:
             return ""
-        if self.clock is None:
-            self.clock = (iteration, now)
-        first, started = self.clock
-        spent = self.cost_before[iteration] - self.cost_before[first]
-        if spent <= 0:
+        if seconds is None:
             return ", estimating the time left"
-        seconds = (now - started) / spent
-        seconds *= self.cost_before[self.total] - self.cost_before[iteration]
         return f", about {_duration(seconds)} left"
 
     def update(self, iteration: int, loss: float) -> None:
@@ -96,9 +179,12 @@ class Progress:
 
 
 def _duration(seconds: float) -> str:
-    """Return a time left for people: '40 s', '12 min', '1 h 05 min'."""
+    """Return a time left for people: '40 s', '2 min 30 s', '12 min', '1 h 05 min'."""
     if seconds < 60:
         return f"{seconds:.0f} s"
+    if seconds < 570:  # to the nearest 10 s: a minute's rounding would be a third of it
+        tens = round(seconds / 10) * 10
+        return f"{tens // 60} min {tens % 60:02d} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
@@ -217,7 +303,7 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
     """Call paint_one(job, progress) for each job under one bar of `total` iterations.
 
     Each call returns the job's manifest entry. Returns (entries, exit code, seconds): 1 if
-    a job did not finish or its output was not saved where asked, 130 on Ctrl-C.
+    a job did not finish, diverged or its output was not saved where asked, 130 on Ctrl-C.
     """
     progress = Progress(total)
     entries, code, started = [], EXIT_FINISHED, time.perf_counter()
@@ -228,7 +314,8 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
             if entry.get("stopped_because") == "interrupted":
                 code = EXIT_INTERRUPTED
                 break
-            if "error" in entry or entry.get("failed") or not entry.get("saved", True):
+            failed = entry.get("failed") or entry.get("diverged")
+            if "error" in entry or failed or not entry.get("saved", True):
                 code = EXIT_NOT_FINITE
     except KeyboardInterrupt:  # between two runs, or while one was being set up
         code = EXIT_INTERRUPTED
@@ -238,11 +325,16 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
 
 
 def run_entry(result, seconds: float, **what) -> dict:
-    """Return one run of a batch or sweep as the manifest records it."""
+    """Return one run of a batch or sweep as the manifest records it ("diverged" holds what
+    went wrong in a run that ended far worse than it started, else None)."""
+    wrong_way = None
+    if not result.failed and result.stopped_because != "interrupted":
+        wrong_way = outcome.went_wrong_way(result.history, result.terms["total"])
     return {
         **what,
         "stopped_because": result.stopped_because,
         "failed": result.failed,
+        "diverged": wrong_way,
         "iterations": len(result.history),
         "seconds": seconds,
         "final": result.terms,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import sheets
 from optimisation import memory
-from style_transfer import engine, outputs, preflight, repeat
+from style_transfer import engine, outcome, outputs, preflight, repeat
 from style_transfer.arguments import BY_SWEEP_NAME, parse_sweep
 from style_transfer.errors import EXIT_NOT_FINITE, UsageError
 from style_transfer.progress import Recorder, run_each, run_entry
@@ -102,7 +102,11 @@ def run_sweep(request: Request) -> int:
         tiles.append(result.image)
         text = label(combination)
         progress.write(f"{text}: {result.stopped_because}, loss {result.terms['total']:.4g}")
-        return run_entry(result, recorder.seconds(), combination=combination, label=text)
+        entry = run_entry(result, recorder.seconds(), combination=combination, label=text)
+        if entry["diverged"]:
+            fix = outcome.what_to_try(run_request)
+            progress.write(f"error: {text}: {entry['diverged']}; {fix}", error=True)
+        return entry
 
     jobs = list(zip(runs, prepared, offsets))
     entries, code, seconds = run_each(jobs, offsets[-1], paint_one)

@@ -181,7 +181,7 @@ def test_an_elongated_painting_is_told_with_the_style_scale_that_keeps_its_strok
     scale = re.search(r"too thin to keep its strokes: --style-scale ([0-9.]+) keeps", out)
     assert scale, out.splitlines()[0]
     code, out, error = run_cli(
-        capsys, small_files["content"], strip, "-o", tmp_path / "o.png", "--size", 96,
+        capsys, small_files["content"], strip, "-o", tmp_path / "scaled.png", "--size", 96,
         "--iterations", 1, "--style-scale", scale.group(1),
     )  # fmt: skip
     assert code == 0 and "too thin" not in out.splitlines()[0], error
@@ -251,7 +251,7 @@ def test_the_gif_has_the_frames_asked_for_evenly_spaced(small_files, tmp_path, c
     for iterations, asked, frames in ((11, 4, 4), (3, 30, 3)):
         gif = tmp_path / f"run{iterations}.gif"
         code, _, error = run_cli(
-            capsys, small_files["content"], small_files["style"], "-o", tmp_path / "out.png",
+            capsys, small_files["content"], small_files["style"], "-o", gif.with_suffix(".png"),
             "--size", WIDTH, "--iterations", iterations, "--gif", gif, "--gif-frames", asked,
         )  # fmt: skip
         assert code == 0, error

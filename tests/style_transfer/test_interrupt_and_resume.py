@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import random
 import shutil
 import signal
 import subprocess
@@ -455,3 +457,133 @@ def test_the_same_command_again_keeps_the_earlier_checkpoint_and_picture(images,
     assert now == kept
     assert cli.main([*command, "--overwrite", "--iterations", "1"]) == 0
     assert state_of(checkpoint)["iteration"] == 1
+
+
+# --- No earlier output replaced unasked --------------------------------------------------------
+
+
+def test_an_existing_picture_or_stats_is_refused_before_any_work(images, tmp_path, capsys):
+    output, stats = tmp_path / "out.png", tmp_path / "stats.json"
+    output.write_bytes(b"an earlier run's picture")
+    stats.write_bytes(b"an earlier run's stats")
+    command = [*map(str, images), "-o", str(output), "--size", "32", "--iterations", "2"]
+    assert cli.main([*command, "--stats", str(stats)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing ran
+    assert err == (
+        f"error: {output}, {stats} exist; give -o and --stats another path, or pass --overwrite "
+        "to replace them\n"
+    )
+    # Where the picture has a checkpoint, the line also names --resume.
+    write_checkpoint(tmp_path / "out.png.checkpoint", images)
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {output} exists, with the checkpoint of an earlier run at ")
+    assert err.endswith(
+        f"continue it with --resume -o {output}, or start afresh with --overwrite\n"
+    )
+    assert output.read_bytes() == b"an earlier run's picture"
+    assert stats.read_bytes() == b"an earlier run's stats"
+
+
+def test_an_earlier_batch_picture_or_sweep_sheet_is_refused(images, tmp_path, capsys):
+    folder = tmp_path / "painted"
+    folder.mkdir()
+    earlier = folder / f"{images[0].stem}_{images[1].stem}.jpg"  # as the batch names it
+    earlier.write_bytes(b"an earlier batch's picture")
+    batch = ["--batch", str(images[0]), "--style", str(images[1]), "-o", str(folder)]
+    assert cli.main([*batch, "--size", "32"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {earlier} exists (from an earlier run); give -o another directory, or pass "
+        "--overwrite to replace it\n"
+    )
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"an earlier sweep's sheet")
+    sweep = [*map(str, images), "-o", str(sheet), "--sweep", "tv-weight=0,1"]
+    assert cli.main(sweep) == 2
+    assert f"error: {sheet} exists; give -o another path" in capsys.readouterr().err
+    assert earlier.read_bytes() == b"an earlier batch's picture"
+    assert sheet.read_bytes() == b"an earlier sweep's sheet"
+
+
+def test_a_repeat_does_not_replace_the_picture_of_the_run_it_repeats(images, tmp_path, capsys):
+    output = tmp_path / "out.png"
+    output.write_bytes(b"the picture of the run")
+    manifest = tmp_path / "run.json"
+    parameters = {"content": str(images[0]), "styles": [str(images[1])], "output": str(output)}
+    inputs = {str(path): machine.file_digest(path) for path in images}
+    manifest.write_text(json.dumps({"parameters": parameters, "inputs": inputs}))
+    assert cli.main(["--repeat", str(manifest)]) == 2  # it would write where the run wrote
+    assert f"error: {output} exists; give -o another path" in capsys.readouterr().err
+    assert output.read_bytes() == b"the picture of the run"
+
+
+def test_a_resume_replaces_its_own_outputs_and_no_others(images, tmp_path, capsys):
+    output, other = tmp_path / "out.png", tmp_path / "other.png"
+    directory = tmp_path / "saved.checkpoint"
+    write_checkpoint(directory, images, output=str(output))
+    other.write_bytes(b"someone's picture")
+    resume = ["--resume", "--checkpoint-dir", str(directory), "--iterations", "5"]
+    assert cli.main([*resume, "-o", str(other)]) == 2
+    assert f"error: {other} exists; give -o another path" in capsys.readouterr().err
+    assert other.read_bytes() == b"someone's picture"
+    output.write_bytes(b"the checkpointed run's picture so far")
+    assert cli.main([*resume, "-o", str(output)]) == 0, capsys.readouterr().err
+    assert read_pixels(output).shape == (28, 32, 3)
+
+
+def freeze_while_writing(child, directory, seconds: float = 600) -> list:
+    """Stop `child` (SIGSTOP) at random moments until it is frozen in the middle of writing a
+    checkpoint over an earlier one: a temporary file of an atomic write (`.NAME.XXXX.npy` or
+    `.state.XXXX.json`) in `directory` beside a state.json. Return those temporary files; the
+    child is left stopped. Frozen, nothing moves while the directory is read."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(random.uniform(0, 0.005))
+        os.kill(child.pid, signal.SIGSTOP)
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), "the run ended before it could be caught writing"
+        writing = sorted(directory.glob(".*")) if directory.is_dir() else []
+        if writing and (directory / checkpoints.STATE_FILE).is_file():
+            return writing
+        os.kill(child.pid, signal.SIGCONT)
+    pytest.fail(f"never caught the run writing a checkpoint in {seconds:.0f} s")
+
+
+@pytest.mark.slow
+def test_sigkill_while_a_checkpoint_is_written_leaves_the_previous_one_whole(
+    repo_root, images, tmp_path, capsys
+):
+    import re
+
+    output, log = tmp_path / "out.png", tmp_path / "stderr.txt"
+    directory = tmp_path / "out.png.checkpoint"
+    command = [
+        sys.executable, "-m", "style_transfer", *map(str, images), "-o", str(output),
+        "--size", "32", "--iterations", "100000", "--checkpoint-every", "1",
+    ]  # fmt: skip
+    with open(log, "w") as stderr:
+        child = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        writing = freeze_while_writing(child, directory)
+        state_bytes = (directory / checkpoints.STATE_FILE).read_bytes()
+        image_name = json.loads(state_bytes)["image"]
+        image_bytes = (directory / image_name).read_bytes()
+        child.kill()  # SIGKILL, in the middle of the write
+    finally:
+        child.kill()
+        child.wait()
+    assert "Traceback" not in log.read_text()
+    # Killed before the write was renamed into place: its temporary file is still there.
+    assert [path for path in writing if path.exists()] == writing
+    # The iteration being written is the newest image's; the checkpoint is the one before.
+    written = [int(re.search(r"image-(\d+)", path.name)[1]) for path in directory.glob("*image-*")]
+    state = checkpoints.load_checkpoint(directory)
+    assert state.iteration == max(written) - 1 == int(image_name[6:12])
+    assert (directory / checkpoints.STATE_FILE).read_bytes() == state_bytes
+    assert (directory / image_name).read_bytes() == image_bytes
+    # ... and a resume goes on from it, clearing the cut-short write.
+    resume = ["--resume", "-o", str(output), "--iterations", str(state.iteration + 1)]
+    assert cli.main(resume) == 0, capsys.readouterr().err
+    assert state_of(directory)["iteration"] == state.iteration + 1
+    assert not list(directory.glob(".*"))

@@ -26,7 +26,7 @@ from optimisation.schedule import (
     default_schedule,
 )
 from style_transfer import checkpoints
-from style_transfer.progress import Progress
+from style_transfer.progress import Progress, TimeLeft
 from style_transfer.reading import parse_arguments
 
 
@@ -148,16 +148,67 @@ def test_a_coarse_to_fine_run_stopped_in_its_first_scale_resumes_there(
     assert "is at iteration 7" in again.stderr and "e.g. --iterations 4,6" in again.stderr
 
 
+class FakeClock:
+    """A clock the test moves: `now` seconds."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_time_left_weighs_each_iteration_by_its_scales_cost():
-    progress = Progress(5, costs=[1.0, 4.0], counts=[3, 2])
+    clock = FakeClock()
+    progress = Progress(5, costs=[1.0, 1.0, 1.0, 4.0, 4.0], kinds=["float32"] * 5, clock=clock)
     assert progress.time_left(1) == ", estimating the time left"  # it also traced the loss
-    progress.clock = (1, time.perf_counter() - 60)  # one cheap iteration after it: a minute
-    assert progress.time_left(2) == ", about 9 min left"  # 1 + 4 + 4 units to come
+    clock.now = 60  # one cheap iteration after it: a minute
+    assert progress.time_left(2) == ", about 9 min 00 s left"  # 1 + 4 + 4 units to come
     assert progress.time_left(5) == ""
-    resumed = Progress(5, done=3, costs=[1.0, 4.0], counts=[3, 2])
-    assert resumed.time_left(4) == ", estimating the time left"
-    resumed.clock = (3, time.perf_counter() - 120)  # one dear iteration since the resume
-    assert resumed.time_left(4) == ", about 2 min left"
+    clock.now = 0
+    costs = [1.0, 1.0, 1.0, 4.0, 4.0, 4.0]
+    resumed = Progress(6, done=3, costs=costs, kinds=["float32"] * 6, clock=clock)
+    assert resumed.time_left(4) == ", estimating the time left"  # the resumed run's trace
+    clock.now = 120  # one dear iteration since
+    assert resumed.time_left(5) == ", about 2 min 00 s left"
+
+
+def test_time_left_counts_a_mixed_runs_float32_iterations_and_trace_apart():
+    clock = FakeClock()
+    # 9 iterations, mixed: 6 in bfloat16, then 3 in float32 (a third), all at one size.
+    estimate = TimeLeft([1.0] * 9, ["bfloat16"] * 6 + ["float32"] * 3, clock)
+    estimate.float32_factor = 1.75  # as on a CPU with bfloat16 instructions
+    # The run: 2 s per bfloat16 iteration; the float32 stretch's first iteration traces the
+    # loss for 5 s; a float32 iteration takes 4 s (2 times a bfloat16 one, not 1.75).
+    ends = [10.0]  # iteration 1 ends: 8 s for the targets and a trace, 2 s the iteration
+    ends += [ends[-1] + 2.0 * k for k in range(1, 6)]  # iterations 2 to 6
+    ends += [ends[-1] + 5.0 + 4.0, ends[-1] + 5.0 + 8.0, ends[-1] + 5.0 + 12.0]
+    estimates = []
+    for iteration, end in enumerate(ends, start=1):
+        clock.now = end
+        estimates.append(estimate.seconds(iteration))
+    assert estimates[0] is None  # nothing timed yet
+    # After iteration 2: 4 bfloat16 iterations of 2 s, 3 float32 ones of 1.75 x 2 s, and the
+    # float32 trace, foreseen as long as iteration 1's 8 s beyond an iteration.
+    assert estimates[1] == pytest.approx(4 * 2.0 + 3 * 3.5 + 8.0)
+    assert estimates[5] == pytest.approx(3 * 3.5 + 8.0)
+    # After iteration 7: it took 9 s where 3.5 were foreseen, so 5.5 s is the trace; the two
+    # float32 iterations left are still foreseen at 3.5 s, until one is timed.
+    assert estimate.traces == [pytest.approx(9.0 - 3.5)]
+    assert estimates[6] == pytest.approx(2 * 3.5)
+    # One left: the 4 s timed, weighed with the 3.5 s foretold as two iterations.
+    assert estimates[7] == pytest.approx((4.0 + 2 * 3.5) / 3)
+    assert estimates[8] == 0
+
+
+def test_time_left_of_a_float32_run_knows_no_factor():
+    clock = FakeClock()
+    estimate = TimeLeft([1.0] * 4, ["float32"] * 4, clock)
+    estimate.float32_factor = 1.75  # not used: there is nothing to weigh against
+    for iteration, end in enumerate([10.0, 13.0], start=1):
+        clock.now = end
+        left = estimate.seconds(iteration)
+    assert left == pytest.approx(2 * 3.0)
 
 
 def test_frames_of_a_coarser_scale_are_brought_to_the_output_size():
