@@ -238,7 +238,7 @@ def _show_or_save(picture: np.ndarray, save_to: str | os.PathLike | None) -> Non
 
 
 def at_true_sizes(
-    images: list[np.ndarray], labels: list[str], zoom: float = 2.0, gap: int = 4
+    images: list[np.ndarray], labels: list[str], zoom: float = 1.0, gap: int = 4
 ) -> np.ndarray:
     """Return one picture: the images side by side at their sizes relative to each other
     (all enlarged `zoom` times), top-aligned on white, each under its label."""
@@ -263,7 +263,7 @@ def at_true_sizes(
     return row
 
 
-def show_at_true_sizes(images: list[np.ndarray], labels: list[str], zoom: float = 2.0) -> None:
+def show_at_true_sizes(images: list[np.ndarray], labels: list[str], zoom: float = 1.0) -> None:
     """Show images side by side at their true sizes relative to each other (see at_true_sizes)."""
     show(at_true_sizes(images, labels, zoom))
 
