@@ -1,13 +1,8 @@
-"""Files in one call: load a photo and a painting at a size, paint, save; list a folder's images;
-run the command line from the notebook."""
+"""Files in one call: load a photo and a painting at a size, paint, save; list a folder's images."""
 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,44 +77,3 @@ def stylize_files(
         alpha = helper.load_alpha(content_path, *result.image.shape[:2])
         saved_to = helper.save_image(result.image, output_path, alpha=alpha)
     return Stylized(content, style, result, saved_to)
-
-
-def run_cli(*arguments: str | os.PathLike, allowed_exit_codes: Sequence[int] = (0,)):
-    """Run `python -m style_transfer ARGUMENTS` in a new process, showing its progress live.
-
-    Its per-iteration lines drive a progress bar (a new run of a sweep or a batch adds its
-    iterations to it); every other line is printed as it comes. Raises RuntimeError with the
-    command's last lines if it exits with a code not in `allowed_exit_codes`.
-    """
-    from tutorial.progress import progress_bar
-
-    root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-u", "-m", "style_transfer", *map(str, arguments)]
-    lines, bar, last = [], None, 0
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root
-    ) as process:
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            lines.append(line)
-            match = ITERATION_LINE.match(line)
-            if not match:
-                print(line, flush=True)
-                continue
-            done, total = int(match[1]), int(match[2])
-            if bar is None:
-                bar = progress_bar(total, "style_transfer")
-            elif done <= last:  # the next run of a sweep or a batch
-                bar.total += total
-            bar.update(1)
-            last = done
-    if bar is not None:  # a run that stopped early (converged) ends the bar where it is
-        bar.total = bar.n
-        bar.close()
-    if process.returncode not in allowed_exit_codes:
-        tail = "\n".join(line for line in lines if not ITERATION_LINE.match(line))[-3000:]
-        raise RuntimeError(f"style_transfer exited with {process.returncode}:\n{tail}")
-    return process
-
-
-ITERATION_LINE = re.compile(r"iteration (\d+)/(\d+):")

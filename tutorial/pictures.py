@@ -222,20 +222,51 @@ def show_sheet(
     labels: list[str] | None = None,
     columns: int | None = None,
     save_to: str | os.PathLike | None = None,
-) -> Path | None:
+) -> None:
     """Show pictures as one labelled sheet (one row by default); save it as a JPEG if asked."""
     sheet = sheets.image_grid(list(images), columns=columns or len(images), labels=labels)
-    return _show_or_save(sheet, save_to)
+    _show_or_save(sheet, save_to)
 
 
-def _show_or_save(picture: np.ndarray, save_to: str | os.PathLike | None) -> Path | None:
-    """Show a picture; with `save_to`, save it as a JPEG first and show the file."""
+def _show_or_save(picture: np.ndarray, save_to: str | os.PathLike | None) -> None:
+    """Show a picture; with `save_to`, save it as a JPEG first, show the file and say where."""
     if save_to is None:
         show(picture)
-        return None
+        return
     path = helper.save_image(picture, save_to)
     show_file(path)
-    return path
+    print(f"saved {path}")
+
+
+def at_true_sizes(
+    images: list[np.ndarray], labels: list[str], zoom: float = 1.0, gap: int = 4
+) -> np.ndarray:
+    """Return one picture: the images side by side at their sizes relative to each other
+    (all enlarged `zoom` times), top-aligned on white, each under its label."""
+    enlarged = [
+        helper.resize(image, *(max(1, round(side * zoom)) for side in image.shape[:2]))
+        for image in images
+    ]
+    strips = [sheets.caption(label, image.shape[1], 12) for image, label in zip(enlarged, labels)]
+    top = max(strip.shape[0] for strip in strips)  # the pictures start on one line
+    tiles = [
+        np.concatenate(
+            [strip, np.ones((top - strip.shape[0], strip.shape[1], 3), np.float32), image]
+        )
+        for strip, image in zip(strips, enlarged)
+    ]
+    tallest = max(tile.shape[0] for tile in tiles)
+    width = sum(tile.shape[1] for tile in tiles) + gap * (len(tiles) - 1)
+    row, left = np.ones((tallest, width, 3), np.float32), 0
+    for tile in tiles:
+        row[: tile.shape[0], left : left + tile.shape[1]] = tile
+        left += tile.shape[1] + gap
+    return row
+
+
+def show_at_true_sizes(images: list[np.ndarray], labels: list[str], zoom: float = 1.0) -> None:
+    """Show images side by side at their true sizes relative to each other (see at_true_sizes)."""
+    show(at_true_sizes(images, labels, zoom))
 
 
 def show_bars(values: dict[str, float], xlabel: str) -> None:
@@ -280,7 +311,7 @@ def show_loss_per_evaluation(runs: dict[str, list[float]]) -> None:
     plt.show()
 
 
-def show_grid(runs: dict, save_to: str | os.PathLike | None = None) -> Path | None:
+def show_grid(runs: dict, save_to: str | os.PathLike | None = None) -> None:
     """Show (and save) the results grid of files.stylize_files runs keyed by (photo, painting).
 
     The paintings along the top, the photos down the left, each result where they meet.
@@ -294,4 +325,4 @@ def show_grid(runs: dict, save_to: str | os.PathLike | None = None) -> Path | No
         [Path(photo).stem for photo in photos],
         [Path(painting).stem for painting in paintings],
     )
-    return _show_or_save(sheet, save_to)
+    _show_or_save(sheet, save_to)

@@ -64,6 +64,9 @@ class FinalTextBar(notebook_tqdm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, display=False, **kwargs)
+        # A long description ("style-weight 100, content-layer conv3_2") on one line: the
+        # browser would break it at its spaces and hyphens, the bar beside its last word.
+        self.container.children[0].layout.min_width = "max-content"
         self._handle = None if self.disable else display(self.container, display_id=True)
 
     def close(self):
@@ -111,7 +114,8 @@ class LiveProgress:
         self._figure = None
         self._handle = None
         self._drawn_at = 0.0
-        self.draw()  # the empty figure first, so that the bar's line sits below it
+        if not _cell_has_figure():  # the empty figure first, so that the bar sits below it;
+            self.draw()  # a later run of the cell keeps the picture before it until its first
         self._bar = progress_bar(self.iterations, description)
 
     def __enter__(self) -> LiveProgress:
@@ -212,6 +216,14 @@ class LiveProgress:
 
 
 _shown = {"cell": None, "handle": None}  # the live figure of the cell that runs now
+
+
+def _cell_has_figure() -> bool:
+    """Whether the cell that runs now already shows a live figure (of an earlier run)."""
+    from IPython import get_ipython
+
+    cell = getattr(get_ipython(), "execution_count", None)
+    return cell is not None and cell == _shown["cell"]
 
 
 def _cell_handle(figure):

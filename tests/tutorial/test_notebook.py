@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 
 import nbformat
@@ -256,6 +257,40 @@ def test_batch_in_the_notebook_reports_the_broken_file_and_paints_the_others(tin
     with Image.open(tiny_run["folder"] / "outputs" / "going_further_batch.jpg") as sheet:
         assert sheet.size[1] == 2 * side + GRID_GAP  # the photos above, their results below
         assert sheet.size[0] > len(photos) * side // 2  # one column per readable photo
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("marker", ['"--repeat"', '"--sweep"', '"--batch"'])
+def test_command_line_cells_show_their_runs_and_no_developer_lines(tiny_run, marker):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    cell = next(c for c in _code_cells(notebook) if marker in c.source)
+    live = [o for o in cell.outputs if "image/png" in o.get("data", {})]  # the live figure
+    bars = [
+        o.data["text/plain"]
+        for o in cell.outputs
+        if "%|" in o.get("data", {}).get("text/plain", "")
+    ]
+    assert len(live) == 1 and bars and all("100%" in bar for bar in bars)
+    printed = _printed(notebook, marker)
+    for developer in ["precision", "peak memory", "iteration ", "finished", "loss", "repeating"]:
+        assert developer not in printed
+    assert re.search(r"/\S+\.(jpg|png)\b", printed)  # where its picture went
+    assert len(printed.splitlines()) <= 5
+
+
+@pytest.mark.slow
+def test_alpha_beta_row_begins_with_the_photo_and_the_painting(tiny_run, repo_root):
+    import helper
+
+    photo = helper.image_size(repo_root / "image_resources/content/grace_hopper.jpg")  # (h, w)
+    painting = helper.image_size(repo_root / "image_resources/style/hokusai_great_wave.jpg")
+    height, width = helper.size_for_longest_side(*photo, TINY_SETTINGS["RATIO_SIZE"])
+    painting_width = height * painting[1] / painting[0]  # shown at the photo's height
+    ratios = 4  # the parameters cell's RATIOS
+    expected = (1 + ratios) * width + painting_width + (1 + ratios) * GRID_GAP
+    with Image.open(tiny_run["folder"] / "outputs" / "alpha_beta_ratios.jpg") as sheet:
+        assert sheet.size[1] == height
+        assert abs(sheet.size[0] - expected) <= 2  # the painting is sized in whole pixels twice
 
 
 # --- The notebook as committed: what it shows, and the run it records ------------------------

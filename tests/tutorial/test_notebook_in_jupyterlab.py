@@ -155,9 +155,9 @@ def test_each_plotted_run_has_one_live_plot_that_changed_during_it(notebook, ran
         index
         for index, cell in enumerate(ran["cells"])
         if cell["type"] == "code"
-        and ("live_run(" in cell["source"] or "LiveProgress(" in cell["source"])
+        and any(call in cell["source"] for call in ("live_run(", "LiveProgress(", "live_cli("))
     ]
-    assert len(live) >= 10
+    assert len(live) >= 13
     for index in live:  # the picture and the loss plot, redrawn while the run goes
         changed = [
             key for key, count in values.items() if key.startswith(f"{index}:") and count > 1
