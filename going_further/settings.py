@@ -6,6 +6,7 @@ and hands the run only what it reads (StylizeSettings.for_one_run).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from loss_settings import choice, number, whole_number
@@ -38,6 +39,13 @@ class StylizeSettings(Settings):
             self._set(tile=whole_number("a tile size in px", self.tile, 512))
         if self.preserve_colors is not None:
             choice("colour mode", self.preserve_colors, COLOR_MODES)
+
+    @classmethod
+    def of(cls, settings: Settings | None) -> StylizeSettings:
+        """Return `settings` as StylizeSettings: a run's own settings with the features off."""
+        if settings is None or isinstance(settings, cls):
+            return settings or cls()
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
 
     def for_one_run(self) -> Settings:
         """Return the settings of the run itself, once stylize has dealt with the rest."""

@@ -14,12 +14,13 @@ import tf_run
 from going_further import color
 from going_further.coarse_to_fine import run_coarse_to_fine, tiled_loss
 from going_further.settings import StylizeSettings
+from optimisation.settings import Settings
 
 
 def stylize(
     content_image: np.ndarray,
     style_image: np.ndarray | Sequence[np.ndarray],
-    settings: StylizeSettings | None = None,
+    settings: Settings | None = None,
     *,
     sizes: Sequence[int] | None = None,
     iterations: Sequence[int] | None = None,
@@ -34,8 +35,9 @@ def stylize(
     transfers only luminance and keeps the content's colours; "histogram" first gives the
     style images the content's colour statistics. settings.style_scale sizes the styles.
     `run_options` (net, callback, frame_every, initial, iterations_done) go to the runs.
+    A run's own Settings are taken with every feature off.
     """
-    settings = settings or StylizeSettings()
+    settings = StylizeSettings.of(settings)
     target, styles = _colour_inputs(content_image, tf_helper.as_style_list(style_image), settings)
     try:
         if sizes:

@@ -13,6 +13,7 @@ import machine
 import tf_run
 from going_further.settings import StylizeSettings
 from going_further.stylize import stylize
+from optimisation.settings import Settings
 
 
 @dataclass
@@ -59,7 +60,7 @@ def load_pair(
 def stylize_files(
     content_path: str | os.PathLike,
     style_path: str | os.PathLike,
-    settings: StylizeSettings,
+    settings: Settings,
     *,
     size: int,
     output_path: str | os.PathLike | None = None,
@@ -70,6 +71,7 @@ def stylize_files(
     Every setting is honoured (colours, style scale, tiles): the run goes through
     going_further.stylize, with `options` (net, callback, ...).
     """
+    settings = StylizeSettings.of(settings)  # a run's own Settings: every feature off
     content, style = load_pair(content_path, style_path, size, settings.style_scale)
     result = stylize(content, style, settings, **options)
     saved_to = None

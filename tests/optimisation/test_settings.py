@@ -110,5 +110,7 @@ def test_each_kind_of_settings_adds_its_own_and_hands_on_only_what_the_next_read
     assert features.replace(tile=None, preserve_colors=None).beyond(Settings) == []
     one_run = features.for_one_run()
     assert type(one_run) is Settings and (one_run.beta, one_run.iterations) == (5.0, 7)
+    taken = StylizeSettings.of(Settings(beta=5.0, iterations=7))  # a run's own: features off
+    assert taken == StylizeSettings(beta=5.0, iterations=7) and taken.beyond(Settings) == []
     with pytest.raises(TypeError, match="tile"):
         Settings(tile=64)  # a run's settings have no tiles: no setting that is then ignored

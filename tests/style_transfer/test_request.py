@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from optimisation.settings import Settings
+from going_further.settings import StylizeSettings
 from style_transfer import arguments, repeat, sweep
 from style_transfer.errors import GrammarError, UsageError
 from style_transfer.reading import parse_arguments
@@ -57,7 +57,7 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
     assert repeat.NOT_REPEATED is arguments.NOT_REPEATED
     renamed = {"content_weight": "alpha", "style_weight": "beta", "tv_weight": "gamma"}
     assert {k: v for k, v in arguments.SETTINGS.items() if k != v} == renamed
-    settings_fields = {field.name for field in dataclasses.fields(Settings)}
+    settings_fields = {field.name for field in dataclasses.fields(StylizeSettings)}
     assert set(arguments.SETTINGS.values()) <= settings_fields
 
 
