@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tensorflow_vgg.layers import (
+    BORDERS,
     LAYER_ORDER,
     LayerError,
     check_layer_names,
@@ -136,6 +137,7 @@ class LossSettings:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     layer_weights: tuple[float, ...] | None = None
     style_blend: tuple[float, ...] | None = None
+    border: str = "mirror"  # one of BORDERS: what the network sees beyond the picture's edge
     jit_compile: bool = False  # XLA for the loss: measured no faster on a 2-core CPU
 
     def __post_init__(self):
@@ -146,6 +148,7 @@ class LossSettings:
             content_layers=layer_list(self.content_layers),
             style_layers=layer_list(self.style_layers),
         )
+        choice("border", self.border, BORDERS)
         for name in ("layer_weights", "style_blend"):
             if getattr(self, name) is not None:
                 self._set(**{name: tuple(getattr(self, name))})

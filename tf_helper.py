@@ -165,7 +165,7 @@ class StyleTransferLoss(Loss):
         for name, image in [("content", content_image)] + [("style", s) for s in style_list]:
             check_image_side(f"the {name} image", *image.shape[:2], self.layers)
         # One pass of the content image gives P and the size of every style layer.
-        content_features = net(content_image[None], self.layers)
+        content_features = net(content_image[None], self.layers, border=self.settings.border)
         self.P = {name: tf.constant(content_features[name]) for name in self.content_layers}
         self.M_l = {
             name: int(np.prod(content_features[name].shape[1:3])) for name in self.style_layers
@@ -193,7 +193,7 @@ class StyleTransferLoss(Loss):
         blend = blend_shares(len(style_list), blend)
         A = {name: tf.zeros((self.N_l[name], self.N_l[name])) for name in self.style_layers}
         for image, share in zip(style_list, blend):
-            features = self._net(image[None], self.style_layers)
+            features = self._net(image[None], self.style_layers, border=self.settings.border)
             for name in self.style_layers:
                 M_s = int(np.prod(features[name].shape[1:3]))
                 A_s = style_target(gram_matrix(features[name]), M_s, self.M_l[name])
@@ -204,7 +204,7 @@ class StyleTransferLoss(Loss):
         self, image: tf.Tensor, compute_dtype: tf.DType = tf.float32
     ) -> dict[str, tf.Tensor]:
         """Return every loss term of a batch of one image (1, H, W, 3): equations 1, 4, 5, 7."""
-        features = self._net(image, self.layers, compute_dtype)
+        features = self._net(image, self.layers, compute_dtype, self.settings.border)
         content = tf.add_n([content_loss(features[n], self.P[n]) for n in self.content_layers])
         E = [
             style_layer_loss(gram_matrix(features[n]), self.A[n], self.N_l[n], self.M_l[n])

@@ -81,7 +81,9 @@ class TiledLoss(tf_helper.Loss):
 
     def _grams(self, window: tf.Tensor, crops: tf.Tensor) -> list[tf.Tensor]:
         """Return the Gram matrix of each style layer over a tile's core (eq. 3)."""
-        cores = self._cores(self._net(window, self.style_layers), crops)
+        cores = self._cores(
+            self._net(window, self.style_layers, border=self.settings.border), crops
+        )
         return [tf_helper.gram_matrix(cores[name]) for name in self.style_layers]
 
     def _tile_gradient(self, window, crops, tv_crop, P, D, dtype, cores=None, tape=None):
@@ -89,7 +91,9 @@ class TiledLoss(tf_helper.Loss):
         if tape is None:
             with tf.GradientTape() as tape:
                 tape.watch(window)
-                cores = self._cores(self._net(window, self.layers, dtype), crops)
+                cores = self._cores(
+                    self._net(window, self.layers, dtype, self.settings.border), crops
+                )
         with tape:
             content = tf.add_n(
                 [tf_helper.content_loss(cores[n], p) for n, p in zip(self.content_layers, P)]
@@ -110,7 +114,7 @@ class TiledLoss(tf_helper.Loss):
         pass: its Gram matrices complete G_rest (the other tiles'), whose D the backward uses."""
         with tf.GradientTape() as tape:
             tape.watch(window)
-            cores = self._cores(self._net(window, self.layers, dtype), crops)
+            cores = self._cores(self._net(window, self.layers, dtype, self.settings.border), crops)
         G = [
             g + tf_helper.gram_matrix(tf.cast(cores[name], tf.float32))
             for g, name in zip(G_rest, self.style_layers)
@@ -132,7 +136,9 @@ class TiledLoss(tf_helper.Loss):
         top, bottom, left, right = tile.window
         window = tf.constant(image[None, top:bottom, left:right], tf.float32)
         cores = self._cores(
-            self._net(window, self.content_layers), crops(tile, self.shape, self.layers)
+            # all the loss's layers, so that the mirrored margin is the loss's (see Vgg16)
+            self._net(window, self.layers, border=self.settings.border),
+            crops(tile, self.shape, self.layers),
         )
         return [tf.constant(cores[name]) for name in self.content_layers]
 

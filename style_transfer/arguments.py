@@ -20,6 +20,7 @@ from optimisation import memory, precisions
 from optimisation.schedule import FIRST_SIZE, LARGE_SIZE
 from optimisation.settings import INITS, OPTIMIZERS, learning_rate
 from style_transfer.errors import EXIT_BAD_INPUT
+from tensorflow_vgg.layers import BORDERS
 
 DEFAULT_SIZE = 512  # longest side of the output
 CHECKPOINT_MINUTES = 3.0  # a crash or Ctrl-C in a large run loses at most this much
@@ -300,6 +301,11 @@ RUN_OPTIONS = (
     Option("style_layer_weights", ("--style-layer-weights",), "w_l of some style layers "
            "(paper, eq. 5), e.g. conv1_1=0.4,conv5_1=0.1; the layers not named keep 1/L, L the "
            "number of style layers", parse=_layer_weights, metavar="LAYER=W,...", **_LOSS),
+    Option("border", ("--border",), "what the network sees beyond the picture's edge: "
+           "mirror, the picture mirrored (no coloured frame at the edge), or zero, the "
+           "network's own zero padding, which the optimiser answers with saturated stripes "
+           "along the edge", default=DEFAULTS.border, choices=BORDERS, setting="border",
+           sweep=("border", str), **_LOSS),
     Option("tile", ("--tile",), "evaluate the loss in tiles of PX px, each with the margin "
            "that keeps it exact (by default only a picture whose run would need more than "
            "--memory-budget is tiled)", parse=_whole_number("a tile size in px", 512),

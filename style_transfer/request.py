@@ -61,6 +61,7 @@ class Request:
     content_layers: list[str]
     style_layers: list[str]
     style_layer_weights: dict[str, float] | None
+    border: str  # one of BORDERS
     tile: int | None
     memory_budget: float
     weights: str | None

@@ -28,6 +28,11 @@ for _block, _convs, _c_in, _c_out in BLOCKS:
     CHANNELS[f"pool{_block}"] = _c_out
 LAYER_ORDER: tuple[str, ...] = tuple(CHANNELS)
 
+# What the convolutions see beyond the image's edge: "mirror", the image mirrored onto a
+# margin that is cut off again (vgg16_avg_pool.mirror_margin), or "zero", the network's own
+# zero padding.
+BORDERS = ("mirror", "zero")
+
 
 class LayerError(ValueError):
     """A layer name the network does not have."""
@@ -77,6 +82,13 @@ def stride(name: str) -> int:
 def alignment(names) -> int:
     """Return the px grid on which a tile of the picture must start: one position of the deepest layer."""
     return stride(deepest(names))
+
+
+def mirror_margin(names) -> int:
+    """Return the mirrored margin (px) for these layers: at least 16 px (beyond that, the
+    margin's mirror adds little), and one whole position of the deepest layer, so that it is
+    cut off exactly at every layer."""
+    return max(16, alignment(names))
 
 
 def halo(names) -> int:

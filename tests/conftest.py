@@ -66,10 +66,25 @@ class NumpyReference:
         reduce = np.nanmean if pooling == "avg" else np.nanmax
         return reduce(windows, axis=(1, 3))
 
-    def activations(self, rgb: np.ndarray, layers, pooling: str = "avg") -> dict:
-        """Return {layer: (H_l, W_l, N_l) float64} for an RGB image (H, W, 3) in [0, 1]."""
-        x = np.asarray(rgb, np.float64)[..., ::-1] * 255.0 - self.MEAN_BGR
+    def stride(self, name: str) -> int:
+        """Pixels per position of a layer: 2 for each pooling up to and including it."""
+        return 2 ** sum(
+            layer.startswith("pool") for layer in self.ORDER[: self.ORDER.index(name) + 1]
+        )
+
+    def activations(self, rgb: np.ndarray, layers, pooling: str = "avg", border="zero") -> dict:
+        """Return {layer: (H_l, W_l, N_l) float64} for an RGB image (H, W, 3) in [0, 1].
+
+        border="mirror": the network runs over the image with a mirrored margin (edge pixel
+        repeated) of 16 px, or one position of the deepest layer if that is more, and each
+        activation is cut back to the positions over the image.
+        """
         deepest = max(self.ORDER.index(name) for name in layers)
+        margin = max(16, self.stride(self.ORDER[deepest])) if border == "mirror" else 0
+        rgb = np.pad(
+            np.asarray(rgb, np.float64), ((margin, margin), (margin, margin), (0, 0)), "symmetric"
+        )
+        x = rgb[..., ::-1] * 255.0 - self.MEAN_BGR
         out = {}
         for name in self.ORDER[: deepest + 1]:
             if name.startswith("pool"):
@@ -77,7 +92,8 @@ class NumpyReference:
             else:
                 x = self.conv3x3_relu(x, *self.weights[name])
             if name in layers:
-                out[name] = x
+                k = margin // self.stride(name)
+                out[name] = x[k : x.shape[0] - k, k : x.shape[1] - k]
         return out
 
     @staticmethod
@@ -119,15 +135,16 @@ class NumpyReference:
         alpha: float = 1.0,
         beta: float = 1e3,
         gamma: float = 1e-3,
+        border: str = "mirror",
     ) -> dict[str, float]:
         """Every loss term of `image`, named as StyleTransferLoss names them."""
         w_l = w_l if w_l is not None else [1.0 / len(style_layers)] * len(style_layers)
         blend = blend if blend is not None else [1.0] * len(styles)
         blend = [share / sum(blend) for share in blend]
         layers = [content_layer, *style_layers]
-        F = self.activations(image, layers)
-        P = self.activations(content, [content_layer])[content_layer]
-        style_features = [self.activations(style, style_layers) for style in styles]
+        F = self.activations(image, layers, border=border)
+        P = self.activations(content, layers, border=border)[content_layer]
+        style_features = [self.activations(style, style_layers, border=border) for style in styles]
         out = {"content": self.content_loss(F[content_layer], P)}
         for name in style_layers:
             # A blend of styles is the blend of their Gram targets, each at the generated size.

@@ -160,8 +160,8 @@ def test_style_loss_is_normalised_for_a_style_image_of_another_size(
     image = rng.uniform(size=(32, 40, 3)).astype(np.float32)
     loss = tf_helper.StyleTransferLoss(net, content, style)
     actual = loss.terms(image)
-    F = reference.activations(image, STYLE_LAYERS)
-    S = reference.activations(style, STYLE_LAYERS)
+    F = reference.activations(image, STYLE_LAYERS, border="mirror")
+    S = reference.activations(style, STYLE_LAYERS, border="mirror")
     for name in STYLE_LAYERS:
         # sum((G/M_l - A/M_s)^2) / (4 N_l^2): Gram matrices as per-position averages.
         N_l = F[name].shape[-1]
@@ -208,7 +208,7 @@ def test_blend_target_is_the_weighted_mean_of_the_style_grams(net, small_photo, 
         grams = []
         for image in (first, second):
             F = (
-                net(image[None], [name])[name]
+                net(image[None], [name], border="mirror")[name]
                 .numpy()
                 .astype(np.float64)
                 .reshape(-1, blended.N_l[name])
@@ -232,12 +232,12 @@ def images(small_photo, small_painting):
 def numpy_total_loss(reference, content, style, alpha, beta, gamma):
     """Return x -> the float64 total loss of x, with the targets computed once in NumPy."""
     layers = (["conv4_2"] if alpha else []) + (STYLE_LAYERS if beta else [])
-    P = reference.activations(content, ["conv4_2"])["conv4_2"]
-    S = reference.activations(style, STYLE_LAYERS)
+    P = reference.activations(content, ["conv4_2"], border="mirror")["conv4_2"]
+    S = reference.activations(style, STYLE_LAYERS, border="mirror")
     A = {name: reference.gram(S[name]) for name in STYLE_LAYERS}  # same size: no rescaling
 
     def total(x: np.ndarray) -> float:
-        F = reference.activations(x, layers) if layers else {}
+        F = reference.activations(x, layers, border="mirror") if layers else {}
         style_loss = 0.0
         for name in STYLE_LAYERS if beta else []:
             N_l, M_l = F[name].shape[-1], np.prod(F[name].shape[:2])

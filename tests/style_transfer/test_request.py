@@ -37,18 +37,18 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
     # The lists as they were written out by hand before the table.
     assert set(arguments.SWEEPABLE) == set(
         "style-weight content-weight tv-weight style-scale iterations size init content-layer "
-        "preserve-colors".split()
+        "preserve-colors border".split()
     )
     assert arguments.SWEEPABLE["iterations"] is int and arguments.SWEEPABLE["init"] is str
     assert set(arguments.INHERITED) == set(
         "content style styles size scales iterations seed init optimizer learning_rate "
         "content_weight style_weight tv_weight content_layers style_layers style_blend "
         "style_scale preserve_colors weights gif gif_frames stats checkpoint_every "
-        "checkpoint_minutes precision tile memory_budget style_layer_weights".split()
-    )  # style_layer_weights came after the lists: it defines the loss
+        "checkpoint_minutes precision tile memory_budget style_layer_weights border".split()
+    )  # style_layer_weights and border came after the lists: they define the loss
     assert set(arguments.MUST_MATCH) == set(
         "size scales content_weight style_weight tv_weight content_layers style_layers "
-        "style_blend style_scale preserve_colors style_layer_weights".split()
+        "style_blend style_scale preserve_colors style_layer_weights border".split()
     )
     assert set(arguments.NOT_REPEATED) == set(
         "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir "

@@ -39,6 +39,41 @@ def test_deep_layers_match_numpy_vgg16_with_odd_sizes(net, reference, small_phot
         assert_close_to_scale(actual[name].numpy()[0], expected[name])
 
 
+@pytest.mark.parametrize(
+    "shape, layers",
+    [
+        ((36, 44), ["conv1_1", "pool1", "conv3_1", "conv4_2", "conv5_1"]),  # a 16 px margin
+        ((34, 40), ["conv2_1", "pool5"]),  # pool5: a 32 px margin, one pool5 position
+        ((6, 9), ["conv1_1", "conv1_2"]),  # smaller than the margin: mirrored again
+    ],
+)
+def test_mirror_border_matches_numpy_vgg16_over_a_mirrored_margin(
+    net, reference, small_photo, shape, layers
+):
+    image = small_photo(*shape)
+    actual = net(image[None], layers, border="mirror")
+    expected = reference.activations(image, layers, border="mirror")
+    zero = reference.activations(image, layers)
+    for name in layers:
+        assert actual[name].shape[1:3] == zero[name].shape[:2], name  # same positions
+        assert_close_to_scale(actual[name].numpy()[0], expected[name])
+        assert np.abs(expected[name] - zero[name]).max() > 1.0, name  # the edges really differ
+
+
+def test_mirror_border_changes_only_the_edge_of_the_features(net, small_photo):
+    # Away from the edge by more than conv1_2's reach (2 px), the two borders agree.
+    image = small_photo(32, 32)[None]
+    mirror = net(image, ["conv1_2"], border="mirror")["conv1_2"].numpy()[0]
+    zero = net(image, ["conv1_2"])["conv1_2"].numpy()[0]
+    np.testing.assert_allclose(mirror[2:-2, 2:-2], zero[2:-2, 2:-2], rtol=1e-5, atol=1e-3)
+    assert np.abs(mirror[0] - zero[0]).max() > 1.0
+
+
+def test_unknown_border_is_refused_with_the_choices(net, small_photo):
+    with pytest.raises(ValueError, match="border must be one of mirror, zero, not 'reflect'"):
+        net(small_photo(16, 16)[None], ["conv1_1"], border="reflect")
+
+
 def test_average_pooling_is_the_default(net, reference, small_photo):
     image = small_photo(16, 16)
     actual = net(image[None], ["pool1"])["pool1"].numpy()[0]
