@@ -21,12 +21,8 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
 # Decoding takes up to this many bytes per pixel (8-bit RGBA, and a reduced copy of it).
 DECODE_BYTES_PER_PIXEL = 8
-# Channels that differ by no more than this (in 0..1) count as grey (JPEG keeps some noise).
-GREY_TOLERANCE = 2 / 255
 
 
 class ImageError(ValueError):
@@ -81,11 +77,7 @@ def _to_rgb_float(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    if image.mode == "CMYK":
-        image = image.convert("RGB")
-    if image.mode in ("RGB;16", "RGBA;16") or image.mode.startswith("RGB") and image.mode != "RGB":
-        image = image.convert("RGB")
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)  # CMYK, RGBX, ... as well
     rgb /= 255.0  # in place: a large image is not held twice as floats
     return rgb
 
@@ -163,32 +155,16 @@ def load_alpha(path: str | os.PathLike, height: int, width: int) -> np.ndarray |
     return np.asarray(alpha, dtype=np.float32) / 255.0
 
 
-def is_grey(image: np.ndarray) -> bool:
-    """Return whether R, G and B agree in every pixel of (H, W, 3), within GREY_TOLERANCE."""
-    return bool(np.ptp(image, axis=-1).max() <= GREY_TOLERANCE)
-
-
-def enlargement_note(what: str, file_shape, used_shape, expect: str) -> str:
-    """Return ' (WHAT enlarged 5.3x from 40x28 px: EXPECT)' when over twice, else ''."""
-    factor = max(used_shape[:2]) / max(file_shape[:2])
-    if factor <= 2:
-        return ""
-    size = f"{file_shape[1]}x{file_shape[0]} px"
-    return f" ({what}enlarged {factor:.1f}x from {size}: {expect})"
-
-
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize float RGB (H, W, 3) to (height, width, 3) with Lanczos filtering, values kept float."""
     if image.shape[:2] == (height, width):
         return image.astype(np.float32, copy=False)
-    channels = [
-        np.asarray(
-            Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), mode="F").resize(
-                (width, height), Image.Resampling.LANCZOS
-            )
-        )
-        for c in range(image.shape[-1])
-    ]
+
+    def resized(c: int) -> np.ndarray:  # one channel as a Pillow float image ("F")
+        plane = Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), mode="F")
+        return np.asarray(plane.resize((width, height), Image.Resampling.LANCZOS))
+
+    channels = [resized(c) for c in range(image.shape[-1])]
     return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
 
 
@@ -201,19 +177,6 @@ def size_for_longest_side(height: int, width: int, longest: int) -> tuple[int, i
 def resize_to_longest_side(image: np.ndarray, longest: int) -> np.ndarray:
     """Resize so the longer side is `longest` pixels, keeping the aspect ratio."""
     return resize(image, *size_for_longest_side(*image.shape[:2], longest))
-
-
-def match_style_scale(style: np.ndarray, content: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Resize the style image to the content image's pixel count times scale**2, undistorted.
-
-    Equal areas make brush strokes appear at the same size relative to the picture;
-    `scale` > 1 gives larger strokes, < 1 smaller ones.
-    """
-    content_area = content.shape[0] * content.shape[1]
-    factor = scale * np.sqrt(content_area / (style.shape[0] * style.shape[1]))
-    height = max(1, round(style.shape[0] * factor))
-    width = max(1, round(style.shape[1] * factor))
-    return resize(style, height, width)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -70,6 +70,11 @@ def whole_number(what: str, value, example: int) -> int:
     return result
 
 
+def as_style_list(style_image: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Return one style image or several as a list of style images."""
+    return [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+
+
 def blend_shares(count: int, blend: Sequence[float] | None) -> list[float]:
     """Return the style blend as shares s_k summing to 1 (equal shares when `blend` is None)."""
     if blend is None:

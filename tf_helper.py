@@ -6,15 +6,13 @@ network tensorflow_vgg's, and the optimisation that minimises this loss tf_run.p
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from loss_settings import LossSettings, blend_shares, check_image_side, choice
-from loss_settings import layer_weights as style_layer_weights
-from optimisation import precisions
+from loss_interface import Loss, TracedLoss
+from loss_settings import LossSettings, as_style_list, blend_shares, check_image_side
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 # Every run traces its own tf.function (its targets are constants), so after five runs in one
@@ -80,75 +78,30 @@ def style_target(A: tf.Tensor, M_s: int, M_l: int) -> tf.Tensor:
     return A * (M_l / M_s)
 
 
-def as_style_list(style_image: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Return one style image or several as a list of style images."""
-    return [style_image] if isinstance(style_image, np.ndarray) else list(style_image)
+def weighted_terms(loss: Loss, content, style, tv, E: Sequence) -> dict:
+    """Return the terms of equation 7 unweighted and weighted, with their sum `total`.
 
-
-@functools.lru_cache(maxsize=2)
-def network(weights_path: str | None = None) -> Vgg16:
-    """Return the average-pool VGG16 for a weights file, built once per process."""
-    return Vgg16(weights_path)
+    E holds E_l of `loss.style_layers`; the weights are the loss's settings and w_l.
+    """
+    s = loss.settings
+    terms = {"total": total_loss(content, style, tv, s), "content": content, "style": style}
+    terms.update({"tv": tv, "weighted_content": s.alpha * content})
+    terms.update({"weighted_style": s.beta * style, "weighted_tv": s.gamma * tv})
+    for name, E_l, w_l in zip(loss.style_layers, E, loss.w_l):
+        terms[f"style_{name}"] = E_l
+        terms[f"weighted_style_{name}"] = s.beta * w_l * E_l
+    return terms
 
 
 # --- The loss with its targets ---------------------------------------------------------------
 
 
-class Loss:
-    """The loss of equation 7 for one image shape: what a run (tf_run.py) needs of it.
-
-    `terms(image)` gives every term as floats (float32 arithmetic); `terms_and_gradient`
-    gives them with d(total)/d(image) (H, W, 3), its convolutions in `precision`
-    ("float32" or "bfloat16", settable between evaluations). Terms: `total`, `content`,
-    `style`, `tv`, `style_<layer>` (E_l), and each weighted: `weighted_content` (alpha
-    L_content), `weighted_style`, `weighted_tv`, `weighted_style_<layer>` (beta w_l E_l).
-    """
-
-    def __init__(self, content_image: np.ndarray, settings: LossSettings | None):
-        self.settings = settings or LossSettings()
-        self.content_layers = list(self.settings.content_layers)
-        self.style_layers = list(self.settings.style_layers)
-        self.layers = self.settings.layers
-        self.w_l = style_layer_weights(self.style_layers, self.settings.layer_weights)
-        self.shape = tuple(content_image.shape)
-        self._precision = "float32"
-
-    @property
-    def precision(self) -> str:
-        """The format of the convolutions in `terms_and_gradient`: "float32" or "bfloat16"."""
-        return self._precision
-
-    @precision.setter
-    def precision(self, value: str) -> None:
-        choice("evaluation precision", value, precisions.EVALUATION_PRECISIONS)
-        self._precision = value
-
-    def weighted_terms(self, content, style, tv, E: Sequence) -> dict:
-        """Return the terms of equation 7 unweighted and weighted, with their sum `total`."""
-        s = self.settings
-        terms = {"total": total_loss(content, style, tv, s), "content": content, "style": style}
-        terms.update({"tv": tv, "weighted_content": s.alpha * content})
-        terms.update({"weighted_style": s.beta * style, "weighted_tv": s.gamma * tv})
-        for name, E_l, w_l in zip(self.style_layers, E, self.w_l):
-            terms[f"style_{name}"] = E_l
-            terms[f"weighted_style_{name}"] = s.beta * w_l * E_l
-        return terms
-
-    def terms(self, image: np.ndarray) -> dict[str, float]:
-        """Return the float32 loss terms of an image (H, W, 3) as floats."""
-        raise NotImplementedError
-
-    def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
-        raise NotImplementedError
-
-
-class StyleTransferLoss(Loss):
+class StyleTransferLoss(TracedLoss):
     """The loss of the whole picture, its targets P and A computed once (paper, section 2).
 
     Calling it gives every term of a batch of one image (1, H, W, 3) as tensors;
-    `terms` and `terms_and_gradient` take and give NumPy, each one traced `tf.function`.
-    The targets and `terms` are always float32.
+    `terms` and `terms_and_gradient` (a TracedLoss's) take and give NumPy. The targets
+    and `terms` are always float32.
     """
 
     def __init__(
@@ -172,22 +125,7 @@ class StyleTransferLoss(Loss):
         }
         self.N_l = {name: int(content_features[name].shape[-1]) for name in self.style_layers}
         self.A = self._blended_style_targets(style_list, self.settings.style_blend)
-        self._spec = tf.TensorSpec((1, *self.shape), tf.float32)
-        self._traced: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self.precision = precision
-        self._terms = tf.function(
-            self.__call__, input_signature=[self._spec], jit_compile=self.settings.jit_compile
-        )
-
-    @Loss.precision.setter
-    def precision(self, value: str) -> None:
-        Loss.precision.fset(self, value)
-        if value not in self._traced:  # the terms and gradient of each precision, traced once
-            self._traced[value] = tf.function(
-                lambda image: self._terms_and_gradient(image, tf.as_dtype(value)),
-                input_signature=[self._spec],
-                jit_compile=self.settings.jit_compile,
-            )
 
     def _blended_style_targets(self, style_list, blend) -> dict[str, tf.Tensor]:
         blend = blend_shares(len(style_list), blend)
@@ -211,19 +149,4 @@ class StyleTransferLoss(Loss):
             for n in self.style_layers
         ]
         style = style_loss(E, self.w_l)
-        return self.weighted_terms(content, style, total_variation_loss(image), E)
-
-    def _terms_and_gradient(self, image: tf.Tensor, compute_dtype: tf.DType):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            terms = self(image, compute_dtype)
-        return terms, tape.gradient(terms["total"], image)
-
-    def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
-        terms, gradient = self._traced[self.precision](tf.constant(image[None], tf.float32))
-        return {k: float(v) for k, v in terms.items()}, gradient.numpy()[0]
-
-    def terms(self, image: np.ndarray) -> dict[str, float]:
-        """Return the float32 loss terms of an image (H, W, 3) as floats."""
-        return {k: float(v) for k, v in self._terms(tf.constant(image[None], tf.float32)).items()}
+        return weighted_terms(self, content, style, total_variation_loss(image), E)

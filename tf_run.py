@@ -1,7 +1,7 @@
 """Run a style transfer: minimise a loss over the image, keep the best picture, report progress.
 
 Read it after tf_helper.py (the paper's loss). The run knows the loss only as a
-tf_helper.Loss (its terms, the terms with their gradient, the precision of its evaluations),
+loss_interface.Loss (its terms, the terms with their gradient, the precision of its evaluations),
 so the whole-picture loss and the tiled one (going_further/tiling.py) run the same way.
 L-BFGS (optimisation/lbfgs.py), as the paper used, or Adam; Ctrl-C keeps the best picture.
 """
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-import helper
 import tf_helper
-from loss_settings import SettingsError
+from loss_interface import Loss
+from loss_settings import SettingsError, as_style_list
 from optimisation import lbfgs, precisions
 from optimisation.settings import Settings
-from optimisation.starts import initial_image
-from tensorflow_vgg.vgg16_avg_pool import Vgg16
+from optimisation.starts import initial_image, is_grey
+from tensorflow_vgg.vgg16_avg_pool import Vgg16, network
 
 Callback = Callable[[int, dict[str, float], "np.ndarray | None"], None]
 
@@ -58,7 +58,7 @@ def run_style_transfer(
     settings: Settings | None = None,
     *,
     net: Vgg16 | None = None,
-    loss: tf_helper.Loss | None = None,
+    loss: Loss | None = None,
     callback: Callback | None = None,
     frame_every: int = 0,
     initial: np.ndarray | None = None,
@@ -92,16 +92,16 @@ def run_style_transfer(
     phases = precisions.phases(
         precisions.resolve(settings.precision), settings.iterations, iterations_done
     )
-    styles = tf_helper.as_style_list(style_image)
+    styles = as_style_list(style_image)
     if loss is None:
         loss = tf_helper.StyleTransferLoss(
-            net or tf_helper.network(), content_image, styles, settings, phases[0][0]
+            net or network(), content_image, styles, settings, phases[0][0]
         )
     if initial is None:
         initial = initial_image(
             settings.init, content_image, styles, settings.seed, settings.style_blend
         )
-    if all(helper.is_grey(image) for image in [content_image, *styles]):
+    if all(is_grey(image) for image in [content_image, *styles]):
         loss, initial = _Grey(loss), initial.mean(axis=-1, keepdims=True)
     loss.precision = phases[0][0]
     tracker = _Tracker(callback, frame_every, iterations_done)
@@ -174,7 +174,7 @@ def _run_adam(loss, x0: np.ndarray, phases, tracker, learning_rate: float) -> No
 class WrappedLoss:
     """A loss that evaluates another one: precision and terms pass through to `loss`."""
 
-    def __init__(self, loss: tf_helper.Loss):
+    def __init__(self, loss: Loss):
         self.loss = loss
 
     @property

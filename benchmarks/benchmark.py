@@ -64,9 +64,10 @@ def evaluation_gflop(height: int, width: int) -> float:
 
 def _images(size: int):
     import helper
+    from going_further.style_scale import match_style_scale
 
     content = helper.resize(helper.load_image(CONTENT), size, size)
-    style = helper.match_style_scale(helper.load_image(STYLE), content)
+    style = match_style_scale(helper.load_image(STYLE), content)
     return content, style
 
 
@@ -77,9 +78,10 @@ def time_evaluations(size: int, repeats: int) -> dict[str, float]:
     import tf_helper
     from optimisation.settings import Settings
     from optimisation.starts import initial_image
+    from tensorflow_vgg.vgg16_avg_pool import network
 
     content, style = _images(size)
-    net = tf_helper.network()
+    net = network()
     image = initial_image("noise", content, [style], 0)
     timings = {}
     paths = (
@@ -121,9 +123,10 @@ def time_lbfgs_iterations(size: int, iterations: int) -> dict[str, float]:
 
     import tf_helper
     from optimisation import lbfgs
+    from tensorflow_vgg.vgg16_avg_pool import network
 
     content, style = _images(size)
-    loss = tf_helper.StyleTransferLoss(tf_helper.network(), content, style)
+    loss = tf_helper.StyleTransferLoss(network(), content, style)
     loss.terms_and_gradient(content)  # trace
     stamps = {"engine (lbfgs.py)": [], "SciPy L-BFGS-B": []}
 

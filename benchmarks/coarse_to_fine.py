@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 import helper  # noqa: E402
 import tf_helper  # noqa: E402
 from going_further.stylize import stylize  # noqa: E402
+from tensorflow_vgg.vgg16_avg_pool import network  # noqa: E402
 
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
@@ -68,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     content = helper.load_image(CONTENT, args.size)
     style = helper.load_image(STYLE)
-    net = tf_helper.network()
+    net = network()
     report = {}
     for text in args.schedule:
         sizes, iterations = parse_schedule(text)

@@ -31,14 +31,16 @@ def tiled_against_whole(size: int = 1024, repeats: int = 3) -> dict:
     """Return median seconds of one loss-and-gradient evaluation, whole and in tiles, at `size`."""
     import helper
     import tf_helper
+    from going_further.style_scale import match_style_scale
     from going_further.tiling import TiledLoss
     from optimisation import memory
     from optimisation.settings import Settings
     from tensorflow_vgg.layers import halo
+    from tensorflow_vgg.vgg16_avg_pool import network
 
     content = helper.resize_to_longest_side(helper.load_image(CONTENT), size)
-    style = helper.match_style_scale(helper.load_image(STYLE), content)
-    net = tf_helper.network()
+    style = match_style_scale(helper.load_image(STYLE), content)
+    net = network()
     core, settings = memory.tile_core(), Settings()
     losses = {
         "whole": tf_helper.StyleTransferLoss(net, content, style, settings),

@@ -192,13 +192,15 @@ def main() -> None:
     args = parser.parse_args()
 
     import tf_helper
+    from going_further.style_scale import match_style_scale
+    from tensorflow_vgg.vgg16_avg_pool import network
 
     methods = [m for m in args.methods if _torch_installed() or not m.startswith("torch")]
     for skipped in sorted(set(args.methods) - set(methods)):
         print(f"skipping {skipped!r}: PyTorch is not installed")
     content = helper.load_image(benchmark.CONTENT, max_side=args.size)
-    style = helper.match_style_scale(helper.load_image(benchmark.STYLE), content)
-    loss = tf_helper.StyleTransferLoss(tf_helper.network(), content, style)
+    style = match_style_scale(helper.load_image(benchmark.STYLE), content)
+    loss = tf_helper.StyleTransferLoss(network(), content, style)
     loss.terms_and_gradient(content)  # trace once, outside every method's clock
     runs = []
     for name in methods:

@@ -112,6 +112,7 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
     import tf_helper
     from optimisation.settings import Settings
     from optimisation.starts import initial_image
+    from tensorflow_vgg.vgg16_avg_pool import network
 
     content = helper.resize(helper.load_image(CONTENT), size, size)
     style = helper.resize(helper.load_image(STYLE), size, size)
@@ -125,7 +126,7 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
         loss.backward()
         return float(loss.detach()), x.grad
 
-    engine = tf_helper.StyleTransferLoss(tf_helper.network(), content, style, Settings())
+    engine = tf_helper.StyleTransferLoss(network(), content, style, Settings())
     torch_value = torch_step(False)[0]
     engine_value = engine.terms(image)["total"]
     print(
@@ -138,9 +139,7 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
         seconds[f"PyTorch {precision}"] = _median_seconds(
             lambda precision=precision: torch_step(precision == "bfloat16"), repeats
         )
-        engine = tf_helper.StyleTransferLoss(
-            tf_helper.network(), content, style, Settings(), precision
-        )
+        engine = tf_helper.StyleTransferLoss(network(), content, style, Settings(), precision)
         seconds[f"engine {precision}"] = _median_seconds(
             lambda engine=engine: engine.terms_and_gradient(image), repeats
         )
@@ -150,9 +149,7 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
             f"{seconds[f'engine {precision}']:.2f} s: PyTorch takes {ratio:.2f}x the engine's time",
             flush=True,
         )
-    xla = tf_helper.StyleTransferLoss(
-        tf_helper.network(), content, style, Settings(jit_compile=True)
-    )
+    xla = tf_helper.StyleTransferLoss(network(), content, style, Settings(jit_compile=True))
     seconds["engine float32, XLA"] = _median_seconds(lambda: xla.terms_and_gradient(image), repeats)
     ratio = seconds["PyTorch float32"] / seconds["engine float32, XLA"]
     print(

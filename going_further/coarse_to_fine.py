@@ -13,12 +13,13 @@ import numpy as np
 import tensorflow as tf
 
 import helper
-import tf_helper
 import tf_run
 from going_further import tile_geometry
 from going_further.settings import StylizeSettings
+from going_further.style_scale import match_style_scale
 from going_further.tiling import TiledLoss
 from loss_settings import SettingsError
+from tensorflow_vgg.vgg16_avg_pool import network
 
 
 def carry_to_finer_scale(
@@ -66,7 +67,7 @@ def run_coarse_to_fine(
     previous = None  # (result, content) of the last scale
     for k in range(first, len(sizes)):
         content = helper.resize_to_longest_side(content_image, sizes[k])
-        styles = [helper.match_style_scale(s, content, settings.style_scale) for s in style_images]
+        styles = [match_style_scale(s, content, settings.style_scale) for s in style_images]
         start = initial if previous is None else carry_to_finer_scale(*previous, content)
         if start is not None and start.shape[:2] != content.shape[:2]:  # resumed at a scale's end
             coarse = helper.resize(content_image, *start.shape[:2])
@@ -106,7 +107,7 @@ def tiled_loss(content, styles, settings: StylizeSettings, net) -> TiledLoss | N
     core = tile_geometry.plan_tiles(*content.shape[:2], settings, largest_style)
     if core is None:
         return None
-    net = net or tf_helper.network()
+    net = net or network()
     return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
 
 

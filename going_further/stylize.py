@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-import helper
-import tf_helper
 import tf_run
 from going_further import color
 from going_further.coarse_to_fine import run_coarse_to_fine, tiled_loss
 from going_further.settings import StylizeSettings
+from going_further.style_scale import match_style_scale
+from loss_settings import as_style_list
 from optimisation.settings import Settings
 
 
@@ -38,7 +38,7 @@ def stylize(
     A run's own Settings are taken with every feature off.
     """
     settings = StylizeSettings.of(settings)
-    target, styles = _colour_inputs(content_image, tf_helper.as_style_list(style_image), settings)
+    target, styles = _colour_inputs(content_image, as_style_list(style_image), settings)
     try:
         if sizes:
             iterations = list(iterations) if iterations else [settings.iterations] * len(sizes)
@@ -46,7 +46,7 @@ def stylize(
                 target, styles, settings, sizes=sizes, iterations=iterations, **run_options
             )
         else:
-            styles = [helper.match_style_scale(s, target, settings.style_scale) for s in styles]
+            styles = [match_style_scale(s, target, settings.style_scale) for s in styles]
             loss = tiled_loss(target, styles, settings, run_options.get("net"))
             one_run = settings.for_one_run()
             result = tf_run.run_style_transfer(target, styles, one_run, loss=loss, **run_options)

@@ -21,17 +21,18 @@ import tensorflow as tf
 
 import tf_helper
 from going_further.tile_geometry import Tile, crops, tiles
-from loss_settings import LossSettings, blend_shares
+from loss_interface import Loss
+from loss_settings import LossSettings, as_style_list, blend_shares
 from tensorflow_vgg.layers import layer_sizes
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 
-class TiledLoss(tf_helper.Loss):
+class TiledLoss(Loss):
     """The loss of equation 7 and its gradient, evaluated tile by tile (see the module's note).
 
-    A tf_helper.Loss, as the whole picture's StyleTransferLoss is. `core` is the core side in px (with `exact`), or that of the square window
-    whose area no tile's window exceeds (going_further.tile_geometry.tile_grid); memory grows with
-    (core + 2 halo)^2.
+    A loss_interface.Loss, as the whole picture's StyleTransferLoss is. `core` is the core
+    side in px (with `exact`), or that of the square window whose area no tile's window
+    exceeds (going_further.tile_geometry.tile_grid); memory grows with (core + 2 halo)^2.
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class TiledLoss(tf_helper.Loss):
         self._traced = {}
         self.precision = precision
         self.P = [self._core_features(content_image, tile) for tile in self.tiles]
-        self.A = self._style_targets(tf_helper.as_style_list(style_images))
+        self.A = self._style_targets(as_style_list(style_images))
 
     def _functions(self) -> tuple:
         """Return the traced (tile gradient, last tile gradient) of the current precision."""
@@ -195,7 +196,7 @@ class TiledLoss(tf_helper.Loss):
             for g, a, n in self._per_layer(G)
         ]
         style = float(tf_helper.style_loss(E, self.w_l))
-        terms = self.weighted_terms(content, style, tv, [float(e) for e in E])
+        terms = tf_helper.weighted_terms(self, content, style, tv, [float(e) for e in E])
         return {name: float(value) for name, value in terms.items()}, gradient
 
     def _tile_inputs(self, image: np.ndarray, k: int) -> tuple:

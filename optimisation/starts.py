@@ -1,5 +1,6 @@
 """Where the optimisation starts: white noise (as in the paper), the photo, the photo in the
-painting's colours, or the painting. NumPy only; images are float32 RGB (H, W, 3) in [0, 1].
+painting's colours, or the painting; on one channel when the inputs are grey (`is_grey`).
+NumPy only; images are float32 RGB (H, W, 3) in [0, 1].
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import numpy as np
 import helper
 from loss_settings import blend_shares, choice
 from optimisation.settings import INITS
+
+# Channels that differ by no more than this (in 0..1) count as grey (JPEG keeps some noise).
+GREY_TOLERANCE = 2 / 255
 
 
 def initial_image(
@@ -37,6 +41,11 @@ def initial_image(
         shares = blend_shares(len(style_images), style_blend)
         return match_color_moments(content_image, *color_moments(style_images, shares))
     return helper.resize(style_images[0], *content_image.shape[:2])
+
+
+def is_grey(image: np.ndarray) -> bool:
+    """Return whether R, G and B agree in every pixel of (H, W, 3), within GREY_TOLERANCE."""
+    return bool(np.ptp(image, axis=-1).max() <= GREY_TOLERANCE)
 
 
 def color_moments(

@@ -80,7 +80,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
     own = checkpoints.own_outputs(checkpoint, request.output) if checkpoint else set()
     checkpoint_dir = preflight.check_paths(request, own)
     headers = preflight.read_headers([request.content, *request.styles])
-    tf_helper = engine.start(request.seed)
+    network = engine.start(request.seed)
     repeat.note_repeat(request.repeat)
     done = checkpoint.iteration if checkpoint else 0
     images, estimate = preflight.prepare(request, done=done, headers=headers)
@@ -97,7 +97,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
             f"{request.content} is transparent everywhere, so there is nothing to paint; "
             "use a photo with visible pixels"
         )
-    tf_helper.network(request.weights)  # a weights file that cannot be used is told first
+    network(request.weights)  # a weights file that cannot be used is told first
     print(
         f"{preflight.describe(images, request)}"
         f"{preflight.tiling_note(content, images.style, request)}, "

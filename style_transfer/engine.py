@@ -16,15 +16,18 @@ if TYPE_CHECKING:
 
 
 def start(seed: int):
-    """Import the engine and make TensorFlow deterministic and seeded: a seed repeats a run."""
+    """Start TensorFlow quietly, deterministic and seeded (a seed repeats a run).
+
+    Returns tensorflow_vgg's `network`, which builds the network once per weights file.
+    """
     with quiet_start():
         import tensorflow as tf
 
-        import tf_helper
+        from tensorflow_vgg.vgg16_avg_pool import network
 
     tf.config.experimental.enable_op_determinism()
     tf.random.set_seed(seed)
-    return tf_helper
+    return network
 
 
 def paint(
@@ -37,9 +40,9 @@ def paint(
 
     start(request.seed) must have loaded the engine.
     """
-    import tf_helper
     import tf_run
     from going_further.stylize import stylize
+    from tensorflow_vgg.vgg16_avg_pool import network
 
     resume = {}
     if checkpoint is not None:
@@ -51,7 +54,7 @@ def paint(
             request.settings(),
             sizes=request.scales,
             iterations=request.counts if request.scales else None,
-            net=tf_helper.network(request.weights),
+            net=network(request.weights),
             callback=recorder,
             frame_every=recorder.frame_every,
             **resume,

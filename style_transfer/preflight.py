@@ -19,8 +19,10 @@ import helper
 import machine
 import sheets
 from going_further import tile_geometry
+from going_further.style_scale import enlargement_note, match_style_scale
 from loss_settings import SettingsError, check_image_side, layer_list
 from optimisation import memory
+from optimisation.starts import is_grey
 from style_transfer import checkpoints
 from style_transfer.arguments import show_value
 from style_transfer.errors import UsageError
@@ -241,7 +243,7 @@ def _load_style(
     # Decode a large style image straight at about the size it will be used at.
     max_side = math.ceil(max(style_height, style_width) * factor) + 1 if factor < 1 else None
     style = helper.load_image(path, max_side=max_side)
-    style = helper.match_style_scale(style, content, scale)
+    style = match_style_scale(style, content, scale)
     first = request.sizes[0]
     smallest = [round(side * first / request.size) for side in style.shape[:2]]
     if min(smallest) >= minimum:
@@ -355,7 +357,7 @@ def describe(images: Images, request: Request) -> str:
         for path, file, s in zip(request.styles, images.style_files, images.styles)
     )
     content = images.content
-    content_note = helper.enlargement_note(
+    content_note = enlargement_note(
         "", images.content_file, content.shape, "expect a blurry picture"
     )
     scales = ""
@@ -373,7 +375,7 @@ def describe(images: Images, request: Request) -> str:
 
 def notes(images: Images, output, alpha=None) -> str:
     """Return what the first line adds after the sizes: a grey picture, transparency."""
-    grey = all(helper.is_grey(image) for image in [images.content, *images.styles])
+    grey = all(is_grey(image) for image in [images.content, *images.styles])
     frames = "".join(
         f"; {Path(path).name} holds {count} frames: the first is used"
         for path, count in images.frames.items()
@@ -404,7 +406,7 @@ def _style_enlarged(request: Request, path, file: Shape, style: np.ndarray) -> s
         expect += (
             f"; --style-scale {request.style_scale:g} enlarges it, a larger file keeps it sharp"
         )
-    return helper.enlargement_note(f"{Path(path).name} ", file, style.shape, expect)
+    return enlargement_note(f"{Path(path).name} ", file, style.shape, expect)
 
 
 def transparency_note(output, alpha) -> str:

@@ -5,6 +5,7 @@ Average pooling by default, as Gatys et al. advise for image synthesis. No loss 
 
 from __future__ import annotations
 
+import functools
 import os
 
 import tensorflow as tf
@@ -150,3 +151,9 @@ class Vgg16:
                     without_margin(x, name, margin) if margin else x, tf.float32
                 )
         return activations
+
+
+@functools.lru_cache(maxsize=2)
+def network(weights_path: str | None = None) -> Vgg16:
+    """Return the average-pool VGG16 for a weights file, built once per process."""
+    return Vgg16(weights_path)

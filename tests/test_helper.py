@@ -198,21 +198,6 @@ def test_load_image_with_max_side_shrinks_keeping_the_aspect_ratio(write_image, 
     assert helper.load_image(path, max_side=1000).shape == (120, 300, 3)  # never enlarged
 
 
-@pytest.mark.parametrize("scale", [1.0, 2.0, 0.5])
-@pytest.mark.parametrize(
-    ("style_shape", "content_shape"), [((40, 100), (50, 50)), ((90, 30), (64, 48))]
-)
-def test_match_style_scale_gives_equal_area_without_distortion(
-    rng, style_shape, content_shape, scale
-):
-    style = rng.uniform(size=(*style_shape, 3)).astype(np.float32)
-    content = np.zeros((*content_shape, 3), np.float32)
-    height, width, _ = helper.match_style_scale(style, content, scale).shape
-    expected_area = content_shape[0] * content_shape[1] * scale**2
-    assert abs(height * width - expected_area) <= height + width  # rounding of either side
-    assert abs(width / height - style_shape[1] / style_shape[0]) <= 1.0 / min(height, width)
-
-
 # --- Saving ---------------------------------------------------------------------------------
 
 
@@ -386,23 +371,6 @@ def test_saving_with_alpha_keeps_it_only_where_the_format_can(tmp_path):
         np.testing.assert_array_equal(np.asarray(saved.getchannel("A")), helper.to_uint8(alpha))
     with Image.open(helper.save_image(image, tmp_path / "a.jpg", alpha=alpha)) as saved:
         assert saved.mode == "RGB"
-
-
-def test_is_grey_allows_jpeg_noise_but_not_colour():
-    grey = np.repeat(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1), 3, axis=-1)
-    assert helper.is_grey(grey)
-    noisy = grey.copy()
-    noisy[..., 0] += 1 / 255  # a level of chroma noise, as a JPEG of a grey photo has
-    assert helper.is_grey(noisy)
-    noisy[0, 0, 2] += 5 / 255
-    assert not helper.is_grey(noisy)
-
-
-def test_enlargement_note_only_over_twice():
-    assert helper.enlargement_note("", (24, 32), (48, 64), "expect blur") == ""  # twice exactly
-    assert helper.enlargement_note("", (18, 24), (48, 64), "expect blur").endswith("blur)")
-    note = helper.enlargement_note("the photo ", (18, 24), (54, 72), "expect blur")
-    assert note == " (the photo enlarged 3.0x from 24x18 px: expect blur)"
 
 
 def test_tilde_paths_are_the_home_folder(tmp_path, monkeypatch):

@@ -120,10 +120,6 @@ def test_python_api_names_the_minimum_side(net):
 # --- The total loss and every term ---------------------------------------------------------
 
 
-def test_network_is_built_once_per_weights_file():
-    assert tf_helper.network() is tf_helper.network()
-
-
 @pytest.mark.parametrize(
     ("loss_weights", "layer_weights"),
     [(None, None), (dict(alpha=2.5, beta=300.0, gamma=0.04), [0.1, 0.3, 0.2, 0.25, 0.15])],

@@ -12,6 +12,7 @@ import helper
 import machine
 import tf_run
 from going_further.settings import StylizeSettings
+from going_further.style_scale import enlargement_note, match_style_scale
 from going_further.stylize import stylize
 from optimisation.settings import Settings
 
@@ -47,9 +48,9 @@ def load_pair(
     """
     content = helper.resize_to_longest_side(helper.load_image(content_path, max_side=size), size)
     style = helper.load_image(style_path, max_side=4 * size)
-    style = helper.match_style_scale(style, content, style_scale)
+    style = match_style_scale(style, content, style_scale)
     for what, path, image in (("photo", content_path, content), ("painting", style_path, style)):
-        note = helper.enlargement_note(
+        note = enlargement_note(
             f"the {what} ", helper.image_size(path), image.shape, "expect it blurred"
         )
         if note:

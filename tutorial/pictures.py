@@ -284,7 +284,7 @@ def show_bars(values: dict[str, float], xlabel: str) -> None:
 
 
 class CountingLoss(tf_run.WrappedLoss):
-    """A tf_helper.Loss that records the total after each evaluation (loss and gradient)."""
+    """A loss_interface.Loss that records the total after each evaluation (loss and gradient)."""
 
     def __init__(self, loss):
         super().__init__(loss)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from optimisation.starts import initial_image
+from optimisation.starts import initial_image, is_grey
 
 
 def _smooth_image(seed: int, shape=(24, 32)) -> np.ndarray:
@@ -49,3 +49,13 @@ def test_recolored_start_for_a_blend_has_the_blended_colour_moments():
     np.testing.assert_allclose(np.cov(pixels, rowvar=False), desired_cov, rtol=5e-3, atol=1e-6)
     first_only = initial_image("recolored", content, [warm], None)
     assert np.abs(first_only.mean((0, 1)) - desired_mean).max() > 0.03
+
+
+def test_is_grey_allows_jpeg_noise_but_not_colour():
+    grey = np.repeat(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1), 3, axis=-1)
+    assert is_grey(grey)
+    noisy = grey.copy()
+    noisy[..., 0] += 1 / 255  # a level of chroma noise, as a JPEG of a grey photo has
+    assert is_grey(noisy)
+    noisy[0, 0, 2] += 5 / 255
+    assert not is_grey(noisy)

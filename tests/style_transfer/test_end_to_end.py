@@ -14,6 +14,7 @@ from PIL import Image
 import helper
 import tf_helper
 import tf_run
+from going_further.style_scale import match_style_scale
 from loss_settings import STYLE_LAYERS
 from optimisation.settings import Settings
 from optimisation.starts import initial_image
@@ -26,7 +27,7 @@ SIZE = 64
 def pictures(content_path, style_path):
     """The content photo at 64 px and the painting at the same scale, as the CLI prepares them."""
     content = helper.resize_to_longest_side(helper.load_image(content_path, max_side=SIZE), SIZE)
-    style = helper.match_style_scale(helper.load_image(style_path), content)
+    style = match_style_scale(helper.load_image(style_path), content)
     return content, style
 
 

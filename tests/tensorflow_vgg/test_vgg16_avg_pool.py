@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tensorflow_vgg.layers import LayerError
-from tensorflow_vgg.vgg16_avg_pool import Vgg16, adjoint_kernel, convolution
+from tensorflow_vgg.vgg16_avg_pool import Vgg16, adjoint_kernel, convolution, network
 
 
 def assert_close_to_scale(actual, expected, rtol=2e-5):
@@ -96,6 +96,10 @@ def test_max_pooling_option_matches_numpy_vgg16(reference, small_photo):
 def test_unknown_pooling_is_refused():
     with pytest.raises(ValueError, match="pooling"):
         Vgg16(pooling="median")
+
+
+def test_network_is_built_once_per_weights_file():
+    assert network() is network()
 
 
 def test_unknown_layer_name_is_refused(net):
