@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import helper  # noqa: E402
 import tf_run  # noqa: E402
+from going_further.style_scale import match_style_scale  # noqa: E402
 from optimisation.settings import Settings  # noqa: E402
 from tensorflow_vgg.layers import BORDERS  # noqa: E402
 
@@ -78,7 +79,7 @@ def fine_detail(image: np.ndarray) -> float:
 def run_pair(content_path: Path, style_path: Path, size: int, border: str, out: Path) -> dict:
     """Run the defaults on one pair with one border; save the picture; return its figures."""
     content = helper.resize_to_longest_side(helper.load_image(content_path), size)
-    style = helper.match_style_scale(helper.load_image(style_path), content)
+    style = match_style_scale(helper.load_image(style_path), content)
     start = time.perf_counter()
     result = tf_run.run_style_transfer(content, style, Settings(border=border))
     seconds = time.perf_counter() - start

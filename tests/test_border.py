@@ -8,6 +8,7 @@ import pytest
 import helper
 import tf_run
 from benchmarks.border import PAIRS, border_figures
+from going_further.style_scale import match_style_scale
 from optimisation.settings import Settings
 
 
@@ -16,7 +17,7 @@ def pictures(net):
     """Chelsea x Van Gogh's street at 128 px, 300 iterations, with each border."""
     content_path, style_path = PAIRS[1]
     content = helper.resize_to_longest_side(helper.load_image(content_path), 128)
-    style = helper.match_style_scale(helper.load_image(style_path), content)
+    style = match_style_scale(helper.load_image(style_path), content)
     return {
         border: tf_run.run_style_transfer(content, style, Settings(border=border), net=net).image
         for border in ("zero", "mirror")
