@@ -60,7 +60,7 @@ def mirrored(rgb: tf.Tensor, margin: int) -> tf.Tensor:
     """Return images (batch, H, W, C) with `margin` px of their mirror image on every side.
 
     With zero padding a pixel at the edge lies under fewer convolution windows than one
-    inside, and gets down to a third of the gradient at the outermost columns, so the
+    inside, and gets much less of the gradient at the outermost columns, so the
     optimiser leaves the edge loosely held and it drifts to saturated stripes. Mirrored
     (edge pixel repeated), every pixel counts about equally; the features kept are cut back
     to the image (`without_margin`), so the loss is still the paper's sum over its positions.
