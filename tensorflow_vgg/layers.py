@@ -29,7 +29,7 @@ for _block, _convs, _c_in, _c_out in BLOCKS:
 LAYER_ORDER: tuple[str, ...] = tuple(CHANNELS)
 
 # What the convolutions see beyond the image's edge: "mirror", the image mirrored onto a
-# margin that is cut off again (vgg16_avg_pool.mirror_margin), or "zero", the network's own
+# margin that is cut off again (vgg16_avg_pool.mirrored), or "zero", the network's own
 # zero padding.
 BORDERS = ("mirror", "zero")
 
