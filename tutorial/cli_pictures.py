@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -74,6 +75,11 @@ def run_label(request) -> str:
 def main(arguments: list[str]) -> int:
     """Run the command line with `arguments`, every run's callback printing picture lines."""
     from style_transfer import cli, engine
+
+    # The notebook's stop button reaches this process as SIGINT. A kernel or test runner started
+    # as a background job of a script ignores SIGINT, and a child inherits that: Ctrl-C is put
+    # back, or the stop button would let the run go on to its last iteration.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     paint, runs = engine.paint, []
 

@@ -3,6 +3,8 @@ only what a learner reads printed, the stop button leaving the best picture save
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 from conftest import pixels
@@ -146,9 +148,18 @@ def _drawing_every_iteration(self, *arguments, **options):
     _original_init(self, *arguments, **{**options, "redraw_seconds": 0.0})
 
 
+@pytest.fixture
+def sigint_ignored():
+    """SIGINT ignored while the test starts its children, as for a job a script put in the
+    background (`jupyter lab &`): each child inherits it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.slow
 def test_the_stop_button_leaves_the_command_lines_best_picture_saved_and_shown(
-    tmp_path, monkeypatch, small_files
+    tmp_path, monkeypatch, small_files, sigint_ignored
 ):
     import tutorial.pictures
 
