@@ -41,7 +41,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Request, checkpoints
     if args.resume:
         directory = args.checkpoint_dir or checkpoints.default_directory(args.output)
         checkpoint = checkpoints.load_checkpoint(directory)
-        saved = {**repeat.RECORDED_BEFORE, **checkpoint.parameters}
+        saved = repeat.as_run(checkpoint.parameters)
         inherited = {key: saved[key] for key in INHERITED if key in saved}
         if args.style or args.styles:  # given again: checked against the checkpoint's below
             for key in ("style", "styles"):
@@ -93,7 +93,7 @@ def _merge_manifest(parser, argv, args: argparse.Namespace) -> argparse.Namespac
 
 def _check_checkpoint_fits(request: Request, checkpoint: checkpoints.Checkpoint, directory) -> None:
     """Refuse a resume whose options or input images differ from the checkpointed run."""
-    saved = checkpoint.parameters
+    saved = repeat.as_run(checkpoint.parameters)
     for key in MUST_MATCH:
         value, flag = getattr(request, key), BY_NAME[key].flag
         if key in saved and value != saved[key]:

@@ -75,13 +75,19 @@ def check_repeatable(manifest: dict, path: str | os.PathLike) -> None:
 
 
 # What a run used before its manifest or checkpoint recorded the setting (now the default differs).
-RECORDED_BEFORE = {"precision": "float32"}
+RECORDED_BEFORE = {"precision": "float32", "border": "zero"}
+
+
+def as_run(parameters: dict) -> dict:
+    """Return a manifest's or checkpoint's parameters with what older runs used but did not
+    record (RECORDED_BEFORE) filled in."""
+    return {**RECORDED_BEFORE, **parameters}
 
 
 def repeat_defaults(manifest: dict, known: Iterable[str]) -> dict:
     """Return the manifest's parameters a repeat takes as its defaults (only `known` names)."""
     known = set(known) - set(NOT_REPEATED)
-    parameters = {**RECORDED_BEFORE, **manifest["parameters"]}
+    parameters = as_run(manifest["parameters"])
     return {key: value for key, value in parameters.items() if key in known}
 
 

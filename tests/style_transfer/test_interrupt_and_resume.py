@@ -365,6 +365,8 @@ def test_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, image
         (["--size", "64"], ["--size 64 differs from 32"]),
         (["--style-layers", "conv2_1"], ["--style-layers conv2_1 differs from conv1_1"]),
         (["--iterations", "4"], ["at iteration 4", "give more, e.g. --iterations 8"]),
+        # a checkpoint from before the border was recorded ran with zero padding
+        (["--border", "mirror"], ["--border mirror differs from zero"]),
     ],
 )
 def test_resume_refuses_options_that_change_the_loss(tmp_path, images, capsys, extra, words):

@@ -88,9 +88,9 @@ def test_same_seed_gives_identical_bytes_and_repeat_gives_them_again(
     assert again.read_bytes() == outputs[0].read_bytes()
 
 
-def test_a_manifest_from_before_precision_was_recorded_repeats_in_float32():
-    known = ["size", "precision"]
+def test_a_manifest_from_before_precision_and_border_were_recorded_repeats_as_it_ran():
+    known = ["size", "precision", "border"]
     old = repeat.repeat_defaults({"parameters": {"size": 32}}, known)
-    assert old == {"size": 32, "precision": "float32"}
-    new = repeat.repeat_defaults({"parameters": {"size": 32, "precision": "mixed"}}, known)
-    assert new == {"size": 32, "precision": "mixed"}
+    assert old == {"size": 32, "precision": "float32", "border": "zero"}
+    recorded = {"size": 32, "precision": "mixed", "border": "mirror"}
+    assert repeat.repeat_defaults({"parameters": recorded}, known) == recorded
