@@ -37,6 +37,10 @@ def adjoint_kernel(kernel: tf.Tensor) -> tf.Tensor:
     return tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
 
 
+# A tf.function of its own, traced a few times per process (shapes generalise after the second).
+# tf.custom_gradient traced inside a caller's graph registers that whole graph in TensorFlow's
+# gradient registry, which never lets it go: every loss ever traced stayed, a few MiB each.
+@tf.function(reduce_retracing=True)
 def convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor) -> tf.Tensor:
     """Return the SAME, stride-1 convolution of x (batch, H, W, in) with a constant 3x3 kernel.
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tensorflow_vgg import vgg16_avg_pool
 from tensorflow_vgg.layers import LayerError
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, adjoint_kernel, convolution, network
 
@@ -113,13 +117,12 @@ def test_unknown_layer_name_is_refused(net):
 )
 def test_network_stops_at_the_deepest_layer_asked_for(net, monkeypatch, layers, convolutions):
     calls = []
-    conv2d = tf.nn.conv2d
 
-    def counting_conv2d(*args, **kwargs):
+    def counting_convolution(*args):
         calls.append(1)
-        return conv2d(*args, **kwargs)
+        return convolution(*args)
 
-    monkeypatch.setattr(tf.nn, "conv2d", counting_conv2d)
+    monkeypatch.setattr(vgg16_avg_pool, "convolution", counting_convolution)
     actual = net(np.full((1, 16, 16, 3), 0.5, np.float32), layers)
     assert sorted(actual) == sorted(layers)
     assert len(calls) == convolutions
@@ -150,3 +153,20 @@ def test_convolution_and_its_gradient_are_tensorflows_conv2d(shape, dtype):
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=0, atol=tolerance * np.abs(b).max())
     assert np.abs(ours[1]).max() > 0
+
+
+def test_a_graph_that_calls_the_network_is_freed_once_let_go(net):
+    """tf.custom_gradient traced in a graph puts that graph in TensorFlow's gradient registry
+    for good; the network's convolutions must not, or every loss traced would stay."""
+
+    @tf.function
+    def gradient(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            total = tf.reduce_sum(net(image, ["conv2_1"])["conv2_1"])
+        return tape.gradient(total, image)
+
+    graph = weakref.ref(gradient.get_concrete_function(tf.TensorSpec((1, 16, 16, 3))).graph)
+    del gradient
+    gc.collect()
+    assert graph() is None
