@@ -2,10 +2,14 @@
 
 The whole picture's loss (tf_helper.StyleTransferLoss, a TracedLoss) and the tiled one
 (going_further/tiling.py) both satisfy it. TracedLoss evaluates a loss written as a
-TensorFlow function of the image: traced once per precision, its gradient by a tape.
+TensorFlow function of the image: traced once per precision for all the losses that trace
+alike, its gradient by a tape.
 """
 
 from __future__ import annotations
+
+import copy
+from collections import OrderedDict
 
 import numpy as np
 import tensorflow as tf
@@ -53,34 +57,38 @@ class Loss:
         raise NotImplementedError
 
 
+# The traced evaluations of every TracedLoss, shared by the losses that trace alike; the
+# KEPT_TRACES used last stay (a run uses up to three: one per precision, and float32 `terms`).
+# A trace takes about 0.4 s and holds about 8 MiB at 64 px, and one let go is freed only by
+# Python's rare full garbage collection (a graph is a web of references), so a trace per run
+# made runs slower and memory grow run after run.
+KEPT_TRACES = 8
+_TRACES: OrderedDict[tuple, tf.types.experimental.PolymorphicFunction] = OrderedDict()
+
+
 class TracedLoss(Loss):
     """A Loss that calling on a batch of one image (1, H, W, 3) gives every term as tensors.
 
-    `terms` and `terms_and_gradient` take and give NumPy, each one traced `tf.function` of
-    that call (one per precision, made when the precision is set); `terms` is always float32.
+    `terms` and `terms_and_gradient` take and give NumPy, each a traced `tf.function` of
+    that call; `terms` is always float32. The attributes named in TARGETS (the loss's own
+    tensors, as dicts of tensors) are the function's arguments, not constants, so all losses
+    with the same `trace_key` share one trace per precision.
     """
+
+    TARGETS: tuple[str, ...] = ()
 
     def __init__(self, content_image: np.ndarray, settings: LossSettings | None):
         super().__init__(content_image, settings)
-        self._spec = tf.TensorSpec((1, *self.shape), tf.float32)
-        self._traced: dict[str, tf.types.experimental.PolymorphicFunction] = {}
-        self._terms = tf.function(
-            self.__call__, input_signature=[self._spec], jit_compile=self.settings.jit_compile
-        )
+        self._trace_key: tuple | None = None  # trace_key(), once the subclass is made
 
     def __call__(self, image: tf.Tensor, compute_dtype: tf.DType = tf.float32) -> dict:
         """Return every loss term of a batch of one image (1, H, W, 3), `total` among them."""
         raise NotImplementedError
 
-    @Loss.precision.setter
-    def precision(self, value: str) -> None:
-        Loss.precision.fset(self, value)
-        if value not in self._traced:  # the terms and gradient of each precision, traced once
-            self._traced[value] = tf.function(
-                lambda image: self._terms_and_gradient(image, tf.as_dtype(value)),
-                input_signature=[self._spec],
-                jit_compile=self.settings.jit_compile,
-            )
+    def trace_key(self) -> tuple:
+        """Return all that the call reads besides the image and TARGETS, as a hashable tuple:
+        the kind of loss, the image shape and the settings. A subclass adds what else it reads."""
+        return (type(self), self.shape, self.settings.as_kind(LossSettings))
 
     def _terms_and_gradient(self, image: tf.Tensor, compute_dtype: tf.DType):
         with tf.GradientTape() as tape:
@@ -90,9 +98,49 @@ class TracedLoss(Loss):
 
     def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
-        terms, gradient = self._traced[self.precision](tf.constant(image[None], tf.float32))
+        traced = self._traced(self.precision)
+        terms, gradient = traced(tf.constant(image[None], tf.float32), self._targets())
         return {k: float(v) for k, v in terms.items()}, gradient.numpy()[0]
 
     def terms(self, image: np.ndarray) -> dict[str, float]:
         """Return the float32 loss terms of an image (H, W, 3) as floats."""
-        return {k: float(v) for k, v in self._terms(tf.constant(image[None], tf.float32)).items()}
+        terms = self._traced("terms")(tf.constant(image[None], tf.float32), self._targets())
+        return {k: float(v) for k, v in terms.items()}
+
+    def _traced(self, evaluation: str) -> tf.types.experimental.PolymorphicFunction:
+        """Return `evaluation` ("terms", or a precision's terms and gradient) as a tf.function
+        of the image and the targets, traced once for all losses with this trace key."""
+        if self._trace_key is None:
+            self._trace_key = self.trace_key()
+        key = (*self._trace_key, evaluation)
+        if key not in _TRACES:
+            _TRACES[key] = self._trace(evaluation)
+            if len(_TRACES) > KEPT_TRACES:
+                _TRACES.popitem(last=False)  # the least recently used
+        _TRACES.move_to_end(key)
+        return _TRACES[key]
+
+    def _trace(self, evaluation: str) -> tf.types.experimental.PolymorphicFunction:
+        without_targets = self._with_targets(None)  # the trace keeps no loss's tensors alive
+
+        def evaluate(image: tf.Tensor, targets: dict):
+            loss = without_targets._with_targets(targets)
+            if evaluation == "terms":
+                return loss(image)
+            return loss._terms_and_gradient(image, tf.as_dtype(evaluation))
+
+        image = tf.TensorSpec((1, *self.shape), tf.float32)
+        targets = tf.nest.map_structure(tf.TensorSpec.from_tensor, self._targets())
+        return tf.function(
+            evaluate, input_signature=[image, targets], jit_compile=self.settings.jit_compile
+        )
+
+    def _targets(self) -> dict:
+        return {name: getattr(self, name) for name in self.TARGETS}
+
+    def _with_targets(self, targets: dict | None) -> TracedLoss:
+        """Return a copy of this loss with other TARGETS (None: without them)."""
+        loss = copy.copy(self)
+        for name in self.TARGETS:
+            setattr(loss, name, None if targets is None else targets[name])
+        return loss

@@ -15,8 +15,8 @@ from loss_interface import Loss, TracedLoss
 from loss_settings import LossSettings, as_style_list, blend_shares, check_image_side
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
-# Every run traces its own tf.function (its targets are constants), so after five runs in one
-# process TensorFlow warns of "retracing": expected here, and noise in a notebook or a batch.
+# Each new image shape or setting traces the loss again, so after five of them in one process
+# TensorFlow warns of "retracing": expected here, and noise in a notebook or a batch.
 tf.get_logger().setLevel("ERROR")
 
 # --- The paper's quantities ------------------------------------------------------------------
@@ -104,6 +104,8 @@ class StyleTransferLoss(TracedLoss):
     and `terms` are always float32.
     """
 
+    TARGETS = ("P", "A")  # passed to the traces, which losses of one shape and settings share
+
     def __init__(
         self,
         net: Vgg16,
@@ -137,6 +139,10 @@ class StyleTransferLoss(TracedLoss):
                 A_s = style_target(gram_matrix(features[name]), M_s, self.M_l[name])
                 A[name] = A[name] + share * A_s
         return {name: tf.constant(value) for name, value in A.items()}
+
+    def trace_key(self) -> tuple:
+        """Return what the call reads besides the image, P and A (N_l and M_l follow)."""
+        return (*super().trace_key(), self._net)
 
     def __call__(
         self, image: tf.Tensor, compute_dtype: tf.DType = tf.float32

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -83,6 +84,41 @@ def test_adam_lowers_the_loss_and_sends_frames(net, pictures):
     assert len(history) == 6 and history[-1] < history[0]
     assert [iteration for iteration, image in frames if image is not None] == [3, 6]
     assert all(image.shape == content.shape for _, image in frames if image is not None)
+
+
+@pytest.mark.slow
+def test_forty_runs_in_one_process_keep_its_memory_flat(repo_root, content_path, style_path):
+    """A notebook makes about fifty runs in one kernel: a run must not leave memory behind.
+
+    In a fresh process, so that no other test's traces or garbage count; after two warm-up
+    runs (the network, the first traces), 40 more may add at most 20 MiB of resident memory.
+    """
+    warm_up, runs = 2, 40
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(repo_root)!r})
+        import helper, tf_run
+        from going_further.style_scale import match_style_scale
+        from optimisation.settings import Settings
+        photo = helper.load_image({str(content_path)!r}, max_side={SIZE})
+        content = helper.resize_to_longest_side(photo, {SIZE})
+        style = match_style_scale(helper.load_image({str(style_path)!r}), content)
+        for _ in range({warm_up + runs}):
+            tf_run.run_style_transfer(content, style, Settings(iterations=5, seed=0))
+            status = open("/proc/self/status").read()
+            print(int(status.split("VmRSS:")[1].split()[0]) / 1024, flush=True)
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    resident_mib = [float(line) for line in done.stdout.split()]
+    assert len(resident_mib) == warm_up + runs
+    growth = resident_mib[-1] - resident_mib[warm_up - 1]
+    assert growth <= 20, f"{growth:.0f} MiB more after {runs} runs; per run: {resident_mib}"
 
 
 @pytest.mark.slow
