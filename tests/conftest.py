@@ -136,15 +136,16 @@ class NumpyReference:
         beta: float = 1e3,
         gamma: float = 1e-3,
         border: str = "mirror",
+        pooling: str = "avg",
     ) -> dict[str, float]:
         """Every loss term of `image`, named as StyleTransferLoss names them."""
         w_l = w_l if w_l is not None else [1.0 / len(style_layers)] * len(style_layers)
         blend = blend if blend is not None else [1.0] * len(styles)
         blend = [share / sum(blend) for share in blend]
         layers = [content_layer, *style_layers]
-        F = self.activations(image, layers, border=border)
-        P = self.activations(content, layers, border=border)[content_layer]
-        style_features = [self.activations(style, style_layers, border=border) for style in styles]
+        F = self.activations(image, layers, pooling, border)
+        P = self.activations(content, layers, pooling, border)[content_layer]
+        style_features = [self.activations(s, style_layers, pooling, border) for s in styles]
         out = {"content": self.content_loss(F[content_layer], P)}
         for name in style_layers:
             # A blend of styles is the blend of their Gram targets, each at the generated size.

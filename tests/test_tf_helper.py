@@ -1,19 +1,25 @@
 """The engine (tf_helper.py) against an independent float64 NumPy VGG16: the Gram matrix, the
 paper's losses, style blends, the gradient against central finite differences (with and without
-XLA), and bfloat16 evaluations against float32 and float64."""
+XLA), losses that share their traces, and bfloat16 evaluations against float32 and float64."""
 
 from __future__ import annotations
+
+import gc
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import loss_interface
 import tf_helper
 import tf_run
 from going_further.settings import StylizeSettings
 from loss_settings import SettingsError
 from optimisation.settings import Settings
 from tensorflow_vgg.layers import minimum_image_side
+from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 STYLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
 HEIGHT, WIDTH = 20, 28  # pools to 10x14, 5x7, 3x4, 2x2: odd sizes included
@@ -291,6 +297,69 @@ def test_xla_and_eager_give_the_same_terms_and_gradient(net, small_photo, small_
         np.testing.assert_allclose(terms[True][name], terms[False][name], rtol=1e-4, err_msg=name)
     scale = np.abs(gradients[False]).max()
     np.testing.assert_allclose(gradients[True], gradients[False], rtol=0, atol=1e-4 * scale)
+
+
+# --- Losses that share their traces ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reference_change"),
+    [
+        ({}, {}),
+        ({"alpha": 2.5}, {"alpha": 2.5}),
+        ({"beta": 300.0}, {"beta": 300.0}),
+        ({"gamma": 0.04}, {"gamma": 0.04}),
+        ({"content_layers": ["conv3_1"]}, {"content_layer": "conv3_1"}),
+        ({"style_layers": ["conv1_1", "conv3_1"]}, {"style_layers": ["conv1_1", "conv3_1"]}),
+        ({"layer_weights": [0.1, 0.3, 0.2, 0.25, 0.15]}, {"w_l": [0.1, 0.3, 0.2, 0.25, 0.15]}),
+        ({"border": "zero"}, {"border": "zero"}),
+    ],
+    ids=["images", "alpha", "beta", "gamma", "content", "style", "w_l", "border"],
+)
+def test_losses_of_one_shape_each_give_their_own_terms(
+    net, reference, images, change, reference_change
+):
+    """Losses of one image shape share their traces where nothing else differs: evaluated
+    one after the other, each gives the terms of its own images and settings."""
+    content, style, x = images
+    losses = {
+        "first": (tf_helper.StyleTransferLoss(net, content, style), content, style, {}),
+        "second": (
+            tf_helper.StyleTransferLoss(net, style, content, Settings(**change)),
+            style,
+            content,
+            reference_change,
+        ),
+    }
+    for name in ("first", "second", "first"):
+        loss, photo, painting, weights = losses[name]
+        expected = reference.terms(x, photo, [painting], **weights)
+        for actual in (loss.terms(x), loss.terms_and_gradient(x)[0]):
+            assert set(actual) == set(expected), name
+            for term, value in expected.items():
+                np.testing.assert_allclose(actual[term], value, rtol=2e-4, err_msg=(name, term))
+
+
+def test_losses_on_two_networks_each_give_their_own_networks_terms(net, reference, images):
+    content, style, x = images
+    max_pool = Vgg16(pooling="max")
+    for network, pooling in ((net, "avg"), (max_pool, "max"), (net, "avg")):
+        loss = tf_helper.StyleTransferLoss(network, content, style)
+        expected = reference.terms(x, content, [style], pooling=pooling)
+        for actual in (loss.terms(x), loss.terms_and_gradient(x)[0]):
+            for term, value in expected.items():
+                np.testing.assert_allclose(actual[term], value, rtol=2e-4, err_msg=(pooling, term))
+
+
+def test_a_loss_let_go_leaves_none_of_its_targets_in_the_shared_traces(net, images, monkeypatch):
+    content, style, x = images
+    monkeypatch.setattr(loss_interface, "_TRACES", OrderedDict())  # this loss makes the traces
+    loss = tf_helper.StyleTransferLoss(net, content, style)
+    loss.terms(x), loss.terms_and_gradient(x)
+    targets = [weakref.ref(tensor) for tensor in [*loss.P.values(), *loss.A.values()]]
+    del loss
+    gc.collect()
+    assert [target() for target in targets] == [None] * len(targets)
 
 
 # --- bfloat16 evaluations -------------------------------------------------------------------
