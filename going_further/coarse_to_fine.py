@@ -16,8 +16,10 @@ import helper
 import tf_run
 from going_further import tile_geometry
 from going_further.settings import StylizeSettings
+from going_further.spatial_control import MaskedStyleTransferLoss, StyleMasks, masked_start
 from going_further.style_scale import match_style_scale
 from going_further.tiling import TiledLoss
+from loss_interface import Loss
 from loss_settings import SettingsError
 from tensorflow_vgg.vgg16_avg_pool import network
 
@@ -46,6 +48,7 @@ def run_coarse_to_fine(
     callback: tf_run.Callback | None = None,
     initial: np.ndarray | None = None,
     iterations_done: int = 0,
+    masks: StyleMasks | None = None,
     **run_options,
 ) -> tf_run.RunResult:
     """Run at each of `sizes` (longest sides, the last the content's) for its `iterations`.
@@ -55,7 +58,8 @@ def run_coarse_to_fine(
     `callback` are at their scale's size. A scale too large for the memory budget is
     evaluated in tiles (going_further/tiling.py). A resumed run passes the picture it
     stopped at as `initial` (at the size of the scale it stopped in) and the iterations it
-    did as `iterations_done`. `run_options` (net, frame_every) go to every run.
+    did as `iterations_done`. `masks` (going_further.spatial_control) are brought to each
+    scale. `run_options` (net, frame_every) go to every run.
     """
     if len(sizes) != len(iterations) or not sizes:
         raise SettingsError(f"{len(sizes)} sizes given with {len(iterations)} iteration counts")
@@ -69,6 +73,8 @@ def run_coarse_to_fine(
         content = helper.resize_to_longest_side(content_image, sizes[k])
         styles = [match_style_scale(s, content, settings.style_scale) for s in style_images]
         start = initial if previous is None else carry_to_finer_scale(*previous, content)
+        if start is None and masks is not None:
+            start = masked_start(settings.init, content, styles, masks, settings.seed)
         if start is not None and start.shape[:2] != content.shape[:2]:  # resumed at a scale's end
             coarse = helper.resize(content_image, *start.shape[:2])
             start = carry_to_finer_scale(start, coarse, content)
@@ -83,7 +89,7 @@ def run_coarse_to_fine(
                 content,
                 styles,
                 scale_settings.for_one_run(),
-                loss=tiled_loss(content, styles, scale_settings, run_options.get("net")),
+                loss=scale_loss(content, styles, scale_settings, run_options.get("net"), masks),
                 callback=numbered,
                 initial=start,
                 iterations_done=done_here,
@@ -101,14 +107,27 @@ def run_coarse_to_fine(
     return _full_picture(result, content, content_image)
 
 
-def tiled_loss(content, styles, settings: StylizeSettings, net) -> TiledLoss | None:
-    """Return the tiled loss of a scale too large for the memory budget, or None (whole)."""
+def scale_loss(content, styles, settings: StylizeSettings, net, masks=None) -> Loss | None:
+    """Return the loss of a scale: tiled if too large for the memory budget, masked where
+    `masks` are given, or None (the run's own StyleTransferLoss)."""
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     core = tile_geometry.plan_tiles(*content.shape[:2], settings, largest_style)
+    if core is not None and masks is not None:
+        raise SettingsError(tiles_refused(content.shape))
+    if masks is not None:
+        return MaskedStyleTransferLoss(net or network(), content, styles, masks, settings)
     if core is None:
         return None
     net = net or network()
     return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
+
+
+def tiles_refused(shape) -> str:
+    """Say that a masked run cannot be evaluated in tiles, and what to do instead."""
+    return (
+        f"style masks cannot yet be evaluated in tiles, and a run at {shape[1]}x{shape[0]} px "
+        "would be; use a smaller --size, a larger --memory-budget, or no --tile"
+    )
 
 
 def _full_picture(result: tf_run.RunResult, content, content_image) -> tf_run.RunResult:

@@ -10,8 +10,9 @@ import numpy as np
 
 import tf_run
 from going_further import color
-from going_further.coarse_to_fine import run_coarse_to_fine, tiled_loss
+from going_further.coarse_to_fine import run_coarse_to_fine, scale_loss
 from going_further.settings import StylizeSettings
+from going_further.spatial_control import StyleMasks, masked_start
 from going_further.style_scale import match_style_scale
 from loss_settings import as_style_list
 from optimisation.settings import Settings
@@ -24,6 +25,7 @@ def stylize(
     *,
     sizes: Sequence[int] | None = None,
     iterations: Sequence[int] | None = None,
+    masks: StyleMasks | None = None,
     **run_options,
 ) -> tf_run.RunResult:
     """Paint `content_image` (at its final size) in the style of one or more style images.
@@ -31,6 +33,7 @@ def stylize(
     `sizes` and `iterations` give a coarse-to-fine schedule (default: one run at the
     content's size, for settings.iterations; optimisation.schedule.default_schedule gives one
     for large pictures). A scale too large for the memory budget is evaluated in tiles.
+    `masks` give each painting its region of the photo (going_further.spatial_control).
     settings.preserve_colors = "luminance"
     transfers only luminance and keeps the content's colours; "histogram" first gives the
     style images the content's colour statistics. settings.style_scale sizes the styles.
@@ -43,11 +46,21 @@ def stylize(
         if sizes:
             iterations = list(iterations) if iterations else [settings.iterations] * len(sizes)
             result = run_coarse_to_fine(
-                target, styles, settings, sizes=sizes, iterations=iterations, **run_options
+                target,
+                styles,
+                settings,
+                sizes=sizes,
+                iterations=iterations,
+                masks=masks,
+                **run_options,
             )
         else:
             styles = [match_style_scale(s, target, settings.style_scale) for s in styles]
-            loss = tiled_loss(target, styles, settings, run_options.get("net"))
+            loss = scale_loss(target, styles, settings, run_options.get("net"), masks)
+            if masks is not None and run_options.get("initial") is None:
+                run_options["initial"] = masked_start(
+                    settings.init, target, styles, masks, settings.seed
+                )
             one_run = settings.for_one_run()
             result = tf_run.run_style_transfer(target, styles, one_run, loss=loss, **run_options)
     except tf_run.Interrupted as stop:
