@@ -116,6 +116,38 @@ class NumpyReference:
         A = NumpyReference.gram(F_style)
         return float(np.sum((G / M_l - A / M_s) ** 2) / (4.0 * N_l**2))
 
+    def layer_mask(self, T: np.ndarray, name: str, layers, border: str = "mirror") -> np.ndarray:
+        """Return a mask (H, W) on layer `name`'s grid (H_l, W_l): padded as `activations` pads
+        the image, averaged over every 2x2 pooling window up to the layer, cut back."""
+        deepest = max(self.ORDER.index(layer) for layer in layers)
+        margin = max(16, self.stride(self.ORDER[deepest])) if border == "mirror" else 0
+        x = np.pad(np.asarray(T, np.float64), margin, "symmetric")[..., None]
+        for layer in self.ORDER[: self.ORDER.index(name) + 1]:
+            if layer.startswith("pool"):
+                x = self.pool2x2(x, "avg")
+        k = margin // self.stride(name)
+        return x[k : x.shape[0] - k, k : x.shape[1] - k, 0]
+
+    @staticmethod
+    def guided_gram(F: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """G_r = F_r^T F_r with F_r = T o F (Gatys et al. 2017, sec. 4.1): F (H_l, W_l, N_l)
+        weighted at each position by the mask T (H_l, W_l)."""
+        return NumpyReference.gram(np.asarray(F, np.float64) * T[..., None])
+
+    @staticmethod
+    def guided_style_layer_loss(F, T, style_F, style_T, shares) -> float:
+        """E_l = sum_r lambda_r sum((G_r / M_r - A_r / M_r^S)^2) / (4 N_l^2), the regions' mean
+        statistics compared, lambda_r = R s_r M_r / M_l; M_r = sum(T_r^2) (None: all ones)."""
+        N_l, M_l = F.shape[-1], F.shape[0] * F.shape[1]
+        E = 0.0
+        for T_r, S, S_T, s_r in zip(T, style_F, style_T, shares):
+            S_T = np.ones(S.shape[:2]) if S_T is None else S_T
+            M_r, M_s = np.sum(T_r**2), np.sum(S_T**2)
+            G = NumpyReference.guided_gram(F, T_r) / M_r
+            A = NumpyReference.guided_gram(S, S_T) / M_s
+            E += len(shares) * s_r * M_r / M_l * np.sum((G - A) ** 2) / (4.0 * N_l**2)
+        return float(E)
+
     @staticmethod
     def tv_loss(image: np.ndarray) -> float:
         """Sum of squared neighbour differences of an (H, W, 3) image, in 0..255 units."""

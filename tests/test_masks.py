@@ -1,0 +1,173 @@
+"""Spatial control (Gatys et al. 2017, sec. 4): the guided Gram matrices and the masked loss
+against the float64 NumPy reference, and what masks must and must not change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_helper
+from going_further import spatial_control
+from going_further.settings import StylizeSettings
+from going_further.spatial_control import MaskedStyleTransferLoss, StyleMasks
+from going_further.stylize import stylize
+from loss_settings import LossSettings, SettingsError
+from tensorflow_vgg.layers import CHANNELS, LAYER_ORDER, stride
+
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+
+def ramp(height: int, width: int) -> np.ndarray:
+    """A soft mask: 0 at the left, 1 at the right."""
+    return np.broadcast_to(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, width))
+
+
+@pytest.mark.parametrize("border", ["mirror", "zero"])
+def test_an_all_ones_mask_gives_exactly_the_unmasked_loss_and_gradient(
+    net, small_photo, small_painting, rng, border
+):
+    content, style = small_photo(32, 40), small_painting(36, 36)
+    image = rng.uniform(0, 1, content.shape).astype(np.float32)
+    settings = LossSettings(border=border)
+    plain = tf_helper.StyleTransferLoss(net, content, style, settings)
+    masked = MaskedStyleTransferLoss(net, content, style, StyleMasks((np.ones((8, 10)),)), settings)
+    expected_terms, expected_gradient = plain.terms_and_gradient(image)
+    actual_terms, actual_gradient = masked.terms_and_gradient(image)
+    np.testing.assert_array_equal(actual_gradient, expected_gradient)
+    for name, expected in expected_terms.items():
+        # The graph optimiser may sum the three weighted terms in another order: one rounding.
+        tolerance = np.spacing(np.float32(expected)) if name == "total" else 0
+        assert abs(actual_terms[name] - expected) <= tolerance, name
+
+
+@pytest.mark.parametrize("border", ["mirror", "zero"])
+def test_guided_gram_and_masked_loss_match_the_numpy_reference(
+    net, reference, small_photo, small_painting, small_files, rng, border
+):
+    from conftest import _read_rgb
+
+    content = small_photo(32, 40)
+    styles = [small_painting(36, 36), _read_rgb(small_files["other"], 28, 44)]
+    T = [ramp(32, 40), 1.0 - 0.5 * ramp(32, 40)]  # overlapping and soft
+    own = [None, ramp(28, 44)[:, ::-1]]  # the second painting's style from its left side
+    shares = [0.7, 0.3]
+    image = rng.uniform(0, 1, content.shape).astype(np.float32)
+    settings = LossSettings(border=border, style_blend=tuple(shares))
+    loss = MaskedStyleTransferLoss(net, content, styles, StyleMasks(tuple(T), tuple(own)), settings)
+    actual = loss.terms(image)
+
+    layers = ["conv4_2", *STYLE_LAYERS]
+    F = reference.activations(image, layers, border=border)
+    style_F = [reference.activations(s, STYLE_LAYERS, border=border) for s in styles]
+    for name in STYLE_LAYERS:
+        T_l = [reference.layer_mask(t, name, layers, border) for t in T]
+        S_l = [
+            None if m is None else reference.layer_mask(m, name, STYLE_LAYERS, border) for m in own
+        ]
+        expected = reference.guided_style_layer_loss(
+            F[name], T_l, [S[name] for S in style_F], S_l, shares
+        )
+        np.testing.assert_allclose(actual[f"style_{name}"], expected, rtol=2e-4, err_msg=name)
+    # The guided Gram matrix itself, on the engine's features and masks.
+    features = net(image[None], ["conv2_1"], border=border)["conv2_1"]
+    T_l = spatial_control.layer_masks(np.stack(T), ["conv2_1"], border)["conv2_1"]
+    expected_gram = reference.guided_gram(features.numpy()[0], T_l.numpy()[1, ..., 0])
+    actual_gram = spatial_control.guided_gram_matrix(features, T_l[1:2]).numpy()
+    np.testing.assert_allclose(actual_gram, expected_gram, rtol=1e-4, atol=1e-2)
+
+
+def receptive_field(name: str) -> int:
+    """Return the px of the picture one position of layer `name` sees (3x3 convolutions, 2x2
+    poolings), counted from the layer table."""
+    size, jump = 1, 1
+    for layer in LAYER_ORDER[: LAYER_ORDER.index(name) + 1]:
+        if layer.startswith("pool"):
+            size, jump = size + jump, jump * 2
+        else:
+            size += 2 * jump
+    return size
+
+
+def test_the_style_gradient_is_zero_beyond_the_receptive_field_of_the_mask(
+    net, small_photo, small_painting, rng
+):
+    layers = ("conv1_1", "conv2_1", "conv3_1")
+    content, style = small_photo(48, 64), small_painting(48, 48)
+    mask = np.zeros((48, 64), np.float32)
+    mask[:, :16] = 1.0  # on the grid of conv3_1's positions (4 px)
+    settings = LossSettings(alpha=0.0, gamma=0.0, style_layers=layers)
+    loss = MaskedStyleTransferLoss(net, content, style, StyleMasks((mask,)), settings)
+    image = rng.uniform(0, 1, content.shape).astype(np.float32)
+    gradient = np.abs(loss.terms_and_gradient(image)[1]).max(axis=(0, 2))  # per column
+    # A position with mask weight lies over the mask; what it sees reaches half its receptive
+    # field beyond its own cell of stride px.
+    reach = (receptive_field("conv3_1") - stride("conv3_1")) // 2
+    assert reach == 10
+    assert (gradient[: 16 + reach] > 0).all()
+    np.testing.assert_array_equal(gradient[16 + reach :], 0.0)
+    unmasked = tf_helper.StyleTransferLoss(net, content, style, settings)
+    assert (np.abs(unmasked.terms_and_gradient(image)[1]).max(axis=(0, 2)) > 0).all()
+
+
+def test_complementary_masks_with_one_painting_hold_each_region_to_it(
+    net, reference, small_photo, small_painting, rng
+):
+    """Masks that split the picture split its Gram matrix (sec. 4.1: G = sum_r G_r), and with
+    the regions weighed by their share of the picture the masked E_l is the unmasked E_l plus
+    the spread of the regions' statistics around the whole's: each region must match the
+    painting on its own, not only on average (zero spread: the unmasked loss)."""
+    content, style = small_photo(32, 48), small_painting(40, 40)
+    left = np.zeros((32, 48), np.float32)
+    left[:, :16] = 1.0  # on the 16 px grid: 0 or 1 at every layer
+    image = rng.uniform(0, 1, content.shape).astype(np.float32)
+    masks = StyleMasks((left, 1.0 - left))
+    loss = MaskedStyleTransferLoss(net, content, [style, style], masks, LossSettings())
+    actual = loss.terms(image)
+    F = reference.activations(image, ["conv4_2", *STYLE_LAYERS], border="mirror")
+    S = reference.activations(style, STYLE_LAYERS, border="mirror")
+    for name in STYLE_LAYERS:
+        T = [reference.layer_mask(m, name, ["conv4_2", *STYLE_LAYERS]) for m in (left, 1 - left)]
+        G = reference.gram(F[name])
+        np.testing.assert_allclose(sum(reference.guided_gram(F[name], t) for t in T), G)
+        M_l, N_l = T[0].size, CHANNELS[name]
+        spread = sum(
+            np.sum(t**2) / M_l * np.sum((reference.guided_gram(F[name], t) / np.sum(t**2)
+                                         - G / M_l) ** 2)
+            for t in T
+        ) / (4.0 * N_l**2)  # fmt: skip
+        unmasked = reference.style_layer_loss(F[name], S[name])
+        np.testing.assert_allclose(actual[f"style_{name}"], unmasked + spread, rtol=2e-4)
+        assert spread > 1e-3 * unmasked, name
+
+
+def test_masks_go_through_coarse_to_fine_style_scale_and_colours(net, small_photo, small_painting):
+    content, style = small_photo(48, 64), small_painting(40, 40)
+    mask = np.zeros((12, 16), np.float32)
+    mask[:, :4] = 1.0  # the photo's left quarter
+    settings = StylizeSettings(
+        iterations=3, style_scale=1.2, preserve_colors="histogram", init="noise"
+    )
+    result = stylize(
+        content, style, settings, sizes=[32, 64], iterations=[2, 2], masks=StyleMasks((mask,)),
+        net=net,
+    )  # fmt: skip
+    assert result.image.shape == content.shape and len(result.history) == 4
+    # The noise starts only under the mask: the right half is still (nearly) the photo.
+    right = np.abs(result.image[:, 40:] - content[:, 40:]).mean()
+    left = np.abs(result.image[:, :12] - content[:, :12]).mean()
+    assert right < 0.02 < left
+
+
+def test_masks_refuse_tiles_and_a_wrong_count(net, small_photo, small_painting):
+    content, style = small_photo(48, 64), small_painting(40, 40)
+    masks = StyleMasks((np.ones((48, 64)),))
+    with pytest.raises(SettingsError, match="cannot yet be evaluated in tiles"):
+        stylize(content, style, StylizeSettings(iterations=1, tile=32), masks=masks, net=net)
+    with pytest.raises(SettingsError, match="1 mask.* for 2 style image"):
+        MaskedStyleTransferLoss(net, content, [style, style], masks)
+    with pytest.raises(SettingsError, match="zero everywhere"):
+        StyleMasks((np.zeros((4, 4)),))
+    assert isinstance(
+        spatial_control.layer_masks(np.ones((1, 8, 8)), ["conv1_1"], "zero")["conv1_1"], tf.Tensor
+    )
