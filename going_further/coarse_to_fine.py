@@ -113,21 +113,13 @@ def scale_loss(content, styles, settings: StylizeSettings, net, masks=None) -> L
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     core = tile_geometry.plan_tiles(*content.shape[:2], settings, largest_style)
     if core is not None and masks is not None:
-        raise SettingsError(tiles_refused(content.shape))
+        raise SettingsError(tile_geometry.masks_refused(*content.shape[:2]))
     if masks is not None:
         return MaskedStyleTransferLoss(net or network(), content, styles, masks, settings)
     if core is None:
         return None
     net = net or network()
     return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
-
-
-def tiles_refused(shape) -> str:
-    """Say that a masked run cannot be evaluated in tiles, and what to do instead."""
-    return (
-        f"style masks cannot yet be evaluated in tiles, and a run at {shape[1]}x{shape[0]} px "
-        "would be; use a smaller --size, a larger --memory-budget, or no --tile"
-    )
 
 
 def _full_picture(result: tf_run.RunResult, content, content_image) -> tf_run.RunResult:

@@ -236,6 +236,13 @@ STYLE_OPTIONS = (
     Option("style_blend", ("--style-blend",), "blend weights of the --style images, one each, "
            "e.g. 0.7,0.3 (default: equal)", parse=_blend_list, metavar="W1,W2,...",
            setting="style_blend", **_LOSS),
+    Option("style_masks", ("--style-masks",), "spatial control (Gatys et al. 2017): one mask "
+           "image per --style painting, over the photo (any size of its shape), white where "
+           "that painting's style goes; pixels no mask covers keep the photo",
+           nargs="+", metavar="MASK", path=True, inherited=True),
+    Option("style_image_masks", ("--style-image-masks",), "with --style-masks: one mask per "
+           "painting over the painting itself, white where its style is taken from (default: "
+           "all of it)", nargs="+", metavar="MASK", path=True, inherited=True),
     _number_option("style_scale", "--style-scale", "the style scale", "1.5",
                    DEFAULTS.style_scale, help="size the style image to the content's area "
                    "times this squared: above 1 paints larger brush strokes, below 1 smaller "

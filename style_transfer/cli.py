@@ -79,7 +79,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
     """Run one style transfer (fresh or resumed) and save its outputs; return the exit code."""
     own = checkpoints.own_outputs(checkpoint, request.output) if checkpoint else set()
     checkpoint_dir = preflight.check_paths(request, own)
-    headers = preflight.read_headers([request.content, *request.styles])
+    headers = preflight.read_headers([path for _, path in request.inputs()])
     network = engine.start(request.seed)
     repeat.note_repeat(request.repeat)
     done = checkpoint.iteration if checkpoint else 0
@@ -170,6 +170,10 @@ def _checkpoint_parameters(request: Request) -> dict:
     parameters["output"] = repeat.absolute_path(request.output)
     parameters["content_sha256"] = machine.file_digest(request.content)
     parameters["styles_sha256"] = [machine.file_digest(path) for path in request.styles]
+    for name in ("style_masks", "style_image_masks"):
+        parameters[f"{name}_sha256"] = [
+            machine.file_digest(p) for p in getattr(request, name) or []
+        ]
     return parameters
 
 

@@ -41,9 +41,13 @@ def paint(
     start(request.seed) must have loaded the engine.
     """
     import tf_run
+    from going_further.spatial_control import StyleMasks
     from going_further.stylize import stylize
     from tensorflow_vgg.vgg16_avg_pool import network
 
+    masks = None
+    if images.masks is not None:
+        masks = StyleMasks(tuple(images.masks), images.image_masks and tuple(images.image_masks))
     resume = {}
     if checkpoint is not None:
         resume = {"initial": checkpoint.image, "iterations_done": checkpoint.iteration}
@@ -54,6 +58,7 @@ def paint(
             request.settings(),
             sizes=request.scales,
             iterations=request.counts if request.scales else None,
+            masks=masks,
             net=network(request.weights),
             callback=recorder,
             frame_every=recorder.frame_every,

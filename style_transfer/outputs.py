@@ -34,6 +34,8 @@ def manifest(request: Request, checkpoint_dir=None, **results) -> dict:
         **request.parameters(),
         "content": absolute(request.content),
         "styles": [absolute(path) for path in request.styles],
+        "style_masks": _absolute_paths(request.style_masks),
+        "style_image_masks": _absolute_paths(request.style_image_masks),
         "batch": [absolute(path) for path in request.batch] if request.batch else None,
         "output": absolute(request.output),
         "weights": absolute(resolve_weights_path(request.weights)),
@@ -48,6 +50,10 @@ def manifest(request: Request, checkpoint_dir=None, **results) -> dict:
         "repeat_with": f"python -m style_transfer --repeat {request.stats}",
         **results,
     }
+
+
+def _absolute_paths(paths: list[str] | None) -> list[str] | None:
+    return [repeat.absolute_path(path) for path in paths] if paths else None
 
 
 def save(write, path: str, what: str, say=print) -> bool:

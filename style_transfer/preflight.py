@@ -43,6 +43,8 @@ class Images:
     content_file: Shape
     style_files: list[Shape]
     frames: dict[str, int]  # the frames of each file that holds more than one (frame 1 is used)
+    masks: list[np.ndarray] | None = None  # --style-masks, (H', W') in [0, 1], as in their files
+    image_masks: list[np.ndarray] | None = None  # --style-image-masks
 
     @property
     def style(self):
@@ -208,7 +210,41 @@ def load_images(
     frames = {path: helper.frame_count(path) for path in (content_path, *request.styles)}
     frames = {path: count for path, count in frames.items() if count > 1}
     style_files = [files[path] for path in request.styles]
-    return Images(content, styles, files[content_path], style_files, frames)
+    masks = _load_masks(request.style_masks, [(content_path, files[content_path])] * len(styles))
+    image_masks = _load_masks(request.style_image_masks, [(p, files[p]) for p in request.styles])
+    return Images(content, styles, files[content_path], style_files, frames, masks, image_masks)
+
+
+# A mask whose width / height differs from its image's by more than this share (or more than a
+# pixel's rounding) is not of that image: resizing it would stretch it.
+MASK_ASPECT_TOLERANCE = 0.02
+
+
+def _load_masks(paths, images: list[tuple[str, Shape]]) -> list[np.ndarray] | None:
+    """Load masks as grey (H', W') in [0, 1], refusing one of another shape than its image (path,
+    file shape) or black everywhere; None where no masks were given."""
+    if not paths:
+        return None
+    masks = []
+    for path, (image, (height, width)) in zip(paths, images):
+        mask_height, mask_width = helper.image_size(path)
+        stretch = (mask_width / mask_height) / (width / height) - 1
+        rounded = min(abs(mask_width - mask_height * width / height),
+                      abs(mask_height - mask_width * height / width))  # fmt: skip
+        if abs(stretch) > MASK_ASPECT_TOLERANCE and rounded > 1:
+            raise UsageError(
+                f"the mask {path} is {mask_width}x{mask_height} px, not the shape of {image} "
+                f"({width}x{height} px): resizing it would stretch it {abs(stretch):.0%}; make "
+                "the mask from that image, or crop it to the image's shape"
+            )
+        mask = helper.load_image(path).mean(axis=-1)
+        if mask.max() == 0:
+            raise UsageError(
+                f"the mask {path} is black everywhere, so its painting would paint nothing; "
+                "make white the region its style goes to"
+            )
+        masks.append(mask)
+    return masks
 
 
 def _load_content(request: Request, path, file: Shape, minimum: int, deepest: str) -> np.ndarray:
@@ -346,7 +382,22 @@ def prepare(request: Request, content_path=None, done: int = 0, headers=None):
     planned = request.counts
     left = planned[-1] - max(0, done - sum(planned[:-1]))  # in the last scale, whose peak it is
     estimate = check_memory(request, images.content, images.style, layers, left)
+    if images.masks is not None:
+        _check_masks_whole(request, images)
     return images, estimate
+
+
+def _check_masks_whole(request: Request, images: Images) -> None:
+    """Refuse a run with masks that some scale would evaluate in tiles."""
+    largest = _largest_shape(images.style)
+    for size, (height, width), iterations in zip(
+        request.sizes, request.shapes(*images.content.shape[:2]), request.counts
+    ):
+        factor = size / max(images.content.shape[:2])  # the styles follow the content's area
+        style_shape = (round(largest[0] * factor), round(largest[1] * factor))
+        settings = request.settings().replace(iterations=iterations)
+        if tile_geometry.plan_tiles(height, width, settings, style_shape) is not None:
+            raise SettingsError(tile_geometry.masks_refused(height, width))
 
 
 def describe(images: Images, request: Request) -> str:

@@ -130,6 +130,14 @@ def _check_same_images(request: Request, saved: dict, directory) -> None:
     named = [("content", request.content, saved.get("content_sha256"))] + [
         ("style", path, digest) for path, digest in zip(request.styles, style_digests)
     ]
+    for name, what in (("style_masks", "style mask"), ("style_image_masks", "style image mask")):
+        paths, digests = getattr(request, name) or [], saved.get(f"{name}_sha256") or []
+        if len(paths) != len(digests):
+            raise UsageError(
+                f"the checkpoint {directory} was made with {len(digests)} {what}(s), not "
+                f"{len(paths)}; give the same masks, or start a new run without --resume"
+            )
+        named += [(what, path, digest) for path, digest in zip(paths, digests)]
     for name, path, digest in named:
         if Path(path).is_file() and machine.file_digest(path) != digest:
             raise UsageError(

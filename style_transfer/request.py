@@ -45,6 +45,8 @@ class Request:
     output: str
     styles: list[str]  # one or more
     style_blend: list[float] | None
+    style_masks: list[str] | None  # one per style image, over the photo
+    style_image_masks: list[str] | None  # one per style image, over it
     style_scale: float
     preserve_colors: str  # NO_COLOR_PRESERVATION or one of COLOR_MODES
     size: int  # longest side of the output, the last of `scales`
@@ -103,6 +105,7 @@ class Request:
                 blend_shares(len(self.styles), self.style_blend)
             except SettingsError as error:
                 raise UsageError(f"--style-blend {show_value(self.style_blend)}: {error}") from None
+        self._check_masks()
         self._check_schedule()
         self._check_layer_weights()
         self._check_modes()
@@ -138,6 +141,22 @@ class Request:
                 "before --style"
             )
         return ""
+
+    def _check_masks(self) -> None:
+        if self.style_image_masks and not self.style_masks:
+            raise UsageError(
+                "--style-image-masks needs --style-masks: give first where each painting goes "
+                "in the photo"
+            )
+        for flag, masks in (
+            ("--style-masks", self.style_masks),
+            ("--style-image-masks", self.style_image_masks),
+        ):
+            if masks and len(masks) != len(self.styles):
+                raise UsageError(
+                    f"{flag} gives {len(masks)} mask(s) for {len(self.styles)} style image(s); "
+                    "give one mask per style image, in the order of --style"
+                )
 
     def _check_schedule(self) -> None:
         if self.scales and self.size != self.scales[-1]:
@@ -215,9 +234,14 @@ class Request:
         return StylizeSettings(**values)
 
     def inputs(self) -> list[tuple[str, str]]:
-        """Return (name, path) of every input image: the content(s), then the style(s)."""
+        """Return (name, path) of every input image: the content(s), the style(s), the masks."""
         contents = self.batch or [self.content]
-        return [("content", path) for path in contents] + [("style", path) for path in self.styles]
+        return (
+            [("content", path) for path in contents]
+            + [("style", path) for path in self.styles]
+            + [("style mask", path) for path in self.style_masks or []]
+            + [("style image mask", path) for path in self.style_image_masks or []]
+        )
 
     def parameters(self) -> dict:
         """Return every option's value by its name, as a manifest or checkpoint records it."""

@@ -88,7 +88,7 @@ def run_sweep(request: Request) -> int:
     exit code."""
     runs = sweep_runs(request)
     preflight.check_paths(request)
-    headers = preflight.read_headers([request.content, *request.styles])
+    headers = preflight.read_headers([path for _, path in request.inputs()])
     engine.start(request.seed)
     repeat.note_repeat(request.repeat)
     prepared = [prepare_combination(c, r, headers) for c, r in runs]
