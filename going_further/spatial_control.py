@@ -140,6 +140,8 @@ class MaskedStyleTransferLoss(tf_helper.StyleTransferLoss):
     positions; lambda_r from region_weights. The content loss is the paper's, everywhere.
     """
 
+    TARGETS = ("P", "A", "T")  # the masks too: losses with other masks may share a trace
+
     def __init__(
         self,
         net: Vgg16,
@@ -157,7 +159,8 @@ class MaskedStyleTransferLoss(tf_helper.StyleTransferLoss):
         """Return A (R, N_l, N_l) per style layer; set T_r^l and lambda_r of the picture."""
         border = self.settings.border
         T = resized_masks(self.masks.content, *self.shape[:2])
-        self.T = layer_masks(T, self.layers, border)
+        on_layers = layer_masks(T, self.layers, border)
+        self.T = {name: on_layers[name] for name in self.style_layers}
         self.M_r = {name: region_positions(self.T[name]) for name in self.style_layers}
         shares = blend_shares(len(style_list), blend)
         self.lambda_r = {
@@ -182,6 +185,11 @@ class MaskedStyleTransferLoss(tf_helper.StyleTransferLoss):
                     M_s = region_positions(S[name])[0]
                 A[name].append(tf_helper.style_target(A_s, float(M_s), self.M_r[name][k]))
         return {name: tf.constant(tf.stack(value)) for name, value in A.items()}
+
+    def trace_key(self) -> tuple:
+        """Return what the call reads besides the image and TARGETS: M_r and lambda_r too."""
+        per_layer = [(tuple(self.M_r[n]), tuple(self.lambda_r[n])) for n in self.style_layers]
+        return (*super().trace_key(), tuple(per_layer))
 
     def __call__(
         self, image: tf.Tensor, compute_dtype: tf.DType = tf.float32

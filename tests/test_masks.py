@@ -76,6 +76,24 @@ def test_guided_gram_and_masked_loss_match_the_numpy_reference(
     np.testing.assert_allclose(actual_gram, expected_gram, rtol=1e-4, atol=1e-2)
 
 
+def test_losses_that_differ_only_in_their_masks_give_each_its_own_terms(
+    net, reference, small_photo, small_painting, rng
+):
+    content, style = small_photo(32, 48), small_painting(40, 40)
+    left = np.zeros((32, 48), np.float32)
+    left[:, :24] = 1.0
+    image = rng.uniform(0, 1, content.shape).astype(np.float32)
+    layers = ["conv4_2", *STYLE_LAYERS]
+    F = reference.activations(image, layers, border="mirror")
+    S = reference.activations(style, STYLE_LAYERS, border="mirror")
+    for mask in (left, left[:, ::-1]):  # the same size and weights: only the masks differ
+        actual = MaskedStyleTransferLoss(net, content, style, StyleMasks((mask,))).terms(image)
+        for name in STYLE_LAYERS:
+            T = [reference.layer_mask(mask, name, layers)]
+            expected = reference.guided_style_layer_loss(F[name], T, [S[name]], [None], [1.0])
+            np.testing.assert_allclose(actual[f"style_{name}"], expected, rtol=2e-4)
+
+
 def receptive_field(name: str) -> int:
     """Return the px of the picture one position of layer `name` sees (3x3 convolutions, 2x2
     poolings), counted from the layer table."""
