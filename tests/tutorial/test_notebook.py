@@ -48,6 +48,9 @@ EXPECTED_PICTURES = [
     "going_further_repeat.jpg",
     "going_further_sweep.jpg",
     "going_further_batch.jpg",
+    "going_further_masks.jpg",
+    "going_further_masks_face.jpg",
+    "going_further_your_mask.jpg",
 ]
 
 
@@ -279,6 +282,22 @@ def test_command_line_cells_show_their_runs_and_no_developer_lines(tiny_run, mar
 
 
 @pytest.mark.slow
+def test_spatial_control_shows_its_code_checks_it_and_leaves_the_face_near_the_photo(tiny_run):
+    notebook = nbformat.read(tiny_run["executed"], as_version=4)
+    listing = next(
+        c for c in _code_cells(notebook) if "spatial_control.guided_gram_matrix," in c.source
+    )
+    shown = "".join(str(o.get("data", {})) for o in listing.outputs)
+    assert "def guided_gram_matrix(" in shown and "def layer_masks(" in shown
+    assert "all-ones mask gives the Gram matrix: True" in _printed(notebook, "G_ones")
+    printed = _printed(notebook, "face_kept")
+    inside, elsewhere = (
+        float(x) for x in re.findall(r"face ([\d.]+), elsewhere ([\d.]+)", printed)[0]
+    )
+    assert inside < elsewhere / 3  # no mask on the face: it starts and mostly stays the photo
+
+
+@pytest.mark.slow
 def test_alpha_beta_row_begins_with_the_photo_and_the_painting(tiny_run, repo_root):
     import helper
 
@@ -341,6 +360,19 @@ def test_each_equation_shows_its_function_read_from_the_module(tiny_run, functio
     assert f"def {function}(" in output  # the executed cell shows the module's own code
     try_it = notebook.cells[index + 2]  # the "try it" cell after its markdown
     assert try_it.cell_type == "code" and try_it.outputs
+
+
+def test_spatial_control_shows_the_guided_gram_matrix_under_its_formula(repo_root):
+    cells = _committed(repo_root).cells
+    index = next(
+        i
+        for i, cell in enumerate(cells)
+        if cell.cell_type == "code"
+        and "listing.show(spatial_control.guided_gram_matrix" in cell.source
+    )
+    assert cells[index - 1].cell_type == "markdown" and "G^l_r" in cells[index - 1].source
+    assert cells[index + 1].source.startswith("**Try it**")
+    assert "guided_gram_matrix(F, tf.ones_like(" in cells[index + 2].source
 
 
 def test_step_4_shows_the_optimisation_loop_itself(repo_root):
