@@ -126,7 +126,10 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
         loss.backward()
         return float(loss.detach()), x.grad
 
-    engine = tf_helper.StyleTransferLoss(network(), content, style, Settings())
+    # PyTorch's VGG pads with zeros: the engine computes that same loss here, not its default
+    # mirrored border, so values and times compare like with like.
+    like_torch = Settings(border="zero")
+    engine = tf_helper.StyleTransferLoss(network(), content, style, like_torch)
     torch_value = torch_step(False)[0]
     engine_value = engine.terms(image)["total"]
     print(
@@ -139,7 +142,7 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
         seconds[f"PyTorch {precision}"] = _median_seconds(
             lambda precision=precision: torch_step(precision == "bfloat16"), repeats
         )
-        engine = tf_helper.StyleTransferLoss(network(), content, style, Settings(), precision)
+        engine = tf_helper.StyleTransferLoss(network(), content, style, like_torch, precision)
         seconds[f"engine {precision}"] = _median_seconds(
             lambda engine=engine: engine.terms_and_gradient(image), repeats
         )
@@ -149,7 +152,8 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
             f"{seconds[f'engine {precision}']:.2f} s: PyTorch takes {ratio:.2f}x the engine's time",
             flush=True,
         )
-    xla = tf_helper.StyleTransferLoss(network(), content, style, Settings(jit_compile=True))
+    xla_settings = Settings(border="zero", jit_compile=True)
+    xla = tf_helper.StyleTransferLoss(network(), content, style, xla_settings)
     seconds["engine float32, XLA"] = _median_seconds(lambda: xla.terms_and_gradient(image), repeats)
     ratio = seconds["PyTorch float32"] / seconds["engine float32, XLA"]
     print(
