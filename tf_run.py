@@ -19,7 +19,7 @@ import tensorflow as tf
 import tf_helper
 from loss_interface import Loss
 from loss_settings import SettingsError, as_style_list
-from optimisation import lbfgs, precisions
+from optimisation import interrupts, lbfgs, precisions
 from optimisation.settings import Settings
 from optimisation.starts import initial_image, is_grey
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, network
@@ -106,10 +106,12 @@ def run_style_transfer(
     loss.precision = phases[0][0]
     tracker = _Tracker(callback, frame_every, iterations_done)
     try:
-        if settings.optimizer == "lbfgs":
-            reason = _run_lbfgs(loss, initial, phases, tracker, settings.lbfgs_memory)
-        else:
-            reason = _run_adam(loss, initial, phases, tracker, settings.learning_rate)
+        with interrupts.deferred():  # Ctrl-C stops the run between two evaluations
+            if settings.optimizer == "lbfgs":
+                reason = _run_lbfgs(loss, initial, phases, tracker, settings.lbfgs_memory)
+            else:
+                reason = _run_adam(loss, initial, phases, tracker, settings.learning_rate)
+            interrupts.check()  # pressed during the last evaluation
     except KeyboardInterrupt:
         raise Interrupted(_result(loss, initial, tracker, settings, "interrupted")) from None
     except FloatingPointError as error:
@@ -225,6 +227,7 @@ class _Tracker:
             raise FloatingPointError(f"the loss became {terms['total']}")
         if self.best_terms is None or terms["total"] < self.best_terms["total"]:
             self.best_image, self.best_terms = image.copy(), dict(terms)
+        interrupts.check()
 
     def enter_phase(self, loss, evaluation_precision: str) -> None:
         """Switch the loss's precision; losses from before no longer pick the best image."""

@@ -5,6 +5,8 @@ XLA), losses that share their traces, and bfloat16 evaluations against float32 a
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import weakref
 from collections import OrderedDict
 
@@ -487,3 +489,33 @@ def test_the_content_loss_grows_with_the_pixels_and_the_style_loss_does_not(
     print(f"x4 pixels: content loss x{content_ratio:.2f}, style loss x{style_ratio:.2f}")
     assert 3.0 < content_ratio < 5.0
     assert 0.25 < style_ratio < 1.5  # the statistics change with the scale, but not the sum
+
+
+def test_ctrl_c_during_an_evaluation_lets_it_finish_and_then_stops_the_run(
+    net, small_photo, small_painting, monkeypatch
+):
+    # A KeyboardInterrupt raised inside TensorFlow's own calls can come out as another error;
+    # so a SIGINT during a run only asks, and the run stops once the evaluation has returned.
+    content, style = small_photo(32, 32), small_painting(32, 40)
+    original = tf_helper.StyleTransferLoss.terms_and_gradient
+    finished = []
+
+    def signalled_during(self, image):
+        if len(finished) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        result = original(self, image)
+        finished.append(result[0]["total"])
+        return result
+
+    monkeypatch.setattr(tf_helper.StyleTransferLoss, "terms_and_gradient", signalled_during)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        settings = Settings(iterations=50, precision="float32")
+        with pytest.raises(tf_run.Interrupted) as stopped:
+            tf_run.run_style_transfer(content, style, settings, net=net)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(finished) == 3  # the evaluation under way when the signal came ended, no other
+    assert stopped.value.result.stopped_because == "interrupted"
+    assert stopped.value.result.terms["total"] <= min(finished)
