@@ -227,7 +227,6 @@ class _Tracker:
             raise FloatingPointError(f"the loss became {terms['total']}")
         if self.best_terms is None or terms["total"] < self.best_terms["total"]:
             self.best_image, self.best_terms = image.copy(), dict(terms)
-        interrupts.check()
 
     def enter_phase(self, loss, evaluation_precision: str) -> None:
         """Switch the loss's precision; losses from before no longer pick the best image."""
@@ -245,6 +244,7 @@ class _Tracker:
             wants_frame = self.frame_every > 0 and iteration % self.frame_every == 0
             frame = _rgb(np.clip(image, 0, 1)) if wants_frame else None
             self.callback(iteration, terms, frame)
+        interrupts.check()  # after a whole iteration: the history ends on the best image
 
 
 def _result(loss, x0, tracker: _Tracker, settings: Settings, stopped_because, failed=False):

@@ -1,4 +1,4 @@
-"""Ctrl-C during a run only asks it to stop; the run stops between two evaluations.
+"""Ctrl-C during a run only asks it to stop; the run stops at the end of an iteration.
 
 Python raises KeyboardInterrupt wherever the interpreter is when SIGINT lands. Inside
 TensorFlow's own calls (turning an array into a tensor, say) it comes out as a SystemError or a

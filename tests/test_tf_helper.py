@@ -491,11 +491,11 @@ def test_the_content_loss_grows_with_the_pixels_and_the_style_loss_does_not(
     assert 0.25 < style_ratio < 1.5  # the statistics change with the scale, but not the sum
 
 
-def test_ctrl_c_during_an_evaluation_lets_it_finish_and_then_stops_the_run(
+def test_ctrl_c_during_an_evaluation_lets_its_iteration_finish_and_then_stops_the_run(
     net, small_photo, small_painting, monkeypatch
 ):
     # A KeyboardInterrupt raised inside TensorFlow's own calls can come out as another error;
-    # so a SIGINT during a run only asks, and the run stops once the evaluation has returned.
+    # so a SIGINT during a run only asks, and the run stops once the iteration has ended.
     content, style = small_photo(32, 32), small_painting(32, 40)
     original = tf_helper.StyleTransferLoss.terms_and_gradient
     finished = []
@@ -516,6 +516,8 @@ def test_ctrl_c_during_an_evaluation_lets_it_finish_and_then_stops_the_run(
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert len(finished) == 3  # the evaluation under way when the signal came ended, no other
+    assert len(finished) >= 3  # the evaluation under way when the signal came ended
+    # ... and so did its iteration, the first or second (evaluation 1 is the start), no other
+    assert len(stopped.value.result.history) <= 2
     assert stopped.value.result.stopped_because == "interrupted"
     assert stopped.value.result.terms["total"] <= min(finished)
