@@ -15,6 +15,7 @@ import tensorflow as tf
 import helper
 import tf_run
 from going_further import tile_geometry
+from going_further.masked_tiles import MaskedTiledLoss
 from going_further.settings import StylizeSettings
 from going_further.spatial_control import MaskedStyleTransferLoss, StyleMasks, masked_start
 from going_further.style_scale import match_style_scale
@@ -112,14 +113,16 @@ def scale_loss(content, styles, settings: StylizeSettings, net, masks=None) -> L
     `masks` are given, or None (the run's own StyleTransferLoss)."""
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     core = tile_geometry.plan_tiles(*content.shape[:2], settings, largest_style)
-    if core is not None and masks is not None:
-        raise SettingsError(tile_geometry.masks_refused(*content.shape[:2]))
+    exact = settings.tile is not None
+    if masks is not None and core is not None:
+        return MaskedTiledLoss(
+            net or network(), content, styles, masks, settings, core=core, exact=exact
+        )
     if masks is not None:
         return MaskedStyleTransferLoss(net or network(), content, styles, masks, settings)
     if core is None:
         return None
-    net = net or network()
-    return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
+    return TiledLoss(net or network(), content, styles, settings, core=core, exact=exact)
 
 
 def _full_picture(result: tf_run.RunResult, content, content_image) -> tf_run.RunResult:

@@ -2,7 +2,7 @@
 in Neural Style Transfer", CVPR 2017, section 4): each painting paints the part of the photo its
 mask covers, through guided Gram matrices; pixels that no mask covers get the content loss alone.
 
-Not the tiles: a masked run is evaluated whole (going_further.coarse_to_fine refuses tiles).
+A picture too large to evaluate whole is evaluated in tiles by going_further/masked_tiles.py.
 """
 
 from __future__ import annotations
