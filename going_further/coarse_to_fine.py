@@ -85,12 +85,15 @@ def run_coarse_to_fine(
         # Planned numbers, even after a scale that stopped early; the recorder adds iterations_done.
         offset = before + done_here - iterations_done
         numbered = _numbered(callback, offset)
+        loss = scale_loss(content, styles, scale_settings, run_options.get("net"), masks)
+        if masks is not None:
+            start = loss.held(start, content)  # a carried start's change spreads a little
         try:
             result = tf_run.run_style_transfer(
                 content,
                 styles,
                 scale_settings.for_one_run(),
-                loss=scale_loss(content, styles, scale_settings, run_options.get("net"), masks),
+                loss=loss,
                 callback=numbered,
                 initial=start,
                 iterations_done=done_here,

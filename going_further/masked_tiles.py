@@ -15,11 +15,13 @@ import tensorflow as tf
 
 import tf_helper
 from going_further.spatial_control import (
+    HeldBeyondReach,
     StyleMasks,
     layer_masks,
     region_positions,
     region_weights,
     resized_masks,
+    style_reach,
 )
 from going_further.tile_geometry import Tile, crops, tiles
 from going_further.tiling import TiledLoss
@@ -28,7 +30,7 @@ from tensorflow_vgg.layers import stride
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
 
-class MaskedTiledLoss(TiledLoss):
+class MaskedTiledLoss(HeldBeyondReach, TiledLoss):
     """TiledLoss with painting r's style held to its mask's region (Gatys et al. 2017, sec. 4.1).
 
     The same E_l as spatial_control.MaskedStyleTransferLoss: per region the Gram matrix of
@@ -62,6 +64,7 @@ class MaskedTiledLoss(TiledLoss):
         T = layer_masks(resized_masks(self.masks.content, *self.shape[:2]), self.style_layers,
                         self.settings.border)  # fmt: skip
         self.M_r = {n: region_positions(T[n]) for n in self.style_layers}
+        self.reach = style_reach(T, *self.shape[:2])
         shares = blend_shares(len(styles), self.settings.style_blend)
         self.lambda_r = {
             n: region_weights(self.M_r[n], self.M_l[n], shares) for n in self.style_layers
