@@ -381,14 +381,14 @@ MODE_OPTIONS = (
 )  # fmt: skip
 
 # Video (Ruder, Dosovitskiy & Brox 2016): going_further/video.py, style_transfer/video.py.
-DEFAULT_TEMPORAL_WEIGHT = 1e6  # chosen by benchmarks/video_flicker.py
+DEFAULT_TEMPORAL_WEIGHT = 1e7  # flicker 0.22-0.24 of independent frames: benchmarks/README.md
 VIDEO_OPTIONS = (
     Option("video", ("--video",), "style a video clip (imageio-ffmpeg: MP4, MOV, MKV, WebM, "
            "AVI) frame by frame with --style; -o is an .mp4, which keeps the frame rate and "
            "the audio. Each frame starts from the previous styled frame warped by the optical "
            "flow (OpenCV's DIS) and is saved at once in OUTPUT.frames/; --iterations is per "
            "frame", metavar="CLIP", path=True),
-    _number_option("temporal_weight", "--temporal-weight", "the temporal weight", "1e6",
+    _number_option("temporal_weight", "--temporal-weight", "the temporal weight", "1e7",
                    DEFAULT_TEMPORAL_WEIGHT, zero_allowed=True, help="with --video: the weight "
                    "of the temporal loss (1/D) sum c (x - warped)^2 in 0..255 units, c = 0 where "
                    "the flow is not consistent; 0 styles each frame on its own. Like the "
