@@ -104,7 +104,8 @@ class StyledFrame:
 class VideoStylizer:
     """Styles a video's frames in order: the first (and, at temporal weight 0, every one) as a
     picture of its own, each later one from the previous styled frame warped by the flow, held
-    there by the temporal loss where the flow is consistent (Ruder et al. 2016).
+    there by the temporal loss where the flow is consistent (Ruder et al. 2016). Where it is
+    not, a frame starts as the first did.
     """
 
     def __init__(
@@ -133,25 +134,33 @@ class VideoStylizer:
         styled picture) for every frame but the first. `run_options` (callback,
         frame_every) go to tf_run.run_style_transfer; Ctrl-C raises tf_run.Interrupted."""
         settings = self.settings.for_one_run().replace(iterations=self.iterations(index))
-        if self._loss is None:
-            styles = [
-                match_style_scale(s, frame, self.settings.style_scale) for s in self.style_images
-            ]
-            self._styles = styles
-            self._loss = TemporalLoss(self.net, frame, styles, self.temporal_weight, settings)
         warped = c = None
-        if previous is None or self.temporal_weight == 0:
-            loss = self._loss.next_frame(frame, frame, np.zeros(frame.shape[:2], np.float32))
-            start = initial_image(
-                settings.init, frame, self._styles, settings.seed, settings.style_blend
-            )
-        else:
+        if previous is not None and self.temporal_weight != 0:
             previous_frame, previous_styled = previous
             backward, c = frame_flows(previous_frame, frame)
             warped = warp(previous_styled, backward)
-            loss = self._loss.next_frame(frame, warped, c)
-            start = warped
+        loss = self._frame_loss(frame, warped, c, settings)
+        start = initial_image(
+            settings.init, frame, self._styles, settings.seed, settings.style_blend
+        )
+        if warped is not None:
+            # Where the flow cannot be trusted (pixels the camera uncovered, occlusions) the
+            # warp only smears edge pixels: start there as a frame of its own would.
+            start = c[..., None] * warped + (1 - c[..., None]) * start
         result = tf_run.run_style_transfer(
             frame, self._styles, settings, loss=loss, initial=start, **run_options
         )
         return StyledFrame(result, warped, c)
+
+    def _frame_loss(self, frame, warped, c, settings) -> TemporalLoss:
+        """Return the loss of a frame (warped None: no temporal term), the paintings' targets
+        computed at the first frame only."""
+        if self._loss is None:
+            scale = self.settings.style_scale
+            self._styles = [match_style_scale(s, frame, scale) for s in self.style_images]
+            self._loss = TemporalLoss(self.net, frame, self._styles, self.temporal_weight, settings)
+            if warped is None:
+                return self._loss
+        if warped is None:
+            warped, c = frame, np.zeros(frame.shape[:2], np.float32)  # c = 0: no temporal term
+        return self._loss.next_frame(frame, warped, c)
