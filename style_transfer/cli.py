@@ -14,6 +14,7 @@ import sys
 import helper
 import machine
 import sheets
+import videos
 from going_further import tile_geometry
 from loss_settings import SettingsError, layer_weights
 from optimisation import memory, precisions
@@ -26,6 +27,7 @@ from style_transfer import (
     preflight,
     repeat,
     sweep,
+    video,
 )
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
@@ -50,6 +52,7 @@ BAD_INPUT_ERRORS = (
     memory.InsufficientMemoryError,
     SettingsError,
     LayerError,
+    videos.VideoError,
 )
 
 
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> int:
     """Run what the request asks for (one run, a batch or a sweep); return the exit code."""
+    if request.video:
+        return video.run_video(request)
     if request.batch:
         return batch.run_batch(request)
     if request.sweep:
