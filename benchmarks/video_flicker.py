@@ -1,7 +1,7 @@
 """Flicker of a styled clip with the temporal loss of Ruder et al. (2016) and without it.
 
 The clip is made here from a sample photo by a camera panning right and zooming in
-(videos.camera_move), so nothing is downloaded. It is styled twice with the same iterations
+(video_files.camera_move), so nothing is downloaded. It is styled twice with the same iterations
 (--first-frame-iterations for the first frame, --iterations for each other): with each
 --temporal-weights, each frame starting from the previous styled frame warped by the flow
 (going_further/video.py), and with weight 0, each frame on its own. Flicker of frame i is
@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 import helper  # noqa: E402
 import sheets  # noqa: E402
-import videos  # noqa: E402
 from going_further.optical_flow import frame_flows, warp  # noqa: E402
 from going_further.settings import StylizeSettings  # noqa: E402
 from going_further.video import VideoStylizer  # noqa: E402
+from style_transfer import video_files  # noqa: E402
 from tensorflow_vgg.vgg16_avg_pool import network  # noqa: E402
 
 SAMPLES = ROOT / "image_resources"
@@ -81,7 +81,7 @@ def main() -> None:
     photo = helper.load_image(CONTENT)
     height, width = helper.size_for_longest_side(*photo.shape[:2], args.size)
     height, width = height - height % 2, width - width % 2
-    frames = videos.camera_move(photo, args.frames, height, width, args.pan, args.zoom)
+    frames = video_files.camera_move(photo, args.frames, height, width, args.pan, args.zoom)
     flows = [frame_flows(frames[i - 1], frames[i]) for i in range(1, len(frames))]
     trusted = np.mean([c.mean() for _, c in flows])
     print(f"{len(frames)} frames of {width}x{height} px; the flow trusts {trusted:.0%} of pixels")

@@ -14,7 +14,6 @@ import sys
 import helper
 import machine
 import sheets
-import videos
 from going_further import tile_geometry
 from loss_settings import SettingsError, layer_weights
 from optimisation import memory, precisions
@@ -28,6 +27,7 @@ from style_transfer import (
     repeat,
     sweep,
     video,
+    video_files,
 )
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
@@ -52,7 +52,7 @@ BAD_INPUT_ERRORS = (
     memory.InsufficientMemoryError,
     SettingsError,
     LayerError,
-    videos.VideoError,
+    video_files.VideoError,
 )
 
 

@@ -13,10 +13,9 @@ import numpy as np
 
 import helper
 import machine
-import videos
 from loss_settings import check_image_side
 from optimisation import precisions
-from style_transfer import engine, outputs, preflight
+from style_transfer import engine, outputs, preflight, video_files
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, UsageError
 from style_transfer.progress import Progress, Recorder
 
@@ -54,7 +53,7 @@ def frame_shape(height: int, width: int, size: int) -> tuple[int, int]:
 
 def run_video(request: Request) -> int:
     """Style every frame of --video and write the styled clip to -o; return the exit code."""
-    info = videos.probe(request.video)
+    info = video_files.probe(request.video)
     directory = _check_outputs(request)
     headers = preflight.read_headers(request.styles)
     layers, _, _ = preflight.check_layers(request)
@@ -96,7 +95,7 @@ def run_video(request: Request) -> int:
         return code
     frames = [frame_path(directory, i) for i in range(info.frames)]
     saved = outputs.save(
-        lambda path: videos.write_video(frames, path, info.fps, info),
+        lambda path: video_files.write_video(frames, path, info.fps, info),
         request.output,
         "the video",
     )
@@ -106,7 +105,7 @@ def run_video(request: Request) -> int:
 def _style_frames(request, info, stylizer, shape, directory: Path, done, counts, progress) -> int:
     """Style the frames after the first `done`, saving each as it ends; return the exit code."""
     previous = None
-    decoded = videos.read_frames(info)
+    decoded = video_files.read_frames(info)
     try:
         for index, raw in enumerate(decoded):
             frame = helper.resize(raw.astype(np.float32) / 255.0, *shape)
@@ -134,9 +133,9 @@ def _style_frames(request, info, stylizer, shape, directory: Path, done, counts,
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    except videos.VideoError as error:
+    except video_files.VideoError as error:
         finished = len(list(directory.glob("frame_*.png")))
-        raise videos.VideoError(
+        raise video_files.VideoError(
             f"{error}; the {finished} frame(s) styled before it are kept in {directory}"
         ) from None
     return EXIT_FINISHED

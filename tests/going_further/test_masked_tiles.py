@@ -44,7 +44,9 @@ def test_masked_tiled_loss_and_gradient_match_the_whole_picture(net, scene, core
     for name, expected in expected_terms.items():
         assert actual_terms[name] == pytest.approx(expected, rel=1e-5), name
     error = np.linalg.norm(actual_gradient - expected_gradient) / np.linalg.norm(expected_gradient)
-    print(f"core {core} px, {len(tiled.tiles)} tiles, {border}: gradient relative error {error:.2e}")
+    print(
+        f"core {core} px, {len(tiled.tiles)} tiles, {border}: gradient relative error {error:.2e}"
+    )
     assert error < 1e-5
 
 

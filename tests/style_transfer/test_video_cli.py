@@ -12,7 +12,7 @@ import pytest
 from conftest import one_error_line, pixels, run_cli
 
 import helper
-import videos
+from style_transfer import video_files
 
 WIDTH, HEIGHT, FPS, FRAMES = 64, 48, 8, 4
 FAST = ["--size", WIDTH, "--iterations", 2, "--first-frame-iterations", 3]
@@ -32,13 +32,15 @@ def write_clip(path, frames, fps=FPS, codec="libx264"):
 
 
 def ffmpeg(*arguments):
-    subprocess.run([videos.ffmpeg(), "-y", "-loglevel", "error", *map(str, arguments)], check=True)
+    subprocess.run(
+        [video_files.ffmpeg(), "-y", "-loglevel", "error", *map(str, arguments)], check=True
+    )
 
 
 @pytest.fixture(scope="module")
 def pan(small_photo):
     """Four frames of a camera panning right over the sample photo."""
-    return videos.camera_move(small_photo(120, 160), FRAMES, HEIGHT, WIDTH, pan=0.05)
+    return video_files.camera_move(small_photo(120, 160), FRAMES, HEIGHT, WIDTH, pan=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +178,7 @@ def test_clips_that_cannot_be_used_are_refused_in_one_line(bad_clips, small_file
 
 def test_probe_reads_frames_and_rate_from_the_timestamps(pan, tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", pan, fps=Fraction(30000, 1001))
-    info = videos.probe(clip)
+    info = video_files.probe(clip)
     assert (info.frames, info.width, info.height) == (FRAMES, WIDTH, HEIGHT)
     assert info.fps == pytest.approx(30000 / 1001, rel=1e-4)
     assert info.audio_codec is None
