@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import helper  # noqa: E402
 import sheets  # noqa: E402
-from going_further.optical_flow import frame_flows, warp  # noqa: E402
+from going_further.optical_flow import frame_flows  # noqa: E402
 from going_further.settings import StylizeSettings  # noqa: E402
-from going_further.video import VideoStylizer  # noqa: E402
+from going_further.video import VideoStylizer, flicker  # noqa: E402
 from style_transfer import video_files  # noqa: E402
 from tensorflow_vgg.vgg16_avg_pool import network  # noqa: E402
 
@@ -54,15 +54,6 @@ def style_clip(frames, style, settings, weight: float, first: int) -> tuple[list
         previous = (frame, image)
         print(f"  weight {weight:g}, frame {index + 1}: {seconds[-1]:.1f} s", flush=True)
     return styled, float(np.mean(seconds[1:]))
-
-
-def flicker(styled, flows) -> float:
-    """Return mean |styled_i - warp(styled_{i-1})| in 0..255 over the trusted pixels."""
-    values = []
-    for i, (backward, c) in enumerate(flows, start=1):
-        difference = np.abs(styled[i] - warp(styled[i - 1], backward)).mean(axis=-1)
-        values.append(255.0 * float((difference * c).sum() / c.sum()))
-    return float(np.mean(values))
 
 
 def main() -> None:
@@ -90,11 +81,11 @@ def main() -> None:
     first = args.first_frame_iterations
 
     independent, seconds = style_clip(frames, style, settings, 0.0, first)
-    alone = flicker(independent, flows)
+    alone = flicker(independent, frames)
     print(f"independent frames: flicker {alone:.2f} (0..255), {seconds:.2f} s per frame")
     for weight in [float(w) for w in args.temporal_weights.split(",")]:
         temporal, seconds = style_clip(frames, style, settings, weight, first)
-        held = flicker(temporal, flows)
+        held = flicker(temporal, frames)
         print(
             f"temporal weight {weight:g}: flicker {held:.2f} (0..255), ratio {held / alone:.3f} "
             f"(aim: 0.4 or less), {seconds:.2f} s per frame"

@@ -13,6 +13,9 @@ from loss_settings import choice, number, whole_number
 from optimisation.settings import Settings
 
 COLOR_MODES = ("luminance", "histogram")
+# A video's temporal loss weight (going_further/video.py): flicker about a quarter of
+# independent frames' at 128-256 px (benchmarks/README.md, "Video flicker").
+DEFAULT_TEMPORAL_WEIGHT = 1e7
 
 
 @dataclass(frozen=True)

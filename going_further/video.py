@@ -164,3 +164,77 @@ class VideoStylizer:
         if warped is None:
             warped, c = frame, np.zeros(frame.shape[:2], np.float32)  # c = 0: no temporal term
         return self._loss.next_frame(frame, warped, c)
+
+
+@dataclass
+class StyledVideo:
+    """What stylize_video returns: the styled frames (H, W, 3) in [0, 1] and each frame's run."""
+
+    images: list[np.ndarray]
+    runs: list[tf_run.RunResult]
+
+    @property
+    def image(self) -> np.ndarray:
+        """The last styled frame, as a run's result has its picture."""
+        return self.images[-1]
+
+
+def frame_iterations(count: int, iterations: int, first: int | None = None) -> list[int]:
+    """Return the iterations of each of `count` frames: `first` (FIRST_FRAME_FACTOR times
+    `iterations` by default) for the first, `iterations` for each other."""
+    return [first or FIRST_FRAME_FACTOR * iterations] + [iterations] * (count - 1)
+
+
+def stylize_video(
+    frames: Sequence[np.ndarray],
+    style_images: np.ndarray | Sequence[np.ndarray],
+    settings: StylizeSettings,
+    *,
+    temporal_weight: float,
+    iterations: Sequence[int] | None = None,
+    net: Vgg16 | None = None,
+    callback: tf_run.Callback | None = None,
+    frame_every: int = 0,
+) -> StyledVideo:
+    """Style frames (each (H, W, 3) in [0, 1], one size) in order (Ruder et al. 2016).
+
+    `iterations` per frame as frame_iterations gives them (default: from settings); the
+    callback's iterations number on across the frames. Ctrl-C raises tf_run.Interrupted.
+    """
+    from tensorflow_vgg.vgg16_avg_pool import network
+
+    settings = StylizeSettings.of(settings)
+    counts = list(iterations or frame_iterations(len(frames), settings.iterations))
+    if len(counts) != len(frames) or len(set(counts[1:])) > 1:
+        raise ValueError("give one iteration count per frame, the same for all but the first")
+    later = counts[1] if len(counts) > 1 else settings.iterations
+    styles = [style_images] if isinstance(style_images, np.ndarray) else list(style_images)
+    stylizer = VideoStylizer(
+        net or network(), styles, settings.replace(iterations=later), temporal_weight, counts[0]
+    )
+    images, runs = [], []
+    for index, frame in enumerate(frames):
+        previous = (frames[index - 1], images[-1]) if index else None
+        done = sum(counts[:index])
+
+        def numbered(iteration, terms, image, done=done):
+            if callback is not None:
+                callback(done + iteration, terms, image)
+
+        styled = stylizer.stylize(
+            index, frame, previous, callback=numbered, frame_every=frame_every
+        )
+        images.append(styled.result.image)
+        runs.append(styled.result)
+    return StyledVideo(images, runs)
+
+
+def flicker(styled: Sequence[np.ndarray], frames: Sequence[np.ndarray]) -> float:
+    """Return the mean |styled_i - styled_{i-1} warped by the flow of frames i-1 -> i| in
+    levels of 0..255, over the pixels the flow trusts (the consistency weights)."""
+    values = []
+    for i in range(1, len(frames)):
+        backward, c = frame_flows(frames[i - 1], frames[i])
+        difference = np.abs(styled[i] - warp(styled[i - 1], backward)).mean(axis=-1)
+        values.append(255.0 * float((difference * c).sum() / max(c.sum(), 1e-12)))
+    return float(np.mean(values))

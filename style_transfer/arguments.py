@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from going_further.settings import COLOR_MODES, StylizeSettings
+from going_further.settings import COLOR_MODES, DEFAULT_TEMPORAL_WEIGHT, StylizeSettings
 from loss_settings import SettingsError, blend_shares, number, whole_number
 from optimisation import memory, precisions
 from optimisation.schedule import FIRST_SIZE, LARGE_SIZE
@@ -381,7 +381,6 @@ MODE_OPTIONS = (
 )  # fmt: skip
 
 # Video (Ruder, Dosovitskiy & Brox 2016): going_further/video.py, style_transfer/video.py.
-DEFAULT_TEMPORAL_WEIGHT = 1e7  # flicker 0.22-0.24 of independent frames: benchmarks/README.md
 VIDEO_OPTIONS = (
     Option("video", ("--video",), "style a video clip (imageio-ffmpeg: MP4, MOV, MKV, WebM, "
            "AVI) frame by frame with --style; -o is an .mp4, which keeps the frame rate and "

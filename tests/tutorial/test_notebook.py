@@ -30,6 +30,9 @@ TINY_SETTINGS = {
     "FURTHER_SIZE": 64,
     "FURTHER_ITERATIONS": 2,
     "REPEAT_ITERATIONS": 2,
+    "VIDEO_FRAMES": 3,
+    "VIDEO_SIZE": 48,
+    "VIDEO_ITERATIONS": 2,
 }
 GRID_GAP = 4  # sheets.image_grid's default gap between tiles, in pixels
 
@@ -51,6 +54,7 @@ EXPECTED_PICTURES = [
     "going_further_masks.jpg",
     "going_further_masks_face.jpg",
     "going_further_your_mask.jpg",
+    "going_further_video.jpg",
 ]
 
 
