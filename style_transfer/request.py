@@ -79,6 +79,8 @@ class Request:
     batch: list[str] | None
     sweep: list[str] | None
     repeat: str | None
+    workers: int | None  # Ray workers (style_transfer.cluster); None with no Ray option
+    ray_address: str | None
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> Request:
@@ -191,6 +193,12 @@ class Request:
                     raise UsageError(
                         f"{flag} follows a single run; drop it from the {modes[0]} run"
                     )
+        if (self.workers or self.ray_address) and not (self.batch or self.sweep):
+            flag = "--workers" if self.workers else "--ray-address"
+            raise UsageError(
+                f"{flag} spreads the pictures of a --batch or a --sweep over Ray workers; "
+                "a single picture runs in this process, so drop it"
+            )
         if self.checkpointed and self.preserve_colors == "luminance":
             raise UsageError(
                 "checkpoints and --resume cannot be used with --preserve-colors "
