@@ -39,10 +39,11 @@ PROJECT = Path(__file__).resolve().parent.parent  # on each worker's PYTHONPATH
 TASK_RETRIES = 3  # a picture whose worker dies is painted again elsewhere, up to this often
 IN_FLIGHT = 2  # pictures handed to each worker at a time: the next waits when one ends
 WAIT_SECONDS = 0.5  # how often the bar is brought up to date
-# How long the cluster may lack a node with a worker's CPUs before the job ends. Ray takes
-# 15-30 s to declare a node that stopped answering dead; a node restarting within this is waited
-# for.
+# How long the cluster may lack a node with a worker's CPUs before the job ends (Ray itself takes
+# 15-30 s to declare a silent node dead); a node back within it is waited for. The variable
+# changes it.
 NO_ROOM_SECONDS = 60.0
+NO_ROOM_ENV_VAR = "STYLE_TRANSFER_NO_ROOM_SECONDS"
 LOOK_SECONDS = 5.0  # how often the nodes are looked at while no picture ends
 # The errors of one picture: told, and the others go on.
 PICTURE_ERRORS = (helper.ImageError, SettingsError, memory.InsufficientMemoryError)
@@ -336,8 +337,16 @@ class _Painter:
             self.no_room_since = None
         elif self.no_room_since is None:
             self.no_room_since = now
-        elif now - self.no_room_since > NO_ROOM_SECONDS:
+        elif now - self.no_room_since > (grace := _no_room_seconds()):
             raise ClusterLost(
                 f"the Ray cluster has had no node with {self.plan.cpus} CPU(s) for "
-                f"{NO_ROOM_SECONDS:.0f} s (a node left it)"
+                f"{grace:.0f} s (a node left it)"
             )
+
+
+def _no_room_seconds() -> float:
+    """Return NO_ROOM_SECONDS, or the seconds $STYLE_TRANSFER_NO_ROOM_SECONDS gives."""
+    try:
+        return float(os.environ.get(NO_ROOM_ENV_VAR, NO_ROOM_SECONDS))
+    except ValueError:
+        return NO_ROOM_SECONDS
