@@ -147,12 +147,13 @@ class StyleTransferLoss(TracedLoss):
         )
         key = (digests, tuple(blend), self.settings.border, tuple(self.M_l.items()))
         kept = _KEPT_TARGETS.setdefault(self._net, OrderedDict())
-        if key not in kept:
-            kept[key] = self._blended_style_targets(style_list, self.settings.style_blend)
-            while len(kept) > KEPT_TARGETS_PER_NETWORK:
-                kept.popitem(last=False)
-        kept.move_to_end(key)
-        return kept[key]
+        A = kept.pop(key, None)
+        if A is None:
+            A = self._blended_style_targets(style_list, self.settings.style_blend)
+        kept[key] = A  # the most recently used last
+        while len(kept) > KEPT_TARGETS_PER_NETWORK:
+            kept.popitem(last=False)
+        return A
 
     def _blended_style_targets(self, style_list, blend) -> dict[str, tf.Tensor]:
         blend = blend_shares(len(style_list), blend)
