@@ -107,13 +107,14 @@ def connected(request: Request) -> Iterator[Plan]:
             plan = local_plan(request.workers, cpus)
             ray.init(num_cpus=max(cpus, plan.workers * plan.cpus), **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        where = f"join the Ray cluster at {request.ray_address}" if request.ray_address else ""
-        fix = (
-            "check the address (`ray status` on the head node prints it)"
-            if request.ray_address
-            else "run without --workers to paint in this process"
-        )
-        what = where or "start a local Ray cluster"
+        if request.ray_address:
+            what = f"join the Ray cluster at {request.ray_address}"
+            fix = "check the address (`ray status` on the head node prints it)"
+        else:
+            what, fix = (
+                "start a local Ray cluster",
+                "run without --workers to paint in this process",
+            )
         raise ClusterError(f"cannot {what} ({error}); {fix}") from None
     try:
         if request.ray_address:

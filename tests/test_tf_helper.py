@@ -383,7 +383,7 @@ def test_a_paintings_targets_are_computed_once_per_size_and_setting(net, images,
     tf_helper.StyleTransferLoss(net, content, style[:, ::-1].copy())  # another painting
     tf_helper.StyleTransferLoss(net, content[:16], style)  # another size
     assert len(computed) == 4
-    monkeypatch.setattr(tf_helper, "KEPT_TARGETS_PER_NETWORK", 0)
+    monkeypatch.setattr(tf_helper, "_KEPT_TARGETS", weakref.WeakKeyDictionary())  # none kept
     fresh = tf_helper.StyleTransferLoss(net, content[::-1].copy(), style)
     assert len(computed) == 5
     for name, expected in fresh.A.items():
