@@ -15,6 +15,7 @@ import tensorflow as tf
 import helper
 import tf_run
 from going_further import tile_geometry
+from going_further.masked_tiles import MaskedTiledLoss
 from going_further.settings import StylizeSettings
 from going_further.spatial_control import MaskedStyleTransferLoss, StyleMasks, masked_start
 from going_further.style_scale import match_style_scale
@@ -84,12 +85,15 @@ def run_coarse_to_fine(
         # Planned numbers, even after a scale that stopped early; the recorder adds iterations_done.
         offset = before + done_here - iterations_done
         numbered = _numbered(callback, offset)
+        loss = scale_loss(content, styles, scale_settings, run_options.get("net"), masks)
+        if masks is not None:
+            start = loss.held(start, content)  # a carried start's change spreads a little
         try:
             result = tf_run.run_style_transfer(
                 content,
                 styles,
                 scale_settings.for_one_run(),
-                loss=scale_loss(content, styles, scale_settings, run_options.get("net"), masks),
+                loss=loss,
                 callback=numbered,
                 initial=start,
                 iterations_done=done_here,
@@ -112,14 +116,16 @@ def scale_loss(content, styles, settings: StylizeSettings, net, masks=None) -> L
     `masks` are given, or None (the run's own StyleTransferLoss)."""
     largest_style = max((s.shape[:2] for s in styles), key=lambda shape: shape[0] * shape[1])
     core = tile_geometry.plan_tiles(*content.shape[:2], settings, largest_style)
-    if core is not None and masks is not None:
-        raise SettingsError(tile_geometry.masks_refused(*content.shape[:2]))
+    exact = settings.tile is not None
+    if masks is not None and core is not None:
+        return MaskedTiledLoss(
+            net or network(), content, styles, masks, settings, core=core, exact=exact
+        )
     if masks is not None:
         return MaskedStyleTransferLoss(net or network(), content, styles, masks, settings)
     if core is None:
         return None
-    net = net or network()
-    return TiledLoss(net, content, styles, settings, core=core, exact=settings.tile is not None)
+    return TiledLoss(net or network(), content, styles, settings, core=core, exact=exact)
 
 
 def _full_picture(result: tf_run.RunResult, content, content_image) -> tf_run.RunResult:

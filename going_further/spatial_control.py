@@ -1,8 +1,10 @@
 """Spatial control (Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors
 in Neural Style Transfer", CVPR 2017, section 4): each painting paints the part of the photo its
-mask covers, through guided Gram matrices; pixels that no mask covers get the content loss alone.
+mask covers, through guided Gram matrices. Pixels that no mask covers get the content loss alone
+and are held to the photo beyond the style's reach: past one position of the deepest style
+layer from the masks (16 px with the paper's layers), their gradient is zero (style_reach).
 
-Not the tiles: a masked run is evaluated whole (going_further.coarse_to_fine refuses tiles).
+A picture too large to evaluate whole is evaluated in tiles by going_further/masked_tiles.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import helper
 import tf_helper
 from loss_settings import LossSettings, SettingsError, as_style_list, blend_shares
 from optimisation.starts import initial_image
-from tensorflow_vgg.layers import LAYER_ORDER, deepest, mirror_margin
+from tensorflow_vgg.layers import LAYER_ORDER, deepest, mirror_margin, stride
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, mirrored, without_margin
 
 
@@ -119,6 +121,37 @@ def guided_style_layer_loss(F, T, A, N_l: int, M_r, lambda_r) -> tf.Tensor:
     return tf.add_n(E_r) if E_r else tf.constant(0.0)
 
 
+def style_reach(T: dict[str, tf.Tensor], height: int, width: int) -> np.ndarray:
+    """Return (height, width, 1) float32: 1 at the pixels under a position of some style layer
+    that lies in a region (T_r^l > 0, masks from layer_masks), 0 at the others.
+
+    The guided style loss counts those positions, and their features need the pixels under
+    them free; beyond, within one position of the deepest layer, the picture is the photo.
+    """
+    reach = np.zeros((height, width), bool)
+    for name, T_l in T.items():
+        s = stride(name)
+        counted = np.asarray(T_l).sum(axis=(0, 3)) > 0  # (R, h, w, 1) -> (h, w)
+        reach |= np.repeat(np.repeat(counted, s, axis=0), s, axis=1)[:height, :width]
+    return reach[..., None].astype(np.float32)
+
+
+class HeldBeyondReach:
+    """Mixin for a masked loss with `reach` (style_reach): pixels beyond it stay the photo,
+    since their gradient is zero and every start puts the photo there (`held`)."""
+
+    reach: np.ndarray
+
+    def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """Return the loss terms and d(total)/d(image) (H, W, 3), zero beyond the style's reach."""
+        terms, gradient = super().terms_and_gradient(image)
+        return terms, gradient * self.reach
+
+    def held(self, image: np.ndarray, content_image: np.ndarray) -> np.ndarray:
+        """Return a start (H, W, 3) with the photo at the pixels beyond the style's reach."""
+        return np.where(self.reach > 0, image, content_image).astype(np.float32)
+
+
 def region_weights(M_r: Sequence[float], M_l: int, shares: Sequence[float]) -> list[float]:
     """Return lambda_r = R s_r M_r / M_l: each region's E_l counts with its share of the picture.
 
@@ -132,7 +165,7 @@ def region_weights(M_r: Sequence[float], M_l: int, shares: Sequence[float]) -> l
 # --- The loss ----------------------------------------------------------------------------------
 
 
-class MaskedStyleTransferLoss(tf_helper.StyleTransferLoss):
+class MaskedStyleTransferLoss(HeldBeyondReach, tf_helper.StyleTransferLoss):
     """StyleTransferLoss with painting r's style held to the region of its mask (sec. 4.1).
 
     E_l = sum_r lambda_r sum((G_r - A_r)^2) / (4 N_l^2 M_r^2): G_r the guided Gram matrix of
@@ -161,6 +194,7 @@ class MaskedStyleTransferLoss(tf_helper.StyleTransferLoss):
         T = resized_masks(self.masks.content, *self.shape[:2])
         on_layers = layer_masks(T, self.layers, border)
         self.T = {name: on_layers[name] for name in self.style_layers}
+        self.reach = style_reach(self.T, *self.shape[:2])
         self.M_r = {name: region_positions(self.T[name]) for name in self.style_layers}
         shares = blend_shares(len(style_list), blend)
         self.lambda_r = {

@@ -57,10 +57,11 @@ def stylize(
         else:
             styles = [match_style_scale(s, target, settings.style_scale) for s in styles]
             loss = scale_loss(target, styles, settings, run_options.get("net"), masks)
-            if masks is not None and run_options.get("initial") is None:
-                run_options["initial"] = masked_start(
-                    settings.init, target, styles, masks, settings.seed
-                )
+            if masks is not None:
+                start = run_options.get("initial")
+                if start is None:
+                    start = masked_start(settings.init, target, styles, masks, settings.seed)
+                run_options["initial"] = loss.held(start, target)
             one_run = settings.for_one_run()
             result = tf_run.run_style_transfer(target, styles, one_run, loss=loss, **run_options)
     except tf_run.Interrupted as stop:

@@ -115,14 +115,6 @@ def crops(tile: Tile, shape, layers: Sequence[str]) -> np.ndarray:
     return np.array(rows, np.int32)
 
 
-def masks_refused(height: int, width: int) -> str:
-    """Say that a run with style masks cannot be evaluated in tiles, and what to do instead."""
-    return (
-        f"style masks cannot yet be evaluated in tiles, and a run at {width}x{height} px would "
-        "be; use a smaller --size, a larger --memory-budget, or no --tile"
-    )
-
-
 def budget_bytes(settings: StylizeSettings) -> int:
     """Return the memory a run may take before it is evaluated in tiles: the budget, or less."""
     budget = int(settings.memory_budget * 2**30)

@@ -55,7 +55,8 @@ class TiledLoss(Loss):
         self.N_l = {name: sizes[name][2] for name in self.style_layers}
         window = tf.TensorSpec((1, None, None, 3), tf.float32)
         crops = tf.TensorSpec((len(self.layers), 4), tf.int32)
-        self._gram_pass = tf.function(self._grams, input_signature=[window, crops])
+        guides = [tf.TensorSpec((None, None, None, 1), tf.float32) for _ in self._guided_layers()]
+        self._gram_pass = tf.function(self._grams, input_signature=[window, crops, guides])
         self._traced = {}
         self.precision = precision
         self.P = [self._core_features(content_image, tile) for tile in self.tiles]
@@ -71,6 +72,41 @@ class TiledLoss(Loss):
             )
         return self._traced[self.precision]
 
+    # --- What a subclass with guidance masks changes (going_further/masked_tiles.py) --------
+
+    def _guided_layers(self) -> Sequence[str]:
+        """Return the style layers whose Gram matrices are guided by masks (none here)."""
+        return ()
+
+    def _tile_guides(self, k: int) -> list[tf.Tensor]:
+        """Return tile k's masks on the guided layers' core positions (none here)."""
+        return []
+
+    def _core_grams(self, cores: dict, guides: list) -> list[tf.Tensor]:
+        """Return each style layer's Gram matrix over a tile's core features (eq. 3)."""
+        return [tf_helper.gram_matrix(tf.cast(cores[n], tf.float32)) for n in self.style_layers]
+
+    def _style_surrogate(self, cores: dict, guides: list, D: Sequence[tf.Tensor]) -> tf.Tensor:
+        """Return sum_l w_l <stop_gradient(F D_l), F>, whose gradient in F is the style loss's."""
+        return tf.add_n(
+            [
+                w * tf.reduce_sum(tf.stop_gradient(_as_rows(cores[n]) @ d) * _as_rows(cores[n]))
+                for n, w, d in zip(self.style_layers, self.w_l, D)
+            ]
+        )
+
+    def _style_cotangent(self, G, A, name: str) -> tf.Tensor:
+        """Return (G - A) / (N_l^2 M_l^2), the factor of F in dE_l/dF (eq. 6 without its 4)."""
+        return (G - A) / (float(self.N_l[name]) ** 2 * float(self.M_l[name]) ** 2)
+
+    def _layer_loss(self, G, A, name: str) -> tf.Tensor:
+        """Return E_l of the whole picture's G (eq. 4)."""
+        return tf_helper.style_layer_loss(G, A, self.N_l[name], self.M_l[name])
+
+    def _no_grams(self) -> list[tf.Tensor]:
+        """Return zero Gram matrices of each style layer, to add tiles' Gram matrices to."""
+        return [tf.zeros((n, n)) for n in (self.N_l[name] for name in self.style_layers)]
+
     # --- The two passes -------------------------------------------------------------------
 
     def _cores(self, features: dict, crops) -> dict[str, tf.Tensor]:
@@ -80,14 +116,14 @@ class TiledLoss(Loss):
             if name in features
         }
 
-    def _grams(self, window: tf.Tensor, crops: tf.Tensor) -> list[tf.Tensor]:
+    def _grams(self, window: tf.Tensor, crops: tf.Tensor, guides: list) -> list[tf.Tensor]:
         """Return the Gram matrix of each style layer over a tile's core (eq. 3)."""
         cores = self._cores(
             self._net(window, self.style_layers, border=self.settings.border), crops
         )
-        return [tf_helper.gram_matrix(cores[name]) for name in self.style_layers]
+        return self._core_grams(cores, guides)
 
-    def _tile_gradient(self, window, crops, tv_crop, P, D, dtype, cores=None, tape=None):
+    def _tile_gradient(self, window, crops, tv_crop, P, guides, D, dtype, cores=None, tape=None):
         """Return a tile's content and TV terms, and d(total)/d(window) against the global G."""
         if tape is None:
             with tf.GradientTape() as tape:
@@ -100,38 +136,26 @@ class TiledLoss(Loss):
                 [tf_helper.content_loss(cores[n], p) for n, p in zip(self.content_layers, P)]
             )
             # <stop_gradient(F (G - A) / (N^2 M^2)), F> has the style loss's gradient in F.
-            style = tf.add_n(
-                [
-                    w * tf.reduce_sum(tf.stop_gradient(_as_rows(cores[n]) @ d) * _as_rows(cores[n]))
-                    for n, w, d in zip(self.style_layers, self.w_l, D)
-                ]
-            )
+            style = self._style_surrogate(cores, guides, D)
             tv = _tile_total_variation(window, tv_crop)
             surrogate = tf_helper.total_loss(content, style, tv, self.settings)
         return content, tv, tape.gradient(surrogate, window)
 
-    def _last_tile_gradient(self, window, crops, tv_crop, P, G_rest, dtype):
+    def _last_tile_gradient(self, window, crops, tv_crop, P, guides, G_rest, dtype):
         """Return the last tile's terms and gradient, and the whole picture's G, in one forward
         pass: its Gram matrices complete G_rest (the other tiles'), whose D the backward uses."""
         with tf.GradientTape() as tape:
             tape.watch(window)
             cores = self._cores(self._net(window, self.layers, dtype, self.settings.border), crops)
-        G = [
-            g + tf_helper.gram_matrix(tf.cast(cores[name], tf.float32))
-            for g, name in zip(G_rest, self.style_layers)
-        ]
+        G = [g + h for g, h in zip(G_rest, self._core_grams(cores, guides))]
         D = [tf.stop_gradient(self._style_cotangent(g, a, n)) for g, a, n in self._per_layer(G)]
         content, tv, gradient = self._tile_gradient(
-            window, crops, tv_crop, P, D, dtype, cores=cores, tape=tape
+            window, crops, tv_crop, P, guides, D, dtype, cores=cores, tape=tape
         )
         return content, tv, gradient, G
 
     def _per_layer(self, G):
         return zip(G, self.A, self.style_layers)
-
-    def _style_cotangent(self, G, A, name: str) -> tf.Tensor:
-        """Return (G - A) / (N_l^2 M_l^2), the factor of F in dE_l/dF (eq. 6 without its 4)."""
-        return (G - A) / (float(self.N_l[name]) ** 2 * float(self.M_l[name]) ** 2)
 
     def _core_features(self, image: np.ndarray, tile: Tile) -> list[tf.Tensor]:
         top, bottom, left, right = tile.window
@@ -156,14 +180,16 @@ class TiledLoss(Loss):
                 )
         return [tf.constant(a) for a in A]
 
-    def _gather(self, image: np.ndarray, tile_list=None) -> list[tf.Tensor]:
-        """Return each style layer's Gram matrix over a whole picture, summed over its tiles."""
+    def _gather(self, image: np.ndarray, tile_list=None, guides=None) -> list[tf.Tensor]:
+        """Return each style layer's Gram matrix over a whole picture, summed over its tiles;
+        `guides` holds each tile's masks where the Gram matrices are guided."""
         tile_list = tile_list or tiles(*image.shape[:2], self.core, self.layers, self.exact)
         G = None
-        for tile in tile_list:
+        for k, tile in enumerate(tile_list):
             top, bottom, left, right = tile.window
             window = tf.constant(image[None, top:bottom, left:right], tf.float32)
-            grams = self._gram_pass(window, crops(tile, image.shape, self.layers))
+            on_tile = guides[k] if guides else []
+            grams = self._gram_pass(window, crops(tile, image.shape, self.layers), on_tile)
             G = grams if G is None else [g + h for g, h in zip(G, grams)]
         return G
 
@@ -179,9 +205,11 @@ class TiledLoss(Loss):
         last = max(range(len(self.tiles)), key=lambda k: _area(self.tiles[k].window))
         others = [k for k in range(len(self.tiles)) if k != last]
         if others:
-            G_rest = self._gather(image, [self.tiles[k] for k in others])
+            G_rest = self._gather(
+                image, [self.tiles[k] for k in others], [self._tile_guides(k) for k in others]
+            )
         else:
-            G_rest = [tf.zeros((n, n)) for n in (self.N_l[name] for name in self.style_layers)]
+            G_rest = self._no_grams()
         gradient = np.zeros(self.shape, np.float32)
         c, t, g, G = last_tile_gradient(*self._tile_inputs(image, last), G_rest)
         self._add(gradient, self.tiles[last], g)
@@ -191,10 +219,7 @@ class TiledLoss(Loss):
             c, t, g = tile_gradient(*self._tile_inputs(image, k), D)
             self._add(gradient, self.tiles[k], g)
             content, tv = content + float(c), tv + float(t)
-        E = [
-            tf_helper.style_layer_loss(g, a, self.N_l[n], self.M_l[n])
-            for g, a, n in self._per_layer(G)
-        ]
+        E = [self._layer_loss(g, a, n) for g, a, n in self._per_layer(G)]
         style = float(tf_helper.style_loss(E, self.w_l))
         terms = tf_helper.weighted_terms(self, content, style, tv, [float(e) for e in E])
         return {name: float(value) for name, value in terms.items()}, gradient
@@ -203,7 +228,10 @@ class TiledLoss(Loss):
         tile = self.tiles[k]
         top, bottom, left, right = tile.window
         window = tf.constant(image[None, top:bottom, left:right], tf.float32)
-        return window, crops(tile, self.shape, self.layers), self._tv_crop(tile), self.P[k]
+        return (
+            window, crops(tile, self.shape, self.layers), self._tv_crop(tile), self.P[k],
+            self._tile_guides(k),
+        )  # fmt: skip
 
     @staticmethod
     def _add(gradient: np.ndarray, tile: Tile, g: tf.Tensor) -> None:

@@ -380,6 +380,24 @@ MODE_OPTIONS = (
            path=True, repeated=False),
 )  # fmt: skip
 
+# Video (Ruder, Dosovitskiy & Brox 2016): going_further/video.py, style_transfer/video.py.
+DEFAULT_TEMPORAL_WEIGHT = 1e7  # flicker 0.22-0.24 of independent frames: benchmarks/README.md
+VIDEO_OPTIONS = (
+    Option("video", ("--video",), "style a video clip (imageio-ffmpeg: MP4, MOV, MKV, WebM, "
+           "AVI) frame by frame with --style; -o is an .mp4, which keeps the frame rate and "
+           "the audio. Each frame starts from the previous styled frame warped by the optical "
+           "flow (OpenCV's DIS) and is saved at once in OUTPUT.frames/; --iterations is per "
+           "frame", metavar="CLIP", path=True),
+    _number_option("temporal_weight", "--temporal-weight", "the temporal weight", "1e7",
+                   DEFAULT_TEMPORAL_WEIGHT, zero_allowed=True, help="with --video: the weight "
+                   "of the temporal loss (1/D) sum c (x - warped)^2 in 0..255 units, c = 0 where "
+                   "the flow is not consistent; 0 styles each frame on its own. Like the "
+                   "content loss, scale it with the number of pixels"),
+    Option("first_frame_iterations", ("--first-frame-iterations",), "with --video: iterations "
+           "of the first frame, which starts from nothing styled (default: twice "
+           "--iterations)", parse=_whole_number("a count", 600), metavar="N"),
+)  # fmt: skip
+
 CLUSTER_OPTIONS = (
     Option("workers", ("--workers",), "with --batch or --sweep: paint N pictures at a time on "
            "a Ray cluster that the command starts on this machine (127.0.0.1 only) and stops "
@@ -392,7 +410,9 @@ CLUSTER_OPTIONS = (
            metavar="ADDRESS", repeated=False),
 )  # fmt: skip
 
-OPTIONS = STYLE_OPTIONS + RUN_OPTIONS + OUTPUT_OPTIONS + MODE_OPTIONS + CLUSTER_OPTIONS
+OPTIONS = (
+    STYLE_OPTIONS + RUN_OPTIONS + OUTPUT_OPTIONS + MODE_OPTIONS + VIDEO_OPTIONS + CLUSTER_OPTIONS
+)
 BY_NAME = {option.name: option for option in OPTIONS}
 BY_SWEEP_NAME = {option.sweep[0]: option for option in OPTIONS if option.sweep}
 

@@ -26,6 +26,8 @@ from style_transfer import (
     preflight,
     repeat,
     sweep,
+    video,
+    video_files,
 )
 from style_transfer.arguments import INHERITED
 from style_transfer.errors import (
@@ -50,6 +52,7 @@ BAD_INPUT_ERRORS = (
     memory.InsufficientMemoryError,
     SettingsError,
     LayerError,
+    video_files.VideoError,
 )
 
 
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(request: Request, checkpoint: checkpoints.Checkpoint | None = None) -> int:
     """Run what the request asks for (one run, a batch or a sweep); return the exit code."""
+    if request.video:
+        return video.run_video(request)
     if request.batch:
         return batch.run_batch(request)
     if request.sweep:

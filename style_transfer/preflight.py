@@ -382,22 +382,7 @@ def prepare(request: Request, content_path=None, done: int = 0, headers=None):
     planned = request.counts
     left = planned[-1] - max(0, done - sum(planned[:-1]))  # in the last scale, whose peak it is
     estimate = check_memory(request, images.content, images.style, layers, left)
-    if images.masks is not None:
-        _check_masks_whole(request, images)
     return images, estimate
-
-
-def _check_masks_whole(request: Request, images: Images) -> None:
-    """Refuse a run with masks that some scale would evaluate in tiles."""
-    largest = _largest_shape(images.style)
-    for size, (height, width), iterations in zip(
-        request.sizes, request.shapes(*images.content.shape[:2]), request.counts
-    ):
-        factor = size / max(images.content.shape[:2])  # the styles follow the content's area
-        style_shape = (round(largest[0] * factor), round(largest[1] * factor))
-        settings = request.settings().replace(iterations=iterations)
-        if tile_geometry.plan_tiles(height, width, settings, style_shape) is not None:
-            raise SettingsError(tile_geometry.masks_refused(height, width))
 
 
 def describe(images: Images, request: Request) -> str:

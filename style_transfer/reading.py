@@ -31,14 +31,16 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Request, checkpoints
     if args.repeat is not None:
         args = _merge_manifest(parser, argv, args)
     if args.output is None:
-        if not (args.content or args.style or args.styles or args.batch or args.resume):
+        if not (
+            args.content or args.style or args.styles or args.batch or args.resume or args.video
+        ):
             parser.error(
                 "give the CONTENT and STYLE images and -o OUTPUT, e.g. "
                 "python -m style_transfer photo.jpg painting.jpg -o out.jpg"
             )
         parser.error("the following arguments are required: -o/--output")
     checkpoint = None
-    if args.resume:
+    if args.resume and not args.video:  # a video resumes from its frames (style_transfer/video.py)
         directory = args.checkpoint_dir or checkpoints.default_directory(args.output)
         checkpoint = checkpoints.load_checkpoint(directory)
         saved = repeat.as_run(checkpoint.parameters)

@@ -79,6 +79,9 @@ class Request:
     batch: list[str] | None
     sweep: list[str] | None
     repeat: str | None
+    video: str | None
+    temporal_weight: float
+    first_frame_iterations: int | None
     workers: int | None  # Ray workers (style_transfer.cluster); None with no Ray option
     ray_address: str | None
 
@@ -90,8 +93,10 @@ class Request:
                 f"give the style image as STYLE ({args.style}) or with --style, not both"
             )
         values = {option.name: getattr(args, option.name) for option in OPTIONS}
-        del values["style"]
-        values["styles"] = list(args.styles or ([args.style] if args.style else []))
+        style = values.pop("style")
+        if args.video and args.content and not (style or args.styles):
+            style, values["content"] = args.content, None  # --video CLIP STYLE
+        values["styles"] = list(args.styles or ([style] if style else []))
         values.update(_schedule(values))
         values["precision"] = precisions.resolve(args.precision)  # --stats records what ran
         request = cls(**values)
@@ -118,7 +123,9 @@ class Request:
                 raise UsageError(f"--sweep: {error}") from None
 
     def _check_images(self) -> None:
-        if self.batch:
+        if self.video:
+            self._check_video()
+        elif self.batch:
             if self.content:
                 raise UsageError(
                     "with --batch, the content images follow --batch and the style images "
@@ -131,6 +138,27 @@ class Request:
                 "give the CONTENT and STYLE images (or --resume a checkpointed run)"
                 + self._taken_by_a_list()
             )
+
+    def _check_video(self) -> None:
+        """Refuse what does not go with --video: a photo too, other modes, per-run outputs."""
+        if self.content:
+            raise UsageError(
+                f"with --video, the frames come from the clip; drop the image {self.content} "
+                "(give the painting with --style)"
+            )
+        if not self.styles:
+            raise GrammarError("with --video, give the style image(s) with --style")
+        given = {
+            "--batch": self.batch, "--sweep": self.sweep, "--repeat": self.repeat,
+            "--scales": self.scales, "--gif": self.gif, "--stats": self.stats,
+            "--checkpoint-every": self.checkpoint_every, "--tile": self.tile,
+            "--checkpoint-minutes": self.checkpoint_minutes,
+            "--style-masks": self.style_masks,
+            "--preserve-colors": self.preserve_colors != NO_COLOR_PRESERVATION,
+        }  # fmt: skip
+        for flag, value in given.items():
+            if value:
+                raise UsageError(f"{flag} does not go with --video; drop it")
 
     def _taken_by_a_list(self) -> str:
         """Say which option took the image paths after it, when CONTENT or STYLE is missing."""
@@ -184,6 +212,14 @@ class Request:
 
     def _check_modes(self) -> None:
         """Refuse modes and options that do not go together."""
+        if (self.workers or self.ray_address) and not (self.batch or self.sweep):
+            flag = "--workers" if self.workers else "--ray-address"
+            raise UsageError(
+                f"{flag} spreads the pictures of a --batch or a --sweep over Ray workers; "
+                "a single picture or a video runs in this process, so drop it"
+            )
+        if self.video:
+            return  # _check_video
         modes = [flag for flag in ("--batch", "--sweep", "--resume") if getattr(self, flag[2:])]
         if len(modes) > 1:
             raise UsageError(f"{modes[0]} and {modes[1]} cannot be combined; run them separately")
@@ -193,12 +229,6 @@ class Request:
                     raise UsageError(
                         f"{flag} follows a single run; drop it from the {modes[0]} run"
                     )
-        if (self.workers or self.ray_address) and not (self.batch or self.sweep):
-            flag = "--workers" if self.workers else "--ray-address"
-            raise UsageError(
-                f"{flag} spreads the pictures of a --batch or a --sweep over Ray workers; "
-                "a single picture runs in this process, so drop it"
-            )
         if self.checkpointed and self.preserve_colors == "luminance":
             raise UsageError(
                 "checkpoints and --resume cannot be used with --preserve-colors "
@@ -274,7 +304,7 @@ def _schedule(values: dict) -> dict:
     if isinstance(iterations, list) and len(iterations) == 1 and not scales:
         iterations = iterations[0]
     minutes = values["checkpoint_minutes"]
-    single = not (values["batch"] or values["sweep"])
+    single = not (values["batch"] or values["sweep"] or values["video"])
     if minutes is None and single and size > LARGE_SIZE:
         if values["preserve_colors"] != "luminance":  # that run cannot be checkpointed
             minutes = CHECKPOINT_MINUTES

@@ -117,3 +117,22 @@ def test_masks_are_recorded_repeated_byte_for_byte_and_held_to_on_resume(
     assert code == EXIT_BAD_INPUT and f"{masks[0]} has changed since the run" in one_error_line(
         error
     )
+
+
+def test_masks_run_in_tiles_with_the_whole_runs_picture(two_styles, write_image, capsys, tmp_path):
+    from PIL import Image
+
+    left, right = halves()
+    masks = [write_image(left, "left.png"), write_image(right, "right.png")]
+    run = [*two_styles, "--style-masks", *masks, "--size", WIDTH, "--iterations", 3]
+    run += ["--seed", 5, "--precision", "float32"]
+    pictures = {}
+    for name, extra in (("whole", []), ("tiled", ["--tile", 16])):
+        output = tmp_path / f"{name}.png"
+        code, out, error = run_cli(capsys, *run, *extra, "-o", output)
+        assert code == 0, error
+        assert ("tiles of 16 px" in out + error) == bool(extra)
+        with Image.open(output) as image:
+            pictures[name] = np.asarray(image, np.float32)
+    assert pictures["tiled"].shape == pictures["whole"].shape
+    assert np.abs(pictures["tiled"] - pictures["whole"]).max() <= 2.0  # levels of 255
