@@ -105,7 +105,8 @@ def connected(request: Request) -> Iterator[Plan]:
         else:
             cpus = len(os.sched_getaffinity(0))
             plan = local_plan(request.workers, cpus)
-            ray.init(num_cpus=max(cpus, plan.workers * plan.cpus), **options)
+            # "local": a new cluster of its own, even where $RAY_ADDRESS names another
+            ray.init("local", num_cpus=max(cpus, plan.workers * plan.cpus), **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
         if request.ray_address:
             what = f"join the Ray cluster at {request.ray_address}"
