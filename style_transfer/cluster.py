@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from style_transfer.request import Request
 
 PROJECT = Path(__file__).resolve().parent.parent  # on each worker's PYTHONPATH
+REACH_SECONDS = 10.0  # how long --ray-address's head may take to answer
 TASK_RETRIES = 3  # a picture whose worker dies is painted again elsewhere, up to this often
 IN_FLIGHT = 2  # pictures handed to each worker at a time: the next waits when one ends
 WAIT_SECONDS = 0.5  # how often the bar is brought up to date
@@ -101,6 +103,7 @@ def connected(request: Request) -> Iterator[Plan]:
     }
     try:
         if request.ray_address:
+            _check_reachable(request.ray_address)
             ray.init(address=request.ray_address, **options)
         else:
             cpus = len(os.sched_getaffinity(0))
@@ -123,6 +126,18 @@ def connected(request: Request) -> Iterator[Plan]:
         yield plan
     finally:
         ray.shutdown()  # a local cluster stops; a joined one is left as it was
+
+
+def _check_reachable(address: str) -> None:
+    """Raise ConnectionError when HOST:PORT does not answer within REACH_SECONDS: Ray itself
+    would try for minutes ("auto" and other forms are left to Ray)."""
+    host, _, port = address.rpartition(":")
+    if not (host and port.isdigit()):
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_SECONDS).close()
+    except OSError as error:
+        raise ConnectionError(f"{host} does not answer on port {port}: {error}") from None
 
 
 def _node_cpus(ray) -> list[float]:

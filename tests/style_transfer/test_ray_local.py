@@ -3,11 +3,12 @@ earlier pictures a batch skips, and a sweep on the local cluster the command sta
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, pixels
+from conftest import REPO_ROOT, one_error_line, pixels, run_cli
 from PIL import Image
 
 from style_transfer import batch, cluster
@@ -115,3 +116,19 @@ def test_sweep_on_workers_makes_the_sheet_of_one_process_and_stops_its_cluster(
     assert "on 2 Ray worker(s)" in done.stdout
     assert (pixels(sheets["ray"]) == pixels(sheets["one"])).all()
     assert ray_processes() <= before  # the command stopped the cluster it started
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_at_once(small_files, tmp_path, capsys):
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, error = run_cli(
+        capsys, small_files["content"], small_files["style"], "-o", tmp_path / "sheet.png",
+        "--sweep", "size=32", "--ray-address", f"127.0.0.1:{port}",
+    )  # fmt: skip
+    assert code == 2
+    assert one_error_line(error).startswith(
+        f"error: cannot join the Ray cluster at 127.0.0.1:{port}"
+    )
+    assert not (tmp_path / "sheet.png").exists()
