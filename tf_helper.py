@@ -6,6 +6,9 @@ network tensorflow_vgg's, and the optimisation that minimises this loss tf_run.p
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -95,6 +98,12 @@ def weighted_terms(loss: Loss, content, style, tv, E: Sequence) -> dict:
 
 # --- The loss with its targets ---------------------------------------------------------------
 
+# A batch paints many photos in one painting, and a Ray worker keeps its process from one picture
+# to the next: the painting's Gram matrices A are computed once per size and setting, and kept
+# per network (their key holds the layers' M_l, and so the layers in use).
+KEPT_TARGETS_PER_NETWORK = 8  # each holds about 2.5 MB at the default layers
+_KEPT_TARGETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 class StyleTransferLoss(TracedLoss):
     """The loss of the whole picture, its targets P and A computed once (paper, section 2).
@@ -126,8 +135,25 @@ class StyleTransferLoss(TracedLoss):
             name: int(np.prod(content_features[name].shape[1:3])) for name in self.style_layers
         }
         self.N_l = {name: int(content_features[name].shape[-1]) for name in self.style_layers}
-        self.A = self._blended_style_targets(style_list, self.settings.style_blend)
+        self.A = self._style_targets_once(style_list)
         self.precision = precision
+
+    def _style_targets_once(self, style_list) -> dict[str, tf.Tensor]:
+        """Return A, computed once per painting, size and setting in the process (_KEPT_TARGETS)."""
+        blend = blend_shares(len(style_list), self.settings.style_blend)
+        digests = tuple(
+            (hashlib.sha256(np.ascontiguousarray(s).tobytes()).hexdigest(), s.shape, str(s.dtype))
+            for s in style_list
+        )
+        key = (digests, tuple(blend), self.settings.border, tuple(self.M_l.items()))
+        kept = _KEPT_TARGETS.setdefault(self._net, OrderedDict())
+        A = kept.pop(key, None)
+        if A is None:
+            A = self._blended_style_targets(style_list, self.settings.style_blend)
+        kept[key] = A  # the most recently used last
+        while len(kept) > KEPT_TARGETS_PER_NETWORK:
+            kept.popitem(last=False)
+        return A
 
     def _blended_style_targets(self, style_list, blend) -> dict[str, tf.Tensor]:
         blend = blend_shares(len(style_list), blend)

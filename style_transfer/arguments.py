@@ -397,7 +397,21 @@ VIDEO_OPTIONS = (
            "--iterations)", parse=_whole_number("a count", 600), metavar="N"),
 )  # fmt: skip
 
-OPTIONS = STYLE_OPTIONS + RUN_OPTIONS + OUTPUT_OPTIONS + MODE_OPTIONS + VIDEO_OPTIONS
+CLUSTER_OPTIONS = (
+    Option("workers", ("--workers",), "with --batch or --sweep: paint N pictures at a time on "
+           "a Ray cluster that the command starts on this machine (127.0.0.1 only) and stops "
+           "when done, the machine's CPUs shared among them; with --ray-address, N workers "
+           "across that cluster (default: one per node)", parse=_whole_number("a count", 2),
+           metavar="N", repeated=False),
+    Option("ray_address", ("--ray-address",), "with --batch or --sweep: join the Ray cluster "
+           "at this address (HOST:PORT of `ray start --head`, or auto) instead of starting one; "
+           "every node needs this project and its weights at the same path",
+           metavar="ADDRESS", repeated=False),
+)  # fmt: skip
+
+OPTIONS = (
+    STYLE_OPTIONS + RUN_OPTIONS + OUTPUT_OPTIONS + MODE_OPTIONS + VIDEO_OPTIONS + CLUSTER_OPTIONS
+)
 BY_NAME = {option.name: option for option in OPTIONS}
 BY_SWEEP_NAME = {option.sweep[0]: option for option in OPTIONS if option.sweep}
 

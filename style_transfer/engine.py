@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from style_transfer.request import Request
 
 
-def start(seed: int):
+def start(seed: int, threads: int | None = None):
     """Start TensorFlow quietly, deterministic and seeded (a seed repeats a run).
 
+    `threads` caps TensorFlow's thread pools (a Ray worker's CPUs); it must come before
+    TensorFlow's first operation in the process, and a later start keeps the first's pools.
     Returns tensorflow_vgg's `network`, which builds the network once per weights file.
     """
     with quiet_start():
@@ -25,6 +27,12 @@ def start(seed: int):
 
         from tensorflow_vgg.vgg16_avg_pool import network
 
+    if threads is not None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already runs: its pools are set for the process
+            pass
     tf.config.experimental.enable_op_determinism()
     tf.random.set_seed(seed)
     return network

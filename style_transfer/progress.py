@@ -153,9 +153,20 @@ class Progress:
         return f", about {_duration(seconds)} left"
 
     def update(self, iteration: int, loss: float) -> None:
-        left = self.time_left(iteration)
         if self.bar is not None:
             self.bar.update(1)
+        self.update_text(iteration, loss)
+
+    def advance_to(self, iteration: int, loss: float) -> None:
+        """Move the bar to `iteration` of the whole job (workers elsewhere report in bursts)."""
+        if self.bar is not None:
+            self.bar.update(max(0, iteration - self.bar.n))
+        self.update_text(iteration, loss)
+
+    def update_text(self, iteration: int, loss: float) -> None:
+        """Show the loss and the time left after `iteration` iterations."""
+        left = self.time_left(iteration)
+        if self.bar is not None:
             self.bar.set_postfix_str(f"loss {loss:.4g}{left}")
         else:
             print(f"iteration {iteration}/{self.total}: loss {loss:.4g}{left}", flush=True)
@@ -311,17 +322,25 @@ def run_each(jobs: Sequence, total: int, paint_one: Callable) -> tuple[list[dict
         for job in jobs:
             entry = paint_one(job, progress)
             entries.append(entry)
-            if entry.get("stopped_because") == "interrupted":
-                code = EXIT_INTERRUPTED
+            code = max(code, entry_code(entry))
+            if code == EXIT_INTERRUPTED:
                 break
-            failed = entry.get("failed") or entry.get("diverged")
-            if "error" in entry or failed or not entry.get("saved", True):
-                code = EXIT_NOT_FINITE
     except KeyboardInterrupt:  # between two runs, or while one was being set up
         code = EXIT_INTERRUPTED
     finally:
         progress.close()
     return entries, code, time.perf_counter() - started
+
+
+def entry_code(entry: dict) -> int:
+    """Return what one run of a batch or sweep makes of the exit code: 130 if it was
+    interrupted; 1 if it did not finish, diverged or its output was not saved where asked."""
+    if entry.get("stopped_because") == "interrupted":
+        return EXIT_INTERRUPTED
+    failed = entry.get("failed") or entry.get("diverged")
+    if "error" in entry or failed or not entry.get("saved", True):
+        return EXIT_NOT_FINITE
+    return EXIT_FINISHED
 
 
 def run_entry(result, seconds: float, **what) -> dict:

@@ -82,6 +82,8 @@ class Request:
     video: str | None
     temporal_weight: float
     first_frame_iterations: int | None
+    workers: int | None  # Ray workers (style_transfer.cluster); None with no Ray option
+    ray_address: str | None
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> Request:
@@ -210,6 +212,12 @@ class Request:
 
     def _check_modes(self) -> None:
         """Refuse modes and options that do not go together."""
+        if (self.workers or self.ray_address) and not (self.batch or self.sweep):
+            flag = "--workers" if self.workers else "--ray-address"
+            raise UsageError(
+                f"{flag} spreads the pictures of a --batch or a --sweep over Ray workers; "
+                "a single picture or a video runs in this process, so drop it"
+            )
         if self.video:
             return  # _check_video
         modes = [flag for flag in ("--batch", "--sweep", "--resume") if getattr(self, flag[2:])]

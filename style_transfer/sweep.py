@@ -1,7 +1,8 @@
 """--sweep: every combination of `name=v1,v2 name=v3,v4` painted, on one labelled contact sheet.
 
 Each value is read as its own flag reads it; every combination's images are checked before
-the first run starts.
+the first run starts. With --workers or --ray-address the combinations are painted on a Ray
+cluster (style_transfer.cluster).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import sheets
 from optimisation import memory
-from style_transfer import engine, outcome, outputs, preflight, repeat
+from style_transfer import cluster, engine, outcome, outputs, preflight, repeat
 from style_transfer.arguments import BY_SWEEP_NAME, parse_sweep
 from style_transfer.errors import EXIT_NOT_FINITE, UsageError
 from style_transfer.progress import Recorder, run_each, run_entry
@@ -89,32 +90,48 @@ def run_sweep(request: Request) -> int:
     runs = sweep_runs(request)
     preflight.check_paths(request)
     headers = preflight.read_headers([path for _, path in request.inputs()])
-    engine.start(request.seed)
     repeat.note_repeat(request.repeat)
     prepared = [prepare_combination(c, r, headers) for c, r in runs]
     offsets = list(itertools.accumulate([0] + [sum(r.counts) for _, r in runs]))
-    tiles = []
+    tiles = {}  # index of the combination: its picture (a cluster finishes them in any order)
 
-    def paint_one(job, progress) -> dict:
-        (combination, run_request), (images, _), offset = job
-        recorder = Recorder(run_request, progress, images.content, offset=offset)
-        result = engine.paint(run_request, images, recorder)
-        tiles.append(result.image)
+    def finish(job, result, seconds: float, progress) -> dict:
+        index, ((combination, run_request), _) = job
+        tiles[index] = result.image
         text = label(combination)
         progress.write(f"{text}: {result.stopped_because}, loss {result.terms['total']:.4g}")
-        entry = run_entry(result, recorder.seconds(), combination=combination, label=text)
+        entry = run_entry(result, seconds, combination=combination, label=text)
         if entry["diverged"]:
             fix = outcome.what_to_try(run_request)
             progress.write(f"error: {text}: {entry['diverged']}; {fix}", error=True)
         return entry
 
-    jobs = list(zip(runs, prepared, offsets))
-    entries, code, seconds = run_each(jobs, offsets[-1], paint_one)
+    jobs = list(enumerate(zip(runs, prepared)))
+    if cluster.wanted(request):
+
+        def prepare(job) -> tuple:
+            _, ((_, run_request), (images, _)) = job
+            return run_request, images
+
+        per_run = [sum(run_request.counts) for _, run_request in runs]
+        entries, code, seconds = cluster.paint_all(request, jobs, per_run, prepare, finish)
+    else:
+        engine.start(request.seed)
+
+        def paint_one(job, progress) -> dict:
+            index, ((_, run_request), (images, _)) = job
+            recorder = Recorder(run_request, progress, images.content, offset=offsets[index])
+            result = engine.paint(run_request, images, recorder)
+            return finish(job, result, recorder.seconds(), progress)
+
+        entries, code, seconds = run_each(jobs, offsets[-1], paint_one)
+    labels = [label(runs[index][0]) for index in sorted(tiles)]
+    tiles = [tiles[index] for index in sorted(tiles)]
     if tiles:
         sheet = sheets.image_grid(
             tiles,
             sweep_columns(request.sweep),
-            [entry["label"] for entry in entries],
+            labels,
             min_height=SHEET_MIN_TILE_HEIGHT,
             labels_above=True,  # a sweep's labels are long: on the tiles they hid a third
         )

@@ -356,12 +356,38 @@ def test_losses_on_two_networks_each_give_their_own_networks_terms(net, referenc
 def test_a_loss_let_go_leaves_none_of_its_targets_in_the_shared_traces(net, images, monkeypatch):
     content, style, x = images
     monkeypatch.setattr(loss_interface, "_TRACES", OrderedDict())  # this loss makes the traces
+    monkeypatch.setattr(tf_helper, "KEPT_TARGETS_PER_NETWORK", 0)  # nor are its A kept
     loss = tf_helper.StyleTransferLoss(net, content, style)
     loss.terms(x), loss.terms_and_gradient(x)
     targets = [weakref.ref(tensor) for tensor in [*loss.P.values(), *loss.A.values()]]
     del loss
     gc.collect()
     assert [target() for target in targets] == [None] * len(targets)
+
+
+def test_a_paintings_targets_are_computed_once_per_size_and_setting(net, images, monkeypatch):
+    content, style, _ = images
+    monkeypatch.setattr(tf_helper, "_KEPT_TARGETS", weakref.WeakKeyDictionary())
+    computed = []
+    compute = tf_helper.StyleTransferLoss._blended_style_targets
+
+    def counted(loss, *arguments):
+        computed.append(loss)
+        return compute(loss, *arguments)
+
+    monkeypatch.setattr(tf_helper.StyleTransferLoss, "_blended_style_targets", counted)
+    tf_helper.StyleTransferLoss(net, content, style)
+    second = tf_helper.StyleTransferLoss(net, content[::-1].copy(), style)  # another photo
+    assert len(computed) == 1
+    tf_helper.StyleTransferLoss(net, content, style, Settings(border="zero"))
+    tf_helper.StyleTransferLoss(net, content, style[:, ::-1].copy())  # another painting
+    tf_helper.StyleTransferLoss(net, content[:16], style)  # another size
+    assert len(computed) == 4
+    monkeypatch.setattr(tf_helper, "_KEPT_TARGETS", weakref.WeakKeyDictionary())  # none kept
+    fresh = tf_helper.StyleTransferLoss(net, content[::-1].copy(), style)
+    assert len(computed) == 5
+    for name, expected in fresh.A.items():
+        np.testing.assert_array_equal(second.A[name].numpy(), expected.numpy())
 
 
 # --- bfloat16 evaluations -------------------------------------------------------------------

@@ -57,7 +57,8 @@ def test_batch_with_an_unreadable_file_still_writes_the_other_outputs(
     errors = error.strip().splitlines()
     assert len(errors) == 1 and str(photos / "broken.png") in errors[0]
     assert "the batch goes on" in errors[0]
-    assert sorted(path.name for path in out.iterdir()) == ["one_style.jpg", "two_style.jpg"]
+    written = sorted(path.name for path in out.iterdir() if path.name != batch.RECORD)
+    assert written == ["one_style.jpg", "two_style.jpg"]
     for name in ("one_style.jpg", "two_style.jpg"):
         assert pixels(out / name).shape == (HEIGHT, WIDTH, 3)
     assert "batch: 2 of 3 images done" in stdout

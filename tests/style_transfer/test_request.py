@@ -53,8 +53,8 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
     )
     assert set(arguments.NOT_REPEATED) == set(
         "repeat resume stats gif checkpoint_every checkpoint_minutes checkpoint_dir "
-        "overwrite".split()  # overwrite came after the lists: a repeat writes its own -o
-    )
+        "overwrite workers ray_address".split()  # overwrite came after the lists: a repeat
+    )  # writes its own -o; a repeat runs in one process, whatever cluster painted the run
     assert repeat.NOT_REPEATED is arguments.NOT_REPEATED
     renamed = {"content_weight": "alpha", "style_weight": "beta", "tv_weight": "gamma"}
     assert {k: v for k, v in arguments.SETTINGS.items() if k != v} == renamed
