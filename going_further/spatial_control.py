@@ -188,6 +188,10 @@ class MaskedStyleTransferLoss(HeldBeyondReach, tf_helper.StyleTransferLoss):
         self.masks = masks  # read by _blended_style_targets, which the base class calls
         super().__init__(net, content_image, style_images, settings, precision)
 
+    def _style_targets_once(self, style_list) -> dict[str, tf.Tensor]:
+        """Return A computed afresh: its regions are this loss's masks, which no other shares."""
+        return self._blended_style_targets(style_list, self.settings.style_blend)
+
     def _blended_style_targets(self, style_list, blend) -> dict[str, tf.Tensor]:
         """Return A (R, N_l, N_l) per style layer; set T_r^l and lambda_r of the picture."""
         border = self.settings.border

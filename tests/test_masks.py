@@ -192,3 +192,19 @@ def test_masks_refuse_a_wrong_count_and_an_empty_mask(net, small_photo, small_pa
         MaskedStyleTransferLoss(net, content, [style, style], masks)
     with pytest.raises(SettingsError, match="zero everywhere"):
         StyleMasks((np.zeros((4, 4)),))
+
+
+def test_a_masked_loss_after_a_plain_one_of_the_same_painting_has_its_own_regions(
+    net, small_photo, small_painting
+):
+    content, style = small_photo(32, 40), small_painting(36, 36)
+    plain = tf_helper.StyleTransferLoss(net, content, style)  # its A is kept for the process
+    left = np.zeros((32, 40), np.float32)
+    left[:, :20] = 1.0
+    masked = MaskedStyleTransferLoss(net, content, style, StyleMasks((left,)))
+    for name in plain.style_layers:
+        assert tuple(plain.A[name].shape) == (plain.N_l[name],) * 2
+        assert tuple(masked.A[name].shape) == (1, *plain.A[name].shape)
+        # A_r is the painting's Gram matrix rescaled to the region's M_r positions
+        expected = plain.A[name].numpy() * masked.M_r[name][0] / plain.M_l[name]
+        np.testing.assert_allclose(masked.A[name][0].numpy(), expected, rtol=1e-5)
