@@ -29,6 +29,8 @@ SHOWN = (
     "batch:",
     "sweep:",
     "saved checkpoint",
+    "painting ",  # how many pictures go to how many Ray workers
+    "skipped ",  # a batch's pictures finished by an earlier run
 )
 BATCH_PHOTO = re.compile(r"\[\d+/\d+\] (.+)")  # what a batch writes before each photo's run
 

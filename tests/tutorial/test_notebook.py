@@ -55,6 +55,7 @@ EXPECTED_PICTURES = [
     "going_further_masks_face.jpg",
     "going_further_your_mask.jpg",
     "going_further_video.jpg",
+    "going_further_ray.jpg",
 ]
 
 
