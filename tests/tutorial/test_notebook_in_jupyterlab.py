@@ -156,6 +156,8 @@ def test_each_plotted_run_has_one_live_plot_that_changed_during_it(notebook, ran
         for index, cell in enumerate(ran["cells"])
         if cell["type"] == "code"
         and any(call in cell["source"] for call in ("live_run(", "LiveProgress(", "live_cli("))
+        # Ray's workers paint in processes of their own, which send the command no pictures
+        and "--workers" not in cell["source"]
     ]
     assert len(live) >= 13
     for index in live:  # the picture and the loss plot, redrawn while the run goes
