@@ -103,8 +103,8 @@ def style_clip(request: Request, progress=None) -> int:
     headers = preflight.read_headers(request.styles)
     layers, _, _ = preflight.check_layers(request)
     height, width = frame_shape(info.height, info.width, request.size)
-    clip = f"at --size {request.size} a frame of {request.video[0]}"
-    check_image_side(clip, height, width, layers)
+    frame = f"at --size {request.size} a frame of {request.video[0]}"
+    check_image_side(frame, height, width, layers)
     for path in request.styles:
         check_image_side(path, *headers[path], layers)
     done = _finished_frames(request, directory, info)
