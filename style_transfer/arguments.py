@@ -386,7 +386,8 @@ VIDEO_OPTIONS = (
            "AVI) frame by frame with --style; -o is an .mp4, which keeps the frame rate and "
            "the audio. Each frame starts from the previous styled frame warped by the optical "
            "flow (OpenCV's DIS) and is saved at once in OUTPUT.frames/; --iterations is per "
-           "frame", metavar="CLIP", path=True),
+           "frame. Several clips: -o is a directory that gets <clip>_<style>.mp4 for each",
+           nargs="+", metavar="CLIP", path=True),
     _number_option("temporal_weight", "--temporal-weight", "the temporal weight", "1e7",
                    DEFAULT_TEMPORAL_WEIGHT, zero_allowed=True, help="with --video: the weight "
                    "of the temporal loss (1/D) sum c (x - warped)^2 in 0..255 units, c = 0 where "
@@ -398,12 +399,14 @@ VIDEO_OPTIONS = (
 )  # fmt: skip
 
 CLUSTER_OPTIONS = (
-    Option("workers", ("--workers",), "with --batch or --sweep: paint N pictures at a time on "
+    Option("workers", ("--workers",), "with --batch, --sweep or --video: paint N pictures (or "
+           "clips, each on one worker, its frames in order) at a time on "
            "a Ray cluster that the command starts on this machine (127.0.0.1 only) and stops "
            "when done, the machine's CPUs shared among them; with --ray-address, N workers "
            "across that cluster (default: one per node)", parse=_whole_number("a count", 2),
            metavar="N", repeated=False),
-    Option("ray_address", ("--ray-address",), "with --batch or --sweep: join the Ray cluster "
+    Option("ray_address", ("--ray-address",), "with --batch, --sweep or --video: join the "
+           "Ray cluster "
            "at this address (HOST:PORT of `ray start --head`, or auto) instead of starting one; "
            "every node needs this project and its weights at the same path",
            metavar="ADDRESS", repeated=False),

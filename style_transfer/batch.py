@@ -34,10 +34,13 @@ RECORD = ".style_transfer_batch.json"
 PICTURE_ERRORS = (helper.ImageError, SettingsError, memory.InsufficientMemoryError)
 
 
-def batch_output_path(directory: str | os.PathLike, content: str, styles: Sequence[str]) -> Path:
-    """Return where the batch writes a content's result: `<content stem>_<style stem>.jpg`."""
+def batch_output_path(
+    directory: str | os.PathLike, content: str, styles: Sequence[str], suffix: str = ".jpg"
+) -> Path:
+    """Return where the batch writes a content's result: `<content stem>_<style stem>.jpg`
+    (or another `suffix`: several --video clips get .mp4)."""
     style_part = "+".join(Path(style).stem for style in styles)
-    return Path(directory) / f"{Path(content).stem}_{style_part}.jpg"
+    return Path(directory) / f"{Path(content).stem}_{style_part}{suffix}"
 
 
 def check_batch_outputs(

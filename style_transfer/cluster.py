@@ -167,7 +167,7 @@ class _Board:
         return reports
 
 
-class _BoardProgress:
+class BoardProgress:
     """What a Recorder in a worker takes for its progress bar: each line goes to the board."""
 
     def __init__(self, board, index: int):
@@ -182,15 +182,24 @@ class _BoardProgress:
     def write(self, text: str, error: bool = False) -> None:
         self.board.say.remote(self.index, text, error)
 
+    def close(self) -> None:  # the command's bar is closed by the command
+        pass
+
+
+def start_worker(seed: int):
+    """Start TensorFlow in a Ray worker, its threads the CPUs Ray gave the task; return
+    engine.start's `network`."""
+    import ray
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    return engine.start(seed, threads=max(1, int(cpus)))
+
 
 def paint_remote(request: Request, images, index: int, board) -> tuple[dict, float]:
     """Paint one picture in a Ray worker; return (its RunResult's fields, its seconds): a
     RunResult itself would import TensorFlow in the command's process to be read."""
-    import ray
-
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
-    engine.start(request.seed, threads=max(1, int(cpus)))
-    recorder = Recorder(request, _BoardProgress(board, index), images.content)
+    start_worker(request.seed)
+    recorder = Recorder(request, BoardProgress(board, index), images.content)
     result = engine.paint(request, images, recorder)
     return dataclasses.asdict(result), recorder.seconds()
 
@@ -202,36 +211,40 @@ def paint_all(
     prepare: Callable,
     finish: Callable,
     fail: Callable | None = None,
+    task: Callable = paint_remote,
+    noun: str = "pictures",
 ) -> tuple[list[dict], int, float]:
     """Paint the jobs on a Ray cluster under one bar, as progress.run_each does in one process.
 
     prepare(job) gives (request, images) for the worker; finish(job, result, seconds, progress)
     saves what came back and returns the job's manifest entry; fail(job, error, progress) returns
-    the entry of a job that could not be painted (default: the error ends the job). Returns
-    (entries in the jobs' order, exit code, seconds).
+    the entry of a job that could not be painted (default: the error ends the job). `task`
+    (request, images, index, board) runs a job in a worker and returns (fields, seconds), as
+    paint_remote does; `noun` names the jobs. Returns (entries in the jobs' order, exit code,
+    seconds).
     """
     with connected(request) as plan:
         print(
-            f"painting {len(jobs)} pictures on {plan.workers} Ray worker(s) of {plan.cpus} "
+            f"painting {len(jobs)} {noun} on {plan.workers} Ray worker(s) of {plan.cpus} "
             f"CPU(s) each{f' at {request.ray_address}' if request.ray_address else ''}",
             flush=True,
         )
-        painter = _Painter(plan, jobs, iterations, prepare, finish, fail)
+        painter = _Painter(plan, jobs, iterations, prepare, finish, fail, task, noun)
         return painter.run()
 
 
 class _Painter:
     """The command's side of paint_all: hands out jobs, follows them, saves what comes back."""
 
-    def __init__(self, plan: Plan, jobs, iterations, prepare, finish, fail):
+    def __init__(self, plan: Plan, jobs, iterations, prepare, finish, fail, task, noun):
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         self.ray, self.plan, self.jobs, self.iterations = ray, plan, list(jobs), list(iterations)
-        self.prepare, self.finish, self.fail = prepare, finish, fail
+        self.prepare, self.finish, self.fail, self.noun = prepare, finish, fail, noun
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.board = ray.remote(_Board).options(num_cpus=0, scheduling_strategy=here).remote()
-        self.paint = ray.remote(paint_remote).options(
+        self.paint = ray.remote(task).options(
             num_cpus=plan.cpus, max_retries=TASK_RETRIES, retry_exceptions=False
         )
         self.progress = Progress(sum(self.iterations))
@@ -265,7 +278,7 @@ class _Painter:
         except ClusterLost as lost:
             finished = sum("error" not in entry for entry in self.entries.values())
             self.progress.write(
-                f"error: {lost}; {finished} of {len(self.jobs)} pictures are done and saved, "
+                f"error: {lost}; {finished} of {len(self.jobs)} {self.noun} are done and saved, "
                 "the rest not: run the same command again when the cluster is back",
                 error=True,
             )
@@ -334,7 +347,7 @@ class _Painter:
         entry = self.finish(self.jobs[index], result, seconds, self.progress)
         self.entries[index] = entry
         self.code = max(self.code, entry_code(entry))
-        self._advance(index, result.terms["total"])
+        self._advance(index, getattr(result, "terms", {}).get("total", float("nan")))
 
     def _failed(self, index: int, error: Exception) -> None:
         """Note a job that has no picture; without `fail`, the error ends the job."""

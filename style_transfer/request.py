@@ -79,7 +79,7 @@ class Request:
     batch: list[str] | None
     sweep: list[str] | None
     repeat: str | None
-    video: str | None
+    video: list[str] | None
     temporal_weight: float
     first_frame_iterations: int | None
     workers: int | None  # Ray workers (style_transfer.cluster); None with no Ray option
@@ -96,6 +96,8 @@ class Request:
         style = values.pop("style")
         if args.video and args.content and not (style or args.styles):
             style, values["content"] = args.content, None  # --video CLIP STYLE
+        elif args.video and len(args.video) > 1 and not (style or args.styles):
+            *values["video"], style = args.video  # --video CLIP STYLE took both
         values["styles"] = list(args.styles or ([style] if style else []))
         values.update(_schedule(values))
         values["precision"] = precisions.resolve(args.precision)  # --stats records what ran
@@ -212,11 +214,11 @@ class Request:
 
     def _check_modes(self) -> None:
         """Refuse modes and options that do not go together."""
-        if (self.workers or self.ray_address) and not (self.batch or self.sweep):
+        if (self.workers or self.ray_address) and not (self.batch or self.sweep or self.video):
             flag = "--workers" if self.workers else "--ray-address"
             raise UsageError(
-                f"{flag} spreads the pictures of a --batch or a --sweep over Ray workers; "
-                "a single picture or a video runs in this process, so drop it"
+                f"{flag} spreads the pictures of a --batch or a --sweep (or the clips of "
+                "--video) over Ray workers; a single picture runs in this process, so drop it"
             )
         if self.video:
             return  # _check_video

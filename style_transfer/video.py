@@ -1,11 +1,15 @@
 """--video: a clip styled frame by frame with temporal consistency (going_further/video.py),
 each finished frame saved at once in OUTPUT.frames/, so --resume goes on from the next one.
+Several clips run one after another, or with --workers/--ray-address one Ray task each
+(style_transfer/cluster.py), a clip's frames in order on its worker.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +19,7 @@ import helper
 import machine
 from loss_settings import check_image_side
 from optimisation import precisions
-from style_transfer import engine, outputs, preflight, video_files
+from style_transfer import batch, cluster, engine, outputs, preflight, video_files
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, UsageError
 from style_transfer.progress import Progress, Recorder
 
@@ -52,13 +56,55 @@ def frame_shape(height: int, width: int, size: int) -> tuple[int, int]:
 
 
 def run_video(request: Request) -> int:
-    """Style every frame of --video and write the styled clip to -o; return the exit code."""
-    info = video_files.probe(request.video)
+    """Style every clip of --video and write each styled clip; return the exit code."""
+    if len(request.video) == 1 and not cluster.wanted(request):
+        return style_clip(request)
+    clips = clip_requests(request)
+    if cluster.wanted(request):
+        return _style_on_cluster(request, clips)
+    code = EXIT_FINISHED
+    for clip in clips:
+        code = max(code, style_clip(clip))
+        if code == EXIT_INTERRUPTED:
+            break
+    return code
+
+
+def clip_requests(request: Request) -> list[Request]:
+    """Return the request of each clip of --video, its outputs checked: -o itself for one clip,
+    OUTPUT/<clip>_<style>.mp4 for several. Raises UsageError with the fix."""
+    if len(request.video) == 1:
+        paths = [Path(request.output)]
+    else:
+        directory = Path(request.output)
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"-o {directory}: with several clips, -o is a directory")
+        paths = [
+            batch.batch_output_path(directory, clip, request.styles, VIDEO_SUFFIXES[0])
+            for clip in request.video
+        ]
+        if len(set(paths)) < len(paths):
+            raise UsageError("two clips of --video have one name; rename one of them")
+        directory.mkdir(parents=True, exist_ok=True)
+    clips = [
+        dataclasses.replace(request, video=[clip], output=str(path), workers=None, ray_address=None)
+        for clip, path in zip(request.video, paths)
+    ]
+    for clip in clips:
+        _check_outputs(clip)
+    return clips
+
+
+def style_clip(request: Request, progress=None) -> int:
+    """Style every frame of the one clip of --video and write the styled clip to -o; return the
+    exit code. `progress` (default: a bar here) is told the iterations and lines."""
+    info = video_files.probe(request.video[0])
     directory = _check_outputs(request)
     headers = preflight.read_headers(request.styles)
     layers, _, _ = preflight.check_layers(request)
     height, width = frame_shape(info.height, info.width, request.size)
-    check_image_side(f"at --size {request.size} a frame of {request.video}", height, width, layers)
+    frame = f"at --size {request.size} a frame of {request.video[0]}"
+    check_image_side(frame, height, width, layers)
     for path in request.styles:
         check_image_side(path, *headers[path], layers)
     done = _finished_frames(request, directory, info)
@@ -77,15 +123,18 @@ def run_video(request: Request) -> int:
     kinds = [
         k for n in counts for k, c in precisions.phases(request.precision, n) for _ in range(c)
     ]
-    print(
+    header = (
         f"{info.path.name}: {info.frames} frames at {float(info.fps):.4g} fps, styled at "
         f"{width}x{height} px, {counts[0]} iterations for the first frame and "
         f"{request.iterations} for each other, temporal weight {request.temporal_weight:g}, "
         f"precision {request.precision}; frames go to {directory}"
-        + (f"; resuming at frame {done + 1}" if done else ""),
-        flush=True,
+        + (f"; resuming at frame {done + 1}" if done else "")
     )
-    progress = Progress(sum(counts), sum(counts[:done]), None, kinds)
+    if progress is None:
+        print(header, flush=True)
+        progress = Progress(sum(counts), sum(counts[:done]), None, kinds)
+    else:
+        progress.write(header)
     try:
         shape = (height, width)
         code = _style_frames(request, info, stylizer, shape, directory, done, counts, progress)
@@ -155,7 +204,7 @@ def _check_outputs(request: Request) -> Path:
     output = Path(request.output)
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"-o {output}: with --video, -o is an .mp4 file")
-    for path in [request.video, *request.styles]:
+    for path in [*request.video, *request.styles]:
         if output.exists() and output.resolve() == Path(path).resolve():
             raise UsageError(f"{output} is an input; -o would overwrite it, choose another path")
     if output.is_dir():
@@ -206,3 +255,46 @@ def _finished_frames(request: Request, directory: Path, info) -> int:
     while done < info.frames and frame_path(directory, done).is_file():
         done += 1
     return done
+
+
+def style_clip_remote(request: Request, images, index: int, board) -> tuple[dict, float]:
+    """Style one clip in a Ray worker (cluster.paint_all's task); return ({"code": its exit
+    code}, its seconds). A task run again after its worker died goes on from the frames saved."""
+    cluster.start_worker(request.seed)
+    if any(frames_directory(request.output).glob("frame_*.png")):
+        # The command checked the outputs before handing the clip out, so these frames are those
+        # of this task's earlier try.
+        request = dataclasses.replace(request, resume=True, overwrite=False)
+    started = time.perf_counter()
+    code = style_clip(request, cluster.BoardProgress(board, index))
+    return {"code": code}, time.perf_counter() - started
+
+
+def _style_on_cluster(request: Request, clips: list[Request]) -> int:
+    """Style the clips on a Ray cluster, one task each; return the exit code."""
+    from going_further.video import frame_iterations
+
+    first = request.first_frame_iterations
+    iterations = [
+        sum(frame_iterations(video_files.probe(clip.video[0]).frames, request.iterations, first))
+        for clip in clips
+    ]
+
+    def finish(clip: Request, result, seconds: float, progress) -> dict:
+        progress.write(f"{clip.video[0]} -> {clip.output} ({seconds:.0f} s)")
+        entry = {"video": clip.video[0], "output": clip.output, "failed": bool(result.code)}
+        if result.code == EXIT_INTERRUPTED:
+            entry["stopped_because"] = "interrupted"
+        return entry
+
+    _, code, seconds = cluster.paint_all(
+        request,
+        clips,
+        iterations,
+        prepare=lambda clip: (clip, None),
+        finish=finish,
+        task=style_clip_remote,
+        noun="clips",
+    )
+    print(f"styled {len(clips)} clips in {seconds:.0f} s", flush=True)
+    return code

@@ -32,13 +32,9 @@ def test_a_cluster_gets_one_worker_per_node_by_default_none_larger_than_a_node()
 
 
 @pytest.mark.parametrize("flag", [["--workers", "2"], ["--ray-address", "127.0.0.1:6379"]])
-@pytest.mark.parametrize(
-    "run",
-    [["a.jpg", "b.jpg", "-o", "c.jpg"], ["--video", "a.mp4", "--style", "b.jpg", "-o", "c.mp4"]],
-)
-def test_ray_options_on_a_single_picture_or_a_video_are_refused(flag, run):
+def test_ray_options_on_a_single_picture_are_refused(flag):
     with pytest.raises(UsageError, match="spreads the pictures of a --batch or a --sweep"):
-        parse_arguments([*run, *flag])
+        parse_arguments(["a.jpg", "b.jpg", "-o", "c.jpg", *flag])
 
 
 @pytest.fixture
