@@ -25,6 +25,7 @@ from tensorflow_vgg.vgg16_avg_pool import CONVOLUTIONS, Vgg16
 
 ROOT = benchmark.ROOT
 CONTAINERS = {"PartitionedCall", "StatefulPartitionedCall"}
+XLA_RUN = "CpuExecutable::ExecuteAsyncOnStream"  # one run of an XLA-compiled function
 
 
 def op_seconds(logdir: str) -> collections.Counter:
@@ -40,14 +41,14 @@ def op_seconds(logdir: str) -> collections.Counter:
             names = {key: meta.name for key, meta in plane.event_metadata.items()}
             for line in plane.lines:
                 for event in line.events:
-                    name = names.get(event.metadata_id, "").replace("::", "")
-                    if name.count(":") != 1:  # TensorFlow ops are "node name:OpType"
-                        continue
+                    name = names.get(event.metadata_id, "")
+                    if name == XLA_RUN:
+                        totals["XLA (Winograd's transforms)"] += event.duration_ps * 1e-12
+                    if name.count(":") != 1 or ": " in name:  # TF ops: "node name:OpType"
+                        continue  # (XLA's own kernels inside XLA_RUN: "node: fusion")
                     op = name.split(":")[1]
-                    if op.strip().startswith("__inference") or op in CONTAINERS:
+                    if op.startswith("__inference") or op in CONTAINERS:
                         continue  # calls: their time is that of the ops inside
-                    if op.startswith(" "):  # a kernel inside an XLA cluster: the transforms
-                        op = "XLA (Winograd's transforms)"
                     totals[op] += event.duration_ps * 1e-12
     return totals
 

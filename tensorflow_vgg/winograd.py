@@ -11,7 +11,7 @@ is, for each of the (m + 2)^2 positions of a tile, one matrix product (tiles x C
 (C_in x C_out); the output transform A^T M A turns the products back into m x m pixels. So
 F(2x2, 3x3) needs 16 multiplications per 4 outputs instead of 36 (2.25x fewer), F(4x4, 3x3)
 36 per 16 instead of 144 (4x fewer), at the cost of the memory-bound transforms and some
-float32 rounding (more for the larger tile, whose matrices hold 2s, 4s and 1/4s).
+float32 rounding (more for the larger tile, whose matrices hold 4s, 5s, 8s and 1/24s).
 Only the convolution: no bias, no gradient of its own (the network writes the input gradient
 as another forward convolution, with the adjoint kernel).
 """
@@ -129,10 +129,11 @@ def convolution(x: tf.Tensor, U: tf.Tensor, m: int) -> tf.Tensor:
 
 
 # The tile for each layer and compute dtype (absent: the direct convolution), measured with
-# benchmarks/winograd.py on an AMD Zen 4: in float32 F(4x4, 3x3) took 0.33-0.65 of oneDNN's
-# direct time from conv3_1 on and lost on block 1 (few channels, large pictures: the
-# transforms' memory traffic outweighs the products); in bfloat16 oneDNN's direct convolution
-# runs at about twice the float32 rate, and Winograd lost or tied at every layer.
+# benchmarks/winograd.py on an AMD Zen 4: in float32 F(4x4, 3x3) took 0.33-0.64 of oneDNN's
+# direct time from conv3_1 on at 512 px (0.56-0.92 at 256 px), tied on block 2 and lost on
+# block 1 (few channels, large pictures: the transforms' memory traffic outweighs the
+# products); in bfloat16 oneDNN's direct convolution runs at about twice the float32 rate,
+# and Winograd lost or tied at every layer.
 TILE_BY_LAYER = {
     tf.float32: {
         name: 4
