@@ -104,14 +104,19 @@ def _median_seconds(function, repeats: int) -> float:
     return float(np.median(times))
 
 
-def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
-    """Return seconds per loss-and-gradient at size x size: PyTorch and the engine, each precision."""
+def compare(
+    size: int, repeats: int, precisions: tuple[str, ...], convolutions: tuple[str, ...]
+) -> dict:
+    """Return seconds per loss-and-gradient at size x size: PyTorch and the engine, each
+    precision, the engine with each of `convolutions` (where it differs from the direct one)."""
+    import tensorflow as tf
     import torch
 
     import helper
     import tf_helper
     from optimisation.settings import Settings
     from optimisation.starts import initial_image
+    from tensorflow_vgg.layers import CONV_LAYERS
     from tensorflow_vgg.vgg16_avg_pool import network
 
     content = helper.resize(helper.load_image(CONTENT), size, size)
@@ -142,16 +147,26 @@ def compare(size: int, repeats: int, precisions: tuple[str, ...]) -> dict:
         seconds[f"PyTorch {precision}"] = _median_seconds(
             lambda precision=precision: torch_step(precision == "bfloat16"), repeats
         )
-        engine = tf_helper.StyleTransferLoss(network(), content, style, like_torch, precision)
-        seconds[f"engine {precision}"] = _median_seconds(
-            lambda engine=engine: engine.terms_and_gradient(image), repeats
-        )
-        ratio = seconds[f"PyTorch {precision}"] / seconds[f"engine {precision}"]
-        print(
-            f"  {precision}: PyTorch {seconds[f'PyTorch {precision}']:.2f} s, engine "
-            f"{seconds[f'engine {precision}']:.2f} s: PyTorch takes {ratio:.2f}x the engine's time",
-            flush=True,
-        )
+        for convolution in convolutions:
+            net = network(convolution=convolution)
+            if convolution != "direct" and not any(
+                net.tile(name, tf.as_dtype(precision)) for name in CONV_LAYERS
+            ):
+                print(f"  {precision}: {convolution} convolves directly in {precision}")
+                continue
+            key = f"engine {precision}" + ("" if convolution == "direct" else f", {convolution}")
+            engine = tf_helper.StyleTransferLoss(net, content, style, like_torch, precision)
+            value = engine.terms(image)["total"]  # float32, whatever the evaluation's
+            seconds[key] = _median_seconds(
+                lambda engine=engine: engine.terms_and_gradient(image), repeats
+            )
+            ratio = seconds[f"PyTorch {precision}"] / seconds[key]
+            print(
+                f"  {precision}, {convolution}: PyTorch {seconds[f'PyTorch {precision}']:.2f} s, "
+                f"engine {seconds[key]:.2f} s: PyTorch takes {ratio:.2f}x the engine's time "
+                f"(engine's float32 loss {value:.7g})",
+                flush=True,
+            )
     xla_settings = Settings(border="zero", jit_compile=True)
     xla = tf_helper.StyleTransferLoss(network(), content, style, xla_settings)
     seconds["engine float32, XLA"] = _median_seconds(lambda: xla.terms_and_gradient(image), repeats)
@@ -173,6 +188,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bfloat16", action="store_true", help="time bfloat16 on any CPU")
+    parser.add_argument(
+        "--convolutions",
+        nargs="+",
+        default=["direct"],
+        choices=["direct", "winograd"],
+        help="the engine's convolutions to time (tensorflow_vgg.vgg16_avg_pool.CONVOLUTIONS)",
+    )
     args = parser.parse_args()
     try:
         import torch
@@ -189,7 +211,9 @@ def main() -> None:
     if not (engine_precisions.resolve("auto") == "mixed" or args.bfloat16):
         precisions = ("float32",)
         print("no bfloat16 instructions here: both sides would emulate it (--bfloat16 times it)")
-    report["sizes"] = [compare(size, args.repeats, precisions) for size in args.sizes]
+    report["sizes"] = [
+        compare(size, args.repeats, precisions, tuple(args.convolutions)) for size in args.sizes
+    ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "peer_pytorch.json").write_text(json.dumps(report, indent=1))
 

@@ -10,6 +10,7 @@ import os
 
 import tensorflow as tf
 
+from tensorflow_vgg import winograd
 from tensorflow_vgg.layers import (
     BORDERS,
     CONV_LAYERS,
@@ -20,6 +21,10 @@ from tensorflow_vgg.layers import (
     stride,
 )
 from tensorflow_vgg.weights import load_weights
+
+# How the network convolves: "direct" (tf.nn.conv2d, oneDNN's kernels) or "winograd"
+# (tensorflow_vgg/winograd.py, on the layers where it measured faster).
+CONVOLUTIONS = ("direct", "winograd")
 
 # Caffe's ImageNet mean in B, G, R order, in 0..255.
 BGR_MEAN = (103.939, 116.779, 123.68)
@@ -41,21 +46,28 @@ def adjoint_kernel(kernel: tf.Tensor) -> tf.Tensor:
 # tf.custom_gradient traced inside a caller's graph registers that whole graph in TensorFlow's
 # gradient registry, which never lets it go: every loss ever traced stayed, a few MiB each.
 @tf.function(reduce_retracing=True)
-def convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor) -> tf.Tensor:
+def convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, tile: int = 0) -> tf.Tensor:
     """Return the SAME, stride-1 convolution of x (batch, H, W, in) with a constant 3x3 kernel.
 
     Its gradient with respect to x is the forward convolution of the incoming gradient with
     `adjoint_kernel(kernel)`: the same numbers as TensorFlow's Conv2DBackpropInput, which is
     much slower than a forward convolution where TensorFlow runs its own (Eigen) kernels, as
     on CPUs without AVX-512. No gradient flows to the kernel: the network's weights are fixed.
+    `tile` 0 convolves directly (tf.nn.conv2d); 2 or 4 by Winograd's F(tile x tile, 3x3), and
+    then `kernel` and `adjoint` are their `winograd.kernel_transform`s.
     """
+
+    def convolve_with(x, kernel):
+        if tile:
+            return winograd.convolution(x, kernel, tile)
+        return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
 
     @tf.custom_gradient
     def convolve(x):
         def gradient(dy):
-            return tf.nn.conv2d(dy, adjoint, strides=1, padding="SAME")
+            return convolve_with(dy, adjoint)
 
-        return tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), gradient
+        return convolve_with(x, kernel), gradient
 
     return convolve(x)
 
@@ -81,7 +93,14 @@ def mirrored(rgb: tf.Tensor, margin: int) -> tf.Tensor:
 def without_margin(activation: tf.Tensor, name: str, margin: int) -> tf.Tensor:
     """Return the positions of layer `name`'s activation that lie over the image itself."""
     k = margin // stride(name)
-    return activation[:, k:-k, k:-k, :]
+    # tf.slice, not [k:-k]: its gradient is a Pad, where a strided slice's is StridedSliceGrad,
+    # which took 11% of a 512 px evaluation's op time (benchmarks/profile_evaluation.py).
+    size = tf.shape(activation) - tf.constant([0, 2 * k, 2 * k, 0])
+    cropped = tf.slice(activation, [0, k, k, 0], size)
+    height, width = activation.shape[1], activation.shape[2]
+    if height is not None and width is not None:  # keep the static shape
+        cropped.set_shape([activation.shape[0], height - 2 * k, width - 2 * k, activation.shape[3]])
+    return cropped
 
 
 def deprocess(bgr: tf.Tensor) -> tf.Tensor:
@@ -93,27 +112,49 @@ def deprocess(bgr: tf.Tensor) -> tf.Tensor:
 class Vgg16:
     """The VGG16 convolution stack; call it with images and layer names to get activations."""
 
-    def __init__(self, weights_path: str | os.PathLike | None = None, pooling: str = "avg"):
+    def __init__(
+        self,
+        weights_path: str | os.PathLike | None = None,
+        pooling: str = "avg",
+        convolution: str = "direct",
+    ):
         if pooling not in ("avg", "max"):
             raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+        if convolution not in CONVOLUTIONS:
+            raise ValueError(
+                f"convolution must be one of {', '.join(CONVOLUTIONS)}, not {convolution!r}"
+            )
         self.pooling = pooling
+        self.convolution = convolution
         weights = load_weights(weights_path)
         self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
         self._adjoints = {name: adjoint_kernel(kernel) for name, kernel in self._kernels.items()}
-        self._low_precision: dict[tf.DType, tuple[dict, dict, dict]] = {}
+        self._in_dtype: dict[tf.DType, tuple[dict, dict, dict]] = {}
 
     def _weights(self, dtype: tf.DType) -> tuple[dict, dict, dict]:
-        """Return the kernels, their adjoints and the biases in `dtype`, cast once."""
-        if dtype == tf.float32:
-            return self._kernels, self._adjoints, self._biases
-        if dtype not in self._low_precision:
-            with tf.init_scope():  # cast once, eagerly, even when first called in a tf.function
-                self._low_precision[dtype] = tuple(
-                    {name: tf.cast(value, dtype) for name, value in table.items()}
-                    for table in (self._kernels, self._adjoints, self._biases)
-                )
-        return self._low_precision[dtype]
+        """Return the kernels, their adjoints (each Winograd-transformed where the layer's tile
+        says so) and the biases in `dtype`, made once."""
+        if dtype not in self._in_dtype:
+            with tf.init_scope():  # made once, eagerly, even when first called in a tf.function
+                self._in_dtype[dtype] = tuple(
+                    {name: self._as_used(name, value, dtype) for name, value in table.items()}
+                    for table in (self._kernels, self._adjoints)
+                ) + ({name: tf.cast(value, dtype) for name, value in self._biases.items()},)
+        return self._in_dtype[dtype]
+
+    def tile(self, name: str, dtype: tf.DType) -> int:
+        """Return Winograd's tile for layer `name` in `dtype` (0: the direct convolution)."""
+        if self.convolution == "direct":
+            return 0
+        return winograd.TILE_BY_LAYER.get(dtype, {}).get(name, 0)
+
+    def _as_used(self, name: str, kernel: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+        """Return layer `name`'s kernel as its convolution takes it: transformed, in `dtype`."""
+        tile = self.tile(name, dtype)
+        if tile:  # transformed in float64 from float32, rounded to dtype once
+            return tf.cast(winograd.kernel_transform(kernel, tile), dtype)
+        return tf.cast(kernel, dtype)
 
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
@@ -148,7 +189,7 @@ class Vgg16:
             if name.startswith("pool"):
                 x = self._pool(x)
             else:
-                x = convolution(x, kernels[name], adjoints[name])
+                x = convolution(x, kernels[name], adjoints[name], self.tile(name, compute_dtype))
                 x = tf.nn.relu(tf.nn.bias_add(x, biases[name]))
             if name in wanted:
                 activations[name] = tf.cast(
@@ -158,6 +199,6 @@ class Vgg16:
 
 
 @functools.lru_cache(maxsize=2)
-def network(weights_path: str | None = None) -> Vgg16:
-    """Return the average-pool VGG16 for a weights file, built once per process."""
-    return Vgg16(weights_path)
+def network(weights_path: str | None = None, convolution: str = "direct") -> Vgg16:
+    """Return the average-pool VGG16 for a weights file and convolution, built once per process."""
+    return Vgg16(weights_path, convolution=convolution)

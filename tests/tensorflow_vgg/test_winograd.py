@@ -1,0 +1,176 @@
+"""Winograd's convolution against TensorFlow's float64 direct convolution, at VGG16's shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_helper
+import tf_run
+from optimisation.settings import Settings
+from optimisation.starts import initial_image
+from tensorflow_vgg import winograd
+from tensorflow_vgg.layers import CONV_SHAPES
+from tensorflow_vgg.vgg16_avg_pool import CONVOLUTIONS, Vgg16, adjoint_kernel, convolution
+
+# Each distinct (in, out) of VGG16's 3x3 layers, at an odd size (rows and columns that are
+# not whole tiles) of 16-64 px, smaller where the channels are many: the reference is float64.
+SHAPES = sorted({(c_in, c_out) for _, _, c_in, c_out in CONV_SHAPES.values()})
+SIDES = {3: (61, 47), 64: (33, 45), 128: (29, 23), 256: (19, 17), 512: (17, 21)}
+
+# Relative error (Frobenius norm of the error over that of the float64 result), float32. At
+# these shapes F(2x2, 3x3) measured at most 5.9e-7 in the value and 6.9e-7 in the gradient,
+# F(4x4, 3x3) 3.6e-6 and 4.4e-6; tf.nn.conv2d's own float32 error was up to 7.5e-7 and 1.0e-6.
+RELATIVE_TOLERANCE = 1e-5
+
+# 60 seeded L-BFGS iterations amplify any rounding-level change: measured at 128 px, the
+# picture moved by a mean 2.3 levels (of 255) with Winograd's convolutions, 2.1 with XLA's
+# direct ones and 2.8 when the start moved by 1e-6; the final losses by -0.29%, -0.19% and
+# +0.04%. So the Winograd picture must be as close to the direct one as that nudged start's,
+# with a margin for the spread between runs, and its final loss within 1%.
+LOSS_TOLERANCE_FINAL, NUDGE, PICTURE_MARGIN = 1e-2, 1e-6, 1.5
+
+
+def relative_error(actual, expected) -> float:
+    """Return |actual - expected| / |expected| in the Frobenius norm, in float64."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
+
+
+def layer_input(c_in: int, c_out: int, rng):
+    """Return an input (1, H, W, c_in) like the layer's (the picture's Caffe values for the
+    first layer, rectified features after it) and a kernel scaled like VGG16's, float32."""
+    height, width = SIDES[c_in]
+    if c_in == 3:
+        x = rng.uniform(-124, 152, size=(1, height, width, c_in))
+    else:
+        x = np.maximum(rng.normal(size=(1, height, width, c_in)), 0)
+    kernel = rng.normal(size=(3, 3, c_in, c_out)) / np.sqrt(9 * c_in)
+    return x.astype(np.float32), kernel.astype(np.float32)
+
+
+@pytest.mark.parametrize("tile", winograd.TILES)
+@pytest.mark.parametrize(("c_in", "c_out"), SHAPES)
+def test_winograd_value_matches_float64_conv2d_at_every_layer_shape(c_in, c_out, tile):
+    x, kernel = layer_input(c_in, c_out, np.random.default_rng(c_in + c_out))
+    expected = tf.nn.conv2d(
+        tf.constant(x, tf.float64), tf.constant(kernel, tf.float64), 1, "SAME"
+    ).numpy()
+    actual = winograd.convolution(
+        tf.constant(x), winograd.kernel_transform(tf.constant(kernel), tile), tile
+    )
+    assert actual.shape == expected.shape
+    assert relative_error(actual, expected) <= RELATIVE_TOLERANCE
+
+
+@pytest.mark.parametrize("tile", winograd.TILES)
+@pytest.mark.parametrize(("c_in", "c_out"), SHAPES)
+def test_winograd_gradient_matches_float64_conv2d_backprop_at_every_layer_shape(c_in, c_out, tile):
+    rng = np.random.default_rng(c_in * c_out)
+    x, kernel = layer_input(c_in, c_out, rng)
+    upstream = rng.normal(size=(*x.shape[:3], c_out)).astype(np.float32)
+    expected = tf.compat.v1.nn.conv2d_backprop_input(
+        x.shape,
+        tf.constant(kernel, tf.float64),
+        tf.constant(upstream, tf.float64),
+        strides=[1, 1, 1, 1],
+        padding="SAME",
+    ).numpy()
+    U, U_adjoint = (
+        winograd.kernel_transform(k, tile) for k in (kernel, adjoint_kernel(tf.constant(kernel)))
+    )
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = convolution(x, U, U_adjoint, tile)
+    actual = tape.gradient(y, x, output_gradients=tf.constant(upstream))
+    assert relative_error(actual, expected) <= RELATIVE_TOLERANCE
+
+
+def test_kernel_transform_of_a_unit_kernel_reproduces_the_input():
+    """A kernel that picks the centre pixel and channel: the convolution is the identity."""
+    kernel = np.zeros((3, 3, 2, 2), np.float32)
+    kernel[1, 1] = np.eye(2)
+    x = np.arange(2 * 5 * 7 * 2, dtype=np.float32).reshape(2, 5, 7, 2)
+    for tile in winograd.TILES:
+        actual = winograd.convolution(x, winograd.kernel_transform(tf.constant(kernel), tile), tile)
+        np.testing.assert_allclose(actual, x, rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("border", ["zero", "mirror"])
+def test_winograd_network_matches_the_direct_network(net, small_photo, border):
+    """Both borders: the mirror border pads the picture once; every convolution is SAME."""
+    winograd_net = Vgg16(convolution="winograd")
+    assert any(winograd_net.tile(name, tf.float32) for name in CONV_SHAPES)
+    image = tf.constant(small_photo(45, 61)[None])
+    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1"]
+
+    def features_and_gradient(network):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            features = network(image, layers, border=border)
+            total = tf.add_n(
+                [tf.reduce_sum(tf.square(f)) / tf.size(f, tf.float32) for f in features.values()]
+            )
+        return features, tape.gradient(total, image)
+
+    expected, expected_gradient = features_and_gradient(net)
+    actual, actual_gradient = features_and_gradient(winograd_net)
+    for name in layers:
+        assert relative_error(actual[name], expected[name]) <= 1e-5, name
+    assert relative_error(actual_gradient, expected_gradient) <= 1e-4
+
+
+def test_the_loss_and_its_gradient_match_the_direct_convolutions(net, small_photo, small_painting):
+    content, style = small_photo(64, 80), small_painting(64, 64)
+    image = np.random.default_rng(0).uniform(size=content.shape).astype(np.float32)
+    settings = Settings(precision="float32")
+    direct = tf_helper.StyleTransferLoss(net, content, style, settings)
+    fast = tf_helper.StyleTransferLoss(Vgg16(convolution="winograd"), content, style, settings)
+    expected, expected_gradient = direct.terms_and_gradient(image)
+    actual, actual_gradient = fast.terms_and_gradient(image)
+    for term in ("total", "content", "style"):
+        assert abs(actual[term] - expected[term]) <= 1e-5 * expected[term], term
+    assert relative_error(actual_gradient, expected_gradient) <= 1e-4
+
+
+def test_unknown_convolution_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=", ".join(CONVOLUTIONS)):
+        Vgg16(convolution="fft")
+
+
+def test_unknown_tile_is_refused():
+    with pytest.raises(ValueError, match="tile"):
+        winograd.transform_matrices(3)
+
+
+@pytest.fixture(scope="module")
+def seeded_runs(net, small_photo, small_painting):
+    """60 seeded float32 L-BFGS iterations at 128 px: direct, Winograd, and direct from a start
+    moved by NUDGE (the yardstick of rounding)."""
+    content, style = small_photo(96, 128), small_painting(128, 128)
+    settings = Settings(iterations=60, precision="float32", seed=0)
+    start = initial_image(settings.init, content, [style], settings.seed)
+    noise = np.random.default_rng(1).normal(scale=NUDGE, size=start.shape)
+    nudged = np.clip(start + noise, 0, 1).astype(np.float32)
+    fast = Vgg16(convolution="winograd")
+    return {
+        "direct": tf_run.run_style_transfer(content, style, settings, net=net, initial=start),
+        "winograd": tf_run.run_style_transfer(content, style, settings, net=fast, initial=start),
+        "nudged": tf_run.run_style_transfer(content, style, settings, net=net, initial=nudged),
+    }
+
+
+@pytest.mark.slow
+def test_sixty_lbfgs_iterations_give_the_direct_convolutions_picture(seeded_runs):
+    direct = seeded_runs["direct"]
+    final = direct.terms["total"], seeded_runs["winograd"].terms["total"]
+    assert abs(final[1] - final[0]) <= LOSS_TOLERANCE_FINAL * final[0]
+
+    def mean_difference(run):  # in 0..255
+        return 255 * np.abs(run.image.astype(np.float64) - direct.image).mean()
+
+    rounding = mean_difference(seeded_runs["nudged"])
+    assert 0 < rounding < 10  # the yardstick itself: rounding, not another picture
+    assert mean_difference(seeded_runs["winograd"]) <= PICTURE_MARGIN * rounding
