@@ -42,6 +42,14 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
+def median_seconds(function, repeats: int, warm_ups: int = 1) -> float:
+    """Return the median seconds of `repeats` calls of `function`, after `warm_ups` untimed ones
+    (the first traces)."""
+    for _ in range(warm_ups):
+        function()
+    return float(np.median([_timed(function) for _ in range(repeats)]))
+
+
 def evaluation_gflop(height: int, width: int) -> float:
     """Count the GFLOP of one loss-and-gradient evaluation through conv5_1, analytically.
 

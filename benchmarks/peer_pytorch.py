@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
 import numpy as np
@@ -93,17 +92,6 @@ def torch_loss(content: np.ndarray, style: np.ndarray):
     return total, as_tensor
 
 
-def _median_seconds(function, repeats: int) -> float:
-    function()
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def compare(
     size: int, repeats: int, precisions: tuple[str, ...], convolutions: tuple[str, ...]
 ) -> dict:
@@ -144,8 +132,8 @@ def compare(
     )
     seconds = {}
     for precision in precisions:
-        seconds[f"PyTorch {precision}"] = _median_seconds(
-            lambda precision=precision: torch_step(precision == "bfloat16"), repeats
+        seconds[f"PyTorch {precision}"] = benchmark.median_seconds(
+            lambda precision=precision: torch_step(precision == "bfloat16"), repeats, warm_ups=2
         )
         for convolution in convolutions:
             net = network(convolution=convolution)
@@ -157,8 +145,8 @@ def compare(
             key = f"engine {precision}" + ("" if convolution == "direct" else f", {convolution}")
             engine = tf_helper.StyleTransferLoss(net, content, style, like_torch, precision)
             value = engine.terms(image)["total"]  # float32, whatever the evaluation's
-            seconds[key] = _median_seconds(
-                lambda engine=engine: engine.terms_and_gradient(image), repeats
+            seconds[key] = benchmark.median_seconds(
+                lambda engine=engine: engine.terms_and_gradient(image), repeats, warm_ups=2
             )
             ratio = seconds[f"PyTorch {precision}"] / seconds[key]
             print(
@@ -169,7 +157,9 @@ def compare(
             )
     xla_settings = Settings(border="zero", jit_compile=True)
     xla = tf_helper.StyleTransferLoss(network(), content, style, xla_settings)
-    seconds["engine float32, XLA"] = _median_seconds(lambda: xla.terms_and_gradient(image), repeats)
+    seconds["engine float32, XLA"] = benchmark.median_seconds(
+        lambda: xla.terms_and_gradient(image), repeats, warm_ups=2
+    )
     ratio = seconds["PyTorch float32"] / seconds["engine float32, XLA"]
     print(
         f"  float32 with XLA (jit_compile=True): engine {seconds['engine float32, XLA']:.2f} s: "

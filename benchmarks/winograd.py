@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
 import numpy as np
@@ -25,16 +24,6 @@ RESULTS = benchmark.RESULTS
 LAST = "conv5_1"  # the deepest layer the default loss uses
 
 
-def _median_seconds(function, repeats: int) -> float:
-    function()  # trace and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def layer_times(size: int, name: str, dtype: tf.DType, repeats: int) -> dict[str, float]:
     """Return seconds of one convolution of layer `name` at size x size px, by each method."""
     height = width = next(h for layer, h, w, _ in layer_sizes(size, size, LAST) if layer == name)
@@ -44,7 +33,7 @@ def layer_times(size: int, name: str, dtype: tf.DType, repeats: int) -> dict[str
     kernel = tf.constant(rng.standard_normal((3, 3, c_in, c_out), np.float32) / 30)
     kernel = tf.cast(kernel, dtype)
     direct = tf.function(lambda: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    times = {"direct": _median_seconds(lambda: direct().numpy(), repeats)}
+    times = {"direct": benchmark.median_seconds(lambda: direct().numpy(), repeats)}
     for m in winograd.TILES:
         U = winograd.kernel_transform(kernel, m)
         V = tf.function(lambda m=m: winograd.input_transform(x, m))()
@@ -58,7 +47,7 @@ def layer_times(size: int, name: str, dtype: tf.DType, repeats: int) -> dict[str
             ),
         }
         for step, function in steps.items():
-            times[f"F({m},3){step}"] = _median_seconds(
+            times[f"F({m},3){step}"] = benchmark.median_seconds(
                 lambda function=function: function().numpy(), repeats
             )
     return times

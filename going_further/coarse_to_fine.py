@@ -84,7 +84,7 @@ def run_coarse_to_fine(
         done_here = iterations_done - before if k == first else 0
         # Planned numbers, even after a scale that stopped early; the recorder adds iterations_done.
         offset = before + done_here - iterations_done
-        numbered = _numbered(callback, offset)
+        numbered = offset_callback(callback, offset)
         loss = scale_loss(content, styles, scale_settings, run_options.get("net"), masks)
         if masks is not None:
             start = loss.held(start, content)  # a carried start's change spreads a little
@@ -135,8 +135,9 @@ def _full_picture(result: tf_run.RunResult, content, content_image) -> tf_run.Ru
     return result
 
 
-def _numbered(callback, offset: int):
-    """Return a callback that numbers a scale's iterations on by `offset`."""
+def offset_callback(callback: tf_run.Callback | None, offset: int) -> tf_run.Callback:
+    """Return a callback that numbers a part's iterations (a scale's, a video frame's) on by
+    `offset`; a None callback gives one that does nothing."""
 
     def forward(iteration, terms, image):
         if callback is not None:

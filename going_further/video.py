@@ -17,10 +17,11 @@ import tensorflow as tf
 
 import tf_helper
 import tf_run
+from going_further.coarse_to_fine import offset_callback
 from going_further.optical_flow import frame_flows, warp
 from going_further.settings import StylizeSettings
 from going_further.style_scale import match_style_scale
-from loss_settings import LossSettings, number
+from loss_settings import LossSettings, as_style_list, number
 from optimisation.starts import initial_image
 from tensorflow_vgg.vgg16_avg_pool import Vgg16
 
@@ -208,19 +209,17 @@ def stylize_video(
     if len(counts) != len(frames) or len(set(counts[1:])) > 1:
         raise ValueError("give one iteration count per frame, the same for all but the first")
     later = counts[1] if len(counts) > 1 else settings.iterations
-    styles = [style_images] if isinstance(style_images, np.ndarray) else list(style_images)
     stylizer = VideoStylizer(
-        net or network(), styles, settings.replace(iterations=later), temporal_weight, counts[0]
+        net or network(),
+        as_style_list(style_images),
+        settings.replace(iterations=later),
+        temporal_weight,
+        counts[0],
     )
     images, runs = [], []
     for index, frame in enumerate(frames):
         previous = (frames[index - 1], images[-1]) if index else None
-        done = sum(counts[:index])
-
-        def numbered(iteration, terms, image, done=done):
-            if callback is not None:
-                callback(done + iteration, terms, image)
-
+        numbered = offset_callback(callback, sum(counts[:index]))
         styled = stylizer.stylize(
             index, frame, previous, callback=numbered, frame_every=frame_every
         )
