@@ -54,20 +54,20 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, tile: int =
     much slower than a forward convolution where TensorFlow runs its own (Eigen) kernels, as
     on CPUs without AVX-512. No gradient flows to the kernel: the network's weights are fixed.
     `tile` 0 convolves directly (tf.nn.conv2d); 2 or 4 by Winograd's F(tile x tile, 3x3), and
-    then `kernel` and `adjoint` are their `winograd.kernel_transform`s.
+    then `kernel` is its `winograd.kernel_transform`, which serves the gradient too (`adjoint`
+    is not read).
     """
-
-    def convolve_with(x, kernel):
-        if tile:
-            return winograd.convolution(x, kernel, tile)
-        return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
 
     @tf.custom_gradient
     def convolve(x):
         def gradient(dy):
-            return convolve_with(dy, adjoint)
+            if tile:
+                return winograd.convolution(dy, kernel, tile, adjoint=True)
+            return tf.nn.conv2d(dy, adjoint, strides=1, padding="SAME")
 
-        return convolve_with(x, kernel), gradient
+        if tile:
+            return winograd.convolution(x, kernel, tile), gradient
+        return tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), gradient
 
     return convolve(x)
 
@@ -137,10 +137,17 @@ class Vgg16:
         says so) and the biases in `dtype`, made once."""
         if dtype not in self._in_dtype:
             with tf.init_scope():  # made once, eagerly, even when first called in a tf.function
-                self._in_dtype[dtype] = tuple(
-                    {name: self._as_used(name, value, dtype) for name, value in table.items()}
-                    for table in (self._kernels, self._adjoints)
-                ) + ({name: tf.cast(value, dtype) for name, value in self._biases.items()},)
+                kernels, adjoints = {}, {}
+                for name, kernel in self._kernels.items():
+                    tile = self.tile(name, dtype)
+                    if tile:  # transformed in float64 from float32, rounded to dtype once
+                        kernels[name] = tf.cast(winograd.kernel_transform(kernel, tile), dtype)
+                        adjoints[name] = kernels[name]  # the transform serves both passes
+                    else:
+                        kernels[name] = tf.cast(kernel, dtype)
+                        adjoints[name] = tf.cast(self._adjoints[name], dtype)
+                biases = {name: tf.cast(value, dtype) for name, value in self._biases.items()}
+                self._in_dtype[dtype] = (kernels, adjoints, biases)
         return self._in_dtype[dtype]
 
     def tile(self, name: str, dtype: tf.DType) -> int:
@@ -148,13 +155,6 @@ class Vgg16:
         if self.convolution == "direct":
             return 0
         return winograd.TILE_BY_LAYER.get(dtype, {}).get(name, 0)
-
-    def _as_used(self, name: str, kernel: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-        """Return layer `name`'s kernel as its convolution takes it: transformed, in `dtype`."""
-        tile = self.tile(name, dtype)
-        if tile:  # transformed in float64 from float32, rounded to dtype once
-            return tf.cast(winograd.kernel_transform(kernel, tile), dtype)
-        return tf.cast(kernel, dtype)
 
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d

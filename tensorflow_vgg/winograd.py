@@ -85,10 +85,12 @@ def _combine(matrix_row: np.ndarray, parts: list[tf.Tensor]) -> tf.Tensor:
 # TensorFlow ops each would be a pass of its own, and the transforms would cost more than the
 # products they save (measured: 45 ms against 5 ms for 128x128x64). One compilation per shape.
 @tf.function(jit_compile=True)
-def input_transform(x: tf.Tensor, m: int) -> tf.Tensor:
+def input_transform(x: tf.Tensor, m: int, flipped: bool = False) -> tf.Tensor:
     """Return V = B^T d B of every (m+2)-px tile, m px apart, of x (N, H, W, C) zero-padded as
-    SAME needs (1 px, and on the bottom and right up to whole tiles): ((m+2)^2, tiles, C)."""
+    SAME needs (1 px, and on the bottom and right up to whole tiles): ((m+2)^2, tiles, C).
+    `flipped`: of each tile turned upside down and left to right."""
     BT, _, _ = transform_matrices(m)
+    BT = BT[:, ::-1] if flipped else BT
     height, width, channels = tf.shape(x)[1], tf.shape(x)[2], tf.shape(x)[3]
     rows, columns = -(-height // m), -(-width // m)  # tiles down and across
     pad = [[0, 0], [1, rows * m - height + 1], [1, columns * m - width + 1], [0, 0]]
@@ -104,10 +106,12 @@ def input_transform(x: tf.Tensor, m: int) -> tf.Tensor:
 
 
 @tf.function(jit_compile=True)
-def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor) -> tf.Tensor:
+def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor, flipped: bool = False) -> tf.Tensor:
     """Return Y = A^T M A of the products M ((m+2)^2, tiles, C_out) as the image (N, H, W,
-    C_out), `shape` holding the input's N, H and W; the tiles' overhang is cut off."""
+    C_out), `shape` holding the input's N, H and W; the tiles' overhang is cut off.
+    `flipped`: each output tile turned upside down and left to right."""
     _, _, AT = transform_matrices(m)
+    AT = AT[::-1] if flipped else AT
     a = m + 2
     batch, height, width = shape[0], shape[1], shape[2]
     rows, columns = -(-height // m), -(-width // m)
@@ -120,12 +124,19 @@ def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor) -> tf.Tensor:
     return Y[:, :height, :width]
 
 
-def convolution(x: tf.Tensor, U: tf.Tensor, m: int) -> tf.Tensor:
+def convolution(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool = False) -> tf.Tensor:
     """Return the SAME, stride-1 3x3 convolution of x (N, H, W, C_in) whose kernel has the
-    transform U = kernel_transform(kernel, m), as (N, H, W, C_out), by F(m x m, 3 x 3)."""
-    V = input_transform(x, m)  # ((m+2)^2, tiles, C_in)
-    M = tf.matmul(V, U)  # ((m+2)^2, tiles, C_out): the multiplications, by oneDNN
-    return output_transform(M, m, tf.shape(x)[:3])
+    transform U = kernel_transform(kernel, m), as (N, H, W, C_out), by F(m x m, 3 x 3).
+
+    `adjoint`: convolve x (N, H, W, C_out) with the adjoint kernel (flipped, channels
+    swapped) instead, from the same U: correlating with a flipped kernel is correlating the
+    flipped tile with the kernel and flipping the result, so B^T and A^T take their columns
+    and rows in reverse, and U its channels swapped. No second transform is kept (4x the
+    kernel's size for m = 4).
+    """
+    V = input_transform(x, m, adjoint)  # ((m+2)^2, tiles, C_in)
+    M = tf.matmul(V, U, transpose_b=adjoint)  # ((m+2)^2, tiles, C_out): by oneDNN
+    return output_transform(M, m, tf.shape(x)[:3], adjoint)
 
 
 # The tile for each layer and compute dtype (absent: the direct convolution), measured with
