@@ -29,7 +29,28 @@ def gram_matrix(F: tf.Tensor) -> tf.Tensor:
     """Return G = F^T F of a feature map (1, H, W, N_l) as (N_l, N_l) (paper, eq. 3)."""
     N_l = tf.shape(F)[-1]
     F = tf.reshape(F, (-1, N_l))  # (1, H, W, N_l) -> (M_l, N_l)
-    return tf.matmul(F, F, transpose_a=True)
+    return F_transpose_F(F)
+
+
+# A tf.function of its own, as the network's convolution is: a custom gradient traced inside a
+# caller's graph would keep that whole graph in TensorFlow's gradient registry.
+@tf.function(reduce_retracing=True)
+def F_transpose_F(F: tf.Tensor) -> tf.Tensor:
+    """Return F^T F of F (M_l, N_l), whose gradient is one product, F (dG + dG^T) (M_l, N_l).
+
+    TensorFlow differentiates a matmul by each operand in turn, two (M_l x N_l)(N_l x N_l)
+    products, where F^T F's two operands are one: the Gram matrices' gradients then cost
+    twice what they need to.
+    """
+
+    @tf.custom_gradient
+    def product(F):
+        def gradient(dG):
+            return tf.matmul(F, dG + tf.transpose(dG))
+
+        return tf.matmul(F, F, transpose_a=True), gradient
+
+    return product(F)
 
 
 def content_loss(F: tf.Tensor, P: tf.Tensor) -> tf.Tensor:

@@ -55,7 +55,7 @@ def evaluation_gflop(height: int, width: int) -> float:
 
     Forward: 2*9*C_in*C_out multiply-adds per output position of each convolution.
     Backward to the image only (no weight gradients): the same again. Gram matrices:
-    2*M*N^2 forward and about twice that backward.
+    2*M*N^2 forward and as much backward (one product, F (dG + dG^T)).
     """
     from loss_settings import STYLE_LAYERS
     from tensorflow_vgg.layers import CONV_SHAPES, layer_sizes
@@ -66,7 +66,7 @@ def evaluation_gflop(height: int, width: int) -> float:
             c_in = CONV_SHAPES[name][2]
             flops += 2 * (2 * 9 * c_in * c_out * h * w)  # forward + backward-to-input
         if name in STYLE_LAYERS:
-            flops += 3 * (2 * h * w * c_out * c_out)
+            flops += 2 * (2 * h * w * c_out * c_out)
     return flops / 1e9
 
 

@@ -4,8 +4,13 @@ PyTorch is not a dependency: `.venv/bin/pip install torch==2.13.0` adds it. The 
 the same average-pool VGG16 (tensorflow_vgg/vgg16.npy, Caffe's BGR input), the loss the same
 equation 7 with content conv4_2, five Gram layers and total variation, in channels_last, in
 float32 and under bfloat16 autocast. The loss values are compared first, so that both sides
-time the same computation. Run from the repository root:
-`.venv/bin/python benchmarks/peer_pytorch.py` (a few minutes).
+time the same computation. Each time is also given as an effective rate: the FLOPs of the
+direct computation (`benchmark.evaluation_gflop`) over the time, as a share of the float32
+matrix-multiply peak measured first in the same run (above 100% is possible with Winograd's
+convolutions, which make fewer multiplications than they are credited with). Run from the
+repository root: `.venv/bin/python benchmarks/peer_pytorch.py` (a few minutes). `--avx2` limits
+oneDNN, MKL, PyTorch's kernels and XLA to AVX2 on a CPU with AVX-512, to stand in for one
+without it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ import numpy as np
 import peak
 
 ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
+# What each library reads to stay within AVX2: oneDNN (TensorFlow's and PyTorch's convolutions
+# and matmuls), MKL (PyTorch's BLAS), PyTorch's own vectorised kernels, XLA's code generation.
+AVX2_ONLY = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
+}
 
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
@@ -92,8 +105,38 @@ def torch_loss(content: np.ndarray, style: np.ndarray):
     return total, as_tensor
 
 
+def rate(size: int, seconds: float, peak_gflops: float) -> str:
+    """Return the effective GFLOP/s of one evaluation at size x size in `seconds`, and its % of
+    the float32 matrix-multiply peak, as text."""
+    gflops = benchmark.evaluation_gflop(size, size) / seconds
+    return f"{gflops:.0f} GFLOP/s effective, {100 * gflops / peak_gflops:.0f}% of peak"
+
+
+def kernels_in_use(net, precision: str) -> str:
+    """Return which convolution each layer of `net` runs in `precision`, as text."""
+    import tensorflow as tf
+
+    from loss_settings import CONTENT_LAYERS, STYLE_LAYERS
+    from tensorflow_vgg.layers import CONV_LAYERS, LAYER_ORDER, deepest
+
+    last = LAYER_ORDER.index(deepest([*CONTENT_LAYERS, *STYLE_LAYERS]))
+    used = [name for name in CONV_LAYERS if LAYER_ORDER.index(name) <= last]
+    tiles = {name: net.tile(name, tf.as_dtype(precision)) for name in used}
+    fast = [name for name in used if tiles[name]]
+    if not fast:
+        return "oneDNN's direct convolution on every layer"
+    return (
+        f"Winograd F({tiles[fast[0]]}x{tiles[fast[0]]}, 3x3) on {fast[0]}-{fast[-1]}, "
+        f"oneDNN's direct convolution on {', '.join(n for n in used if not tiles[n])}"
+    )
+
+
 def compare(
-    size: int, repeats: int, precisions: tuple[str, ...], convolutions: tuple[str, ...]
+    size: int,
+    repeats: int,
+    precisions: tuple[str, ...],
+    convolutions: tuple[str, ...],
+    peak_gflops: float,
 ) -> dict:
     """Return seconds per loss-and-gradient at size x size: PyTorch and the engine, each
     precision, the engine with each of `convolutions` (where it differs from the direct one)."""
@@ -135,6 +178,11 @@ def compare(
         seconds[f"PyTorch {precision}"] = benchmark.median_seconds(
             lambda precision=precision: torch_step(precision == "bfloat16"), repeats, warm_ups=2
         )
+        print(
+            f"  {precision}, PyTorch: {seconds[f'PyTorch {precision}']:.3f} s, "
+            f"{rate(size, seconds[f'PyTorch {precision}'], peak_gflops)}",
+            flush=True,
+        )
         for convolution in convolutions:
             net = network(convolution=convolution)
             if convolution != "direct" and not any(
@@ -150,9 +198,9 @@ def compare(
             )
             ratio = seconds[f"PyTorch {precision}"] / seconds[key]
             print(
-                f"  {precision}, {convolution}: PyTorch {seconds[f'PyTorch {precision}']:.2f} s, "
-                f"engine {seconds[key]:.2f} s: PyTorch takes {ratio:.2f}x the engine's time "
-                f"(engine's float32 loss {value:.7g})",
+                f"  {precision}, engine ({kernels_in_use(net, precision)}): {seconds[key]:.3f} s, "
+                f"{rate(size, seconds[key], peak_gflops)}; PyTorch takes {ratio:.2f}x the "
+                f"engine's time (engine's float32 loss {value:.7g})",
                 flush=True,
             )
     xla_settings = Settings(border="zero", jit_compile=True)
@@ -162,8 +210,9 @@ def compare(
     )
     ratio = seconds["PyTorch float32"] / seconds["engine float32, XLA"]
     print(
-        f"  float32 with XLA (jit_compile=True): engine {seconds['engine float32, XLA']:.2f} s: "
-        f"PyTorch takes {ratio:.2f}x the engine's time",
+        f"  float32 with XLA (jit_compile=True): engine {seconds['engine float32, XLA']:.3f} s, "
+        f"{rate(size, seconds['engine float32, XLA'], peak_gflops)}: PyTorch takes {ratio:.2f}x "
+        f"the engine's time",
         flush=True,
     )
     return {
@@ -179,6 +228,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bfloat16", action="store_true", help="time bfloat16 on any CPU")
     parser.add_argument(
+        "--avx2", action="store_true", help="limit every library to AVX2 (see the docstring)"
+    )
+    parser.add_argument(
         "--convolutions",
         nargs="+",
         default=["direct"],
@@ -186,6 +238,8 @@ def main() -> None:
         help="the engine's convolutions to time (tensorflow_vgg.vgg16_avg_pool.CONVOLUTIONS)",
     )
     args = parser.parse_args()
+    if args.avx2:  # read when each library first runs a kernel, so before any import of them
+        os.environ.update(AVX2_ONLY)
     try:
         import torch
     except ImportError:
@@ -194,15 +248,21 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     info = peak.cpu()
     print(f"PyTorch {torch.__version__} on {info.get('model')} (family {info.get('family')})")
-    report = {"cpu": info, "torch": torch.__version__}
+    limits = {key: os.environ[key] for key in AVX2_ONLY if key in os.environ}
+    if limits:
+        print("instruction sets limited by " + " ".join(f"{k}={v}" for k, v in limits.items()))
+    report = {"cpu": info, "torch": torch.__version__, "limits": limits, "peak": peak.measure()}
     precisions = ("float32", "bfloat16")
     from optimisation import precisions as engine_precisions
 
-    if not (engine_precisions.resolve("auto") == "mixed" or args.bfloat16):
+    if args.avx2 or not (engine_precisions.resolve("auto") == "mixed" or args.bfloat16):
         precisions = ("float32",)
         print("no bfloat16 instructions here: both sides would emulate it (--bfloat16 times it)")
     report["sizes"] = [
-        compare(size, args.repeats, precisions, tuple(args.convolutions)) for size in args.sizes
+        compare(
+            size, args.repeats, precisions, tuple(args.convolutions), report["peak"]["peak_gflops"]
+        )
+        for size in args.sizes
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "peer_pytorch.json").write_text(json.dumps(report, indent=1))

@@ -1,6 +1,6 @@
 """Where one loss-and-gradient evaluation spends its time: TensorFlow's profiler, summed by op.
 
-Profiles one float32 evaluation (after warm-up) of the default loss on Grace Hopper x the
+Profiles one evaluation (after warm-up; float32 unless `--precision bfloat16`) of the default loss on Grace Hopper x the
 Great Wave with the network's direct convolutions and with Winograd's, and prints the
 operations that took the most time (summed over the threads that ran them, so the total
 exceeds the wall time on several cores). Run from the repository root:
@@ -53,8 +53,8 @@ def op_seconds(logdir: str) -> collections.Counter:
     return totals
 
 
-def profile(convolution: str, size: int, top: int) -> None:
-    """Print the `top` ops of one float32 evaluation at size x size px."""
+def profile(convolution: str, size: int, top: int, precision: str, border: str) -> None:
+    """Print the `top` ops of one evaluation at size x size px in `precision`."""
     content = helper.resize(
         helper.load_image(ROOT / "image_resources/content/grace_hopper.jpg"), size, size
     )
@@ -62,7 +62,7 @@ def profile(convolution: str, size: int, top: int) -> None:
         helper.load_image(ROOT / "image_resources/style/hokusai_great_wave.jpg"), size, size
     )
     net = Vgg16(convolution=convolution)
-    loss = tf_helper.StyleTransferLoss(net, content, style, Settings(), "float32")
+    loss = tf_helper.StyleTransferLoss(net, content, style, Settings(border=border), precision)
     loss.terms_and_gradient(content)
     loss.terms_and_gradient(content)
     with tempfile.TemporaryDirectory() as logdir:
@@ -71,7 +71,7 @@ def profile(convolution: str, size: int, top: int) -> None:
         tf.profiler.experimental.stop()
         totals = op_seconds(logdir)
     every = sum(totals.values())
-    print(f"{convolution}, {size} px float32: {every:.2f} s of op time in all")
+    print(f"{convolution}, {size} px {precision}, {border} border: {every:.2f} s of op time in all")
     for op, seconds in totals.most_common(top):
         print(f"  {op:<28} {seconds:7.3f} s  {100 * seconds / every:5.1f}%")
 
@@ -81,9 +81,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--convolutions", nargs="+", default=list(CONVOLUTIONS))
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--border", default="mirror", choices=["mirror", "zero"])
     args = parser.parse_args()
     for convolution in args.convolutions:
-        profile(convolution, args.size, args.top)
+        profile(convolution, args.size, args.top, args.precision, args.border)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ def picture_record(request: Request, content_path: str) -> dict:
         "sizes": request.sizes,
         "iterations": request.counts,
         "weights": request.weights and repeat.absolute_path(request.weights),
+        "convolution": request.convolution,
         "inputs": [
             machine.file_digest(path)
             for path in [content_path, *request.styles, *(request.style_masks or [])]

@@ -102,7 +102,9 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
             f"{request.content} is transparent everywhere, so there is nothing to paint; "
             "use a photo with visible pixels"
         )
-    network(request.weights)  # a weights file that cannot be used is told first
+    network(
+        request.weights, request.convolution
+    )  # a weights file that cannot be used is told first
     print(
         f"{preflight.describe(images, request)}"
         f"{preflight.tiling_note(content, images.style, request)}, "

@@ -67,7 +67,7 @@ def paint(
             sizes=request.scales,
             iterations=request.counts if request.scales else None,
             masks=masks,
-            net=network(request.weights),
+            net=network(request.weights, request.convolution),
             callback=recorder,
             frame_every=recorder.frame_every,
             **resume,

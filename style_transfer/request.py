@@ -67,6 +67,7 @@ class Request:
     tile: int | None
     memory_budget: float
     weights: str | None
+    convolution: str  # one of tensorflow_vgg's CONVOLUTIONS
     gif: str | None
     gif_frames: int
     stats: str | None

@@ -113,7 +113,7 @@ def style_clip(request: Request, progress=None) -> int:
 
     styles = [helper.load_image(path) for path in request.styles]
     stylizer = VideoStylizer(
-        network(request.weights),
+        network(request.weights, request.convolution),
         styles,
         request.settings(),
         request.temporal_weight,

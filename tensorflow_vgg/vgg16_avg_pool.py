@@ -14,6 +14,8 @@ from tensorflow_vgg import winograd
 from tensorflow_vgg.layers import (
     BORDERS,
     CONV_LAYERS,
+    CONVOLUTIONS,
+    DEFAULT_CONVOLUTION,
     LAYER_ORDER,
     check_layer_names,
     deepest,
@@ -21,10 +23,6 @@ from tensorflow_vgg.layers import (
     stride,
 )
 from tensorflow_vgg.weights import load_weights
-
-# How the network convolves: "direct" (tf.nn.conv2d, oneDNN's kernels) or "winograd"
-# (tensorflow_vgg/winograd.py, on the layers where it measured faster).
-CONVOLUTIONS = ("direct", "winograd")
 
 # Caffe's ImageNet mean in B, G, R order, in 0..255.
 BGR_MEAN = (103.939, 116.779, 123.68)
@@ -116,7 +114,7 @@ class Vgg16:
         self,
         weights_path: str | os.PathLike | None = None,
         pooling: str = "avg",
-        convolution: str = "direct",
+        convolution: str = DEFAULT_CONVOLUTION,
     ):
         if pooling not in ("avg", "max"):
             raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
@@ -129,26 +127,23 @@ class Vgg16:
         weights = load_weights(weights_path)
         self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
-        self._adjoints = {name: adjoint_kernel(kernel) for name, kernel in self._kernels.items()}
-        self._in_dtype: dict[tf.DType, tuple[dict, dict, dict]] = {}
+        self._in_dtype: dict[tuple[str, tf.DType], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
 
-    def _weights(self, dtype: tf.DType) -> tuple[dict, dict, dict]:
-        """Return the kernels, their adjoints (each Winograd-transformed where the layer's tile
-        says so) and the biases in `dtype`, made once."""
-        if dtype not in self._in_dtype:
+    def _layer(self, name: str, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Return layer `name`'s kernel as its convolution takes it, its adjoint and its bias,
+        in `dtype`, made once and only for the layers a call reaches. Where the layer's tile
+        says so the kernel is Winograd-transformed (in float64, rounded to dtype once), and that
+        transform serves the input gradient too (`winograd.convolution(..., adjoint=True)`)."""
+        if (name, dtype) not in self._in_dtype:
             with tf.init_scope():  # made once, eagerly, even when first called in a tf.function
-                kernels, adjoints = {}, {}
-                for name, kernel in self._kernels.items():
-                    tile = self.tile(name, dtype)
-                    if tile:  # transformed in float64 from float32, rounded to dtype once
-                        kernels[name] = tf.cast(winograd.kernel_transform(kernel, tile), dtype)
-                        adjoints[name] = kernels[name]  # the transform serves both passes
-                    else:
-                        kernels[name] = tf.cast(kernel, dtype)
-                        adjoints[name] = tf.cast(self._adjoints[name], dtype)
-                biases = {name: tf.cast(value, dtype) for name, value in self._biases.items()}
-                self._in_dtype[dtype] = (kernels, adjoints, biases)
-        return self._in_dtype[dtype]
+                kernel, tile = self._kernels[name], self.tile(name, dtype)
+                if tile:
+                    U = tf.cast(winograd.kernel_transform(kernel, tile), dtype)
+                    used = (U, U)
+                else:
+                    used = (tf.cast(kernel, dtype), tf.cast(adjoint_kernel(kernel), dtype))
+                self._in_dtype[name, dtype] = (*used, tf.cast(self._biases[name], dtype))
+        return self._in_dtype[name, dtype]
 
     def tile(self, name: str, dtype: tf.DType) -> int:
         """Return Winograd's tile for layer `name` in `dtype` (0: the direct convolution)."""
@@ -178,7 +173,6 @@ class Vgg16:
         if border not in BORDERS:
             raise ValueError(f"border must be one of {', '.join(BORDERS)}, not {border!r}")
         wanted = set(check_layer_names(layers))
-        kernels, adjoints, biases = self._weights(compute_dtype)
         rgb = tf.convert_to_tensor(rgb, dtype=tf.float32)
         margin = mirror_margin(wanted) if border == "mirror" else 0
         if margin:
@@ -189,8 +183,9 @@ class Vgg16:
             if name.startswith("pool"):
                 x = self._pool(x)
             else:
-                x = convolution(x, kernels[name], adjoints[name], self.tile(name, compute_dtype))
-                x = tf.nn.relu(tf.nn.bias_add(x, biases[name]))
+                kernel, adjoint, bias = self._layer(name, compute_dtype)
+                x = convolution(x, kernel, adjoint, self.tile(name, compute_dtype))
+                x = tf.nn.relu(tf.nn.bias_add(x, bias))
             if name in wanted:
                 activations[name] = tf.cast(
                     without_margin(x, name, margin) if margin else x, tf.float32
@@ -199,6 +194,6 @@ class Vgg16:
 
 
 @functools.lru_cache(maxsize=2)
-def network(weights_path: str | None = None, convolution: str = "direct") -> Vgg16:
+def network(weights_path: str | None = None, convolution: str = DEFAULT_CONVOLUTION) -> Vgg16:
     """Return the average-pool VGG16 for a weights file and convolution, built once per process."""
     return Vgg16(weights_path, convolution=convolution)

@@ -39,6 +39,25 @@ def test_gram_matrix_matches_numpy_reference(rng, reference):
     np.testing.assert_allclose(reference.gram(F[0]), expected)
 
 
+def test_gram_matrix_gradient_is_F_times_the_symmetrised_cotangent(rng):
+    # d sum(W o F^T F) / dF = F (W + W^T), W not symmetric, against float64 NumPy; and the
+    # one-product gradient agrees with TensorFlow's own gradient of the matmul.
+    F = rng.normal(size=(1, 5, 7, 6)).astype(np.float32)
+    W = rng.normal(size=(6, 6)).astype(np.float32)
+    x = tf.constant(F)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(W * tf_helper.gram_matrix(x))
+        rows = tf.reshape(x, (-1, 6))
+        tensorflows = tf.reduce_sum(W * tf.matmul(rows, rows, transpose_a=True))
+    rows64 = F[0].reshape(35, 6).astype(np.float64)
+    expected = (rows64 @ (W + W.T).astype(np.float64)).reshape(F.shape)
+    np.testing.assert_allclose(tape.gradient(ours, x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        tape.gradient(ours, x).numpy(), tape.gradient(tensorflows, x).numpy(), rtol=1e-5, atol=1e-5
+    )
+
+
 def test_content_loss_matches_numpy_reference(rng):
     F, P = rng.normal(size=(2, 1, 4, 6, 8)).astype(np.float32)
     actual = float(tf_helper.content_loss(tf.constant(F), tf.constant(P)))

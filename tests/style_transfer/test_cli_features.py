@@ -247,6 +247,29 @@ def test_precision_bfloat16_runs_and_is_recorded(small_files, tmp_path, capsys):
     assert not np.array_equal(pixels(low), pixels(full))  # the flag reached the network
 
 
+def test_convolution_winograd_runs_is_recorded_and_paints_the_direct_picture(
+    small_files, tmp_path, capsys
+):
+    common = [small_files["content"], small_files["style"], "--size", WIDTH, "--iterations", 3]
+    common += ["--precision", "float32", "--style-layers", "conv3_1,conv4_1"]
+    runs = {}
+    for convolution in ("winograd", "direct"):
+        picture, stats = tmp_path / f"{convolution}.png", tmp_path / f"{convolution}.json"
+        code, out, error = run_cli(
+            capsys, *common, "--convolution", convolution, "-o", picture, "--stats", stats
+        )
+        assert code == 0 and "saved" in out, error
+        runs[convolution] = json.loads(stats.read_text())
+    assert runs["winograd"]["parameters"]["convolution"] == "winograd"
+    first = [runs[name]["history"][0]["total"] for name in ("winograd", "direct")]
+    assert first[0] != first[1]  # the flag reached the network: other roundings ...
+    assert first[0] == pytest.approx(first[1], rel=1e-5)  # ... of the same loss
+    # The same picture to within a level or two of 255 after three iterations.
+    fast, direct = tmp_path / "winograd.png", tmp_path / "direct.png"
+    difference = np.abs(pixels(fast).astype(int) - pixels(direct).astype(int))
+    assert difference.max() <= 2, difference.max()
+
+
 def test_the_gif_has_the_frames_asked_for_evenly_spaced(small_files, tmp_path, capsys):
     for iterations, asked, frames in ((11, 4, 4), (3, 30, 3)):
         gif = tmp_path / f"run{iterations}.gif"
