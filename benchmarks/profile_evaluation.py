@@ -43,7 +43,7 @@ def op_seconds(logdir: str) -> collections.Counter:
                 for event in line.events:
                     name = names.get(event.metadata_id, "")
                     if name == XLA_RUN:
-                        totals["XLA (Winograd's transforms)"] += event.duration_ps * 1e-12
+                        totals["XLA-compiled clusters"] += event.duration_ps * 1e-12
                     if name.count(":") != 1 or ": " in name:  # TF ops: "node name:OpType"
                         continue  # (XLA's own kernels inside XLA_RUN: "node: fusion")
                     op = name.split(":")[1]

@@ -324,11 +324,11 @@ RUN_OPTIONS = (
                    inherited=True),
     Option("weights", ("--weights",), "vgg16.npy to use (default: $VGG16_NPY or "
            "tensorflow_vgg/vgg16.npy)", path=True, inherited=True),
-    Option("convolution", ("--convolution",), "how the network convolves: direct uses oneDNN's "
-           "convolutions everywhere; winograd uses Winograd's F(4x4, 3x3) from conv3_1 on in "
-           "float32 iterations (a third less time per float32 iteration, the same loss to 1e-6; "
-           "a few seconds more for the first, and about 0.7 GB more memory for each image size "
-           "the process meets)", default=DEFAULT_CONVOLUTION, choices=CONVOLUTIONS,
+    Option("convolution", ("--convolution",), "how the network convolves: winograd uses "
+           "Winograd's F(4x4, 3x3) from conv2_2 on in float32 iterations (a third less time "
+           "per float32 iteration than direct, the same loss to 1e-6, about 12%% more memory); "
+           "direct uses oneDNN's convolutions on every layer. bfloat16 iterations convolve "
+           "directly either way", default=DEFAULT_CONVOLUTION, choices=CONVOLUTIONS,
            inherited=True),
 )  # fmt: skip
 

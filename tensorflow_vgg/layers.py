@@ -33,13 +33,11 @@ LAYER_ORDER: tuple[str, ...] = tuple(CHANNELS)
 # zero padding.
 BORDERS = ("mirror", "zero")
 
-# How the network convolves: "direct" (tf.nn.conv2d, oneDNN's kernels, everywhere) or
-# "winograd" (tensorflow_vgg/winograd.py, on the layers and in the dtypes where it measured
-# faster, the direct convolution elsewhere). Direct is the default: Winograd's transforms are
-# compiled by XLA for each layer shape, and each compiled shape stays in memory for the life of
-# the process, so a batch of photos of many sizes, or a notebook, would grow without bound.
+# How the network convolves: "winograd" (tensorflow_vgg/winograd.py, on the layers and in the
+# dtypes where it measured faster, the direct convolution elsewhere) or "direct" (tf.nn.conv2d,
+# oneDNN's kernels, on every layer).
 CONVOLUTIONS = ("direct", "winograd")
-DEFAULT_CONVOLUTION = "direct"
+DEFAULT_CONVOLUTION = "winograd"
 
 
 class LayerError(ValueError):

@@ -67,45 +67,41 @@ def kernel_transform(kernel: tf.Tensor, m: int) -> tf.Tensor:
     return tf.cast(tf.reshape(U, (-1, *U.shape[2:])), kernel.dtype)
 
 
-def _combine(matrix_row: np.ndarray, parts: list[tf.Tensor]) -> tf.Tensor:
-    """Return sum_j matrix_row[j] * parts[j], skipping zeros and multiplying only where needed."""
-    total = None
-    for weight, part in zip(matrix_row, parts):
-        if weight == 0:
-            continue
-        term = part if abs(weight) == 1 else part * tf.constant(abs(weight), part.dtype)
-        if total is None:
-            total = term if weight > 0 else -term
-        else:
-            total = total + term if weight > 0 else total - term
-    return total
+def _tile_positions(batch, padded_height, padded_width, rows, columns, m):
+    """Return the index, in the padded image's (N * H' * W') pixels, of position (r, s) of every
+    tile: ((m+2)^2, N * rows * columns), tiles m px apart, positions in row-major order."""
+    a = m + 2
+    r = tf.range(a)
+    offsets = tf.reshape(r[:, None] * padded_width + r[None, :], (-1,))
+    down = tf.range(rows) * m * padded_width
+    across = tf.range(columns) * m
+    images = tf.range(batch) * padded_height * padded_width
+    corners = images[:, None, None] + down[None, :, None] + across[None, None, :]
+    return offsets[:, None] + tf.reshape(corners, (-1,))[None, :]
 
 
-# XLA fuses each transform's slices, sums and stacking into one pass over memory; written as
-# TensorFlow ops each would be a pass of its own, and the transforms would cost more than the
-# products they save (measured: 45 ms against 5 ms for 128x128x64). One compilation per shape.
-@tf.function(jit_compile=True)
+# Both transforms are one gather or one transpose and one small matrix product, TensorFlow ops
+# whose graph serves every image size. Compiled by XLA they were about as fast, but XLA compiles
+# once per shape and keeps every compiled shape for the life of the process, tens of MB each:
+# a batch of photos of many sizes grew without bound.
 def input_transform(x: tf.Tensor, m: int, flipped: bool = False) -> tf.Tensor:
     """Return V = B^T d B of every (m+2)-px tile, m px apart, of x (N, H, W, C) zero-padded as
     SAME needs (1 px, and on the bottom and right up to whole tiles): ((m+2)^2, tiles, C).
     `flipped`: of each tile turned upside down and left to right."""
     BT, _, _ = transform_matrices(m)
     BT = BT[:, ::-1] if flipped else BT
-    height, width, channels = tf.shape(x)[1], tf.shape(x)[2], tf.shape(x)[3]
+    a = m + 2
+    shape = tf.shape(x)
+    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
     rows, columns = -(-height // m), -(-width // m)  # tiles down and across
-    pad = [[0, 0], [1, rows * m - height + 1], [1, columns * m - width + 1], [0, 0]]
-    x = tf.pad(x, pad)  # (N, rows*m + 2, columns*m + 2, C)
-    # Tile row r of every tile: (N, rows, columns*m + 2, C); B^T over them, then over columns.
-    d = [x[:, r : r + rows * m : m] for r in range(m + 2)]
-    d = [_combine(row, d) for row in BT]
-    V = []
-    for part in d:
-        columns_of = [part[:, :, s : s + columns * m : m] for s in range(m + 2)]
-        V += [_combine(row, columns_of) for row in BT]  # each (N, rows, columns, C)
-    return tf.reshape(tf.stack(V), ((m + 2) ** 2, -1, channels))
+    x = tf.pad(x, [[0, 0], [1, rows * m - height + 1], [1, columns * m - width + 1], [0, 0]])
+    positions = _tile_positions(batch, rows * m + 2, columns * m + 2, rows, columns, m)
+    d = tf.gather(tf.reshape(x, (-1, channels)), positions)  # ((m+2)^2, tiles, C): the tiles
+    # vec(B^T d B) = (B^T kron B^T) vec(d), for every tile and channel at once.
+    V = tf.matmul(tf.constant(np.kron(BT, BT), x.dtype), tf.reshape(d, (a * a, -1)))
+    return tf.reshape(V, (a * a, -1, channels))
 
 
-@tf.function(jit_compile=True)
 def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor, flipped: bool = False) -> tf.Tensor:
     """Return Y = A^T M A of the products M ((m+2)^2, tiles, C_out) as the image (N, H, W,
     C_out), `shape` holding the input's N, H and W; the tiles' overhang is cut off.
@@ -116,10 +112,9 @@ def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor, flipped: bool = Fal
     batch, height, width = shape[0], shape[1], shape[2]
     rows, columns = -(-height // m), -(-width // m)
     out = tf.shape(M)[-1]
-    M = tf.reshape(M, (a, a, batch, rows, columns, out))
-    rows_done = [_combine(row, [M[i] for i in range(a)]) for row in AT]  # m x (a, N, r, c, C)
-    Y = [[_combine(row, [part[j] for j in range(a)]) for row in AT] for part in rows_done]
-    Y = tf.stack([tf.stack(row, axis=3) for row in Y], axis=2)  # (N, rows, m, columns, m, C)
+    Y = tf.matmul(tf.constant(np.kron(AT, AT), M.dtype), tf.reshape(M, (a * a, -1)))
+    Y = tf.reshape(Y, (m, m, batch, rows, columns, out))  # pixel (i, j) of every tile
+    Y = tf.transpose(Y, (2, 3, 0, 4, 1, 5))  # (N, rows, m, columns, m, C_out)
     Y = tf.reshape(Y, (batch, rows * m, columns * m, out))
     return Y[:, :height, :width]
 
@@ -140,15 +135,15 @@ def convolution(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool = False) -> tf
 
 
 # The tile for each layer and compute dtype (absent: the direct convolution), measured with
-# benchmarks/winograd.py on an AMD Zen 4: in float32 F(4x4, 3x3) took 0.33-0.64 of oneDNN's
-# direct time from conv3_1 on at 512 px (0.56-0.92 at 256 px), tied on block 2 and lost on
-# block 1 (few channels, large pictures: the transforms' memory traffic outweighs the
-# products); in bfloat16 oneDNN's direct convolution runs at about twice the float32 rate,
-# and Winograd lost or tied at every layer.
+# benchmarks/winograd.py on an AMD Zen 4: in float32 F(4x4, 3x3) took 0.34-0.56 of oneDNN's
+# direct time from conv3_1 on at 512 px, and 0.71 on conv2_2 at both 256 and 512 px; it tied
+# on conv2_1 at 512 px and lost on block 1 (few channels over many pixels: the transforms'
+# memory traffic outweighs the products saved). In bfloat16 oneDNN's direct convolution runs
+# at about twice the float32 rate, and Winograd lost or tied at every layer.
 TILE_BY_LAYER = {
     tf.float32: {
         name: 4
-        for name in ("conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2", "conv4_3")
+        for name in ("conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2", "conv4_3")
         + ("conv5_1", "conv5_2", "conv5_3")
     },
 }

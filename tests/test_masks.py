@@ -127,13 +127,15 @@ def test_the_gradient_is_zero_beyond_the_style_reach_and_the_raw_style_gradient_
     assert (gradient[:reach] > 0).all()
     np.testing.assert_array_equal(gradient[reach:], 0.0)
     # Unheld, the style gradient goes as far as the positions in the reach see: half their
-    # receptive field beyond their own cell of stride px.
+    # receptive field beyond their own cell of stride px. (Beyond it, Winograd's convolutions
+    # leave rounding: each output tile is computed from a whole input tile, whose pixels outside
+    # an output pixel's window cancel only to within float32.)
     raw = tf_helper.StyleTransferLoss.terms_and_gradient(loss, image)[1]
     raw = np.abs(raw).max(axis=(0, 2))
     seen = (receptive_field("conv3_1") - stride("conv3_1")) // 2
     assert seen == 10
-    assert (raw[: reach + seen] > 0).all()
-    np.testing.assert_array_equal(raw[reach + seen :], 0.0)
+    assert (raw[: reach + seen] > 1e-6 * raw.max()).all()
+    assert raw[reach + seen :].max() <= 1e-7 * raw.max()
 
 
 def test_complementary_masks_with_one_painting_hold_each_region_to_it(
