@@ -46,9 +46,11 @@ def op_seconds(logdir: str) -> collections.Counter:
                         totals["XLA-compiled clusters"] += event.duration_ps * 1e-12
                     if name.count(":") != 1 or ": " in name:  # TF ops: "node name:OpType"
                         continue  # (XLA's own kernels inside XLA_RUN: "node: fusion")
-                    op = name.split(":")[1]
+                    node, op = name.split(":")
                     if op.startswith("__inference") or op in CONTAINERS:
                         continue  # calls: their time is that of the ops inside
+                    if "_transform/" in node:  # winograd.py's name scopes
+                        op = f"{op} (Winograd's transforms)"
                     totals[op] += event.duration_ps * 1e-12
     return totals
 

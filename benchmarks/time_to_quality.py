@@ -4,11 +4,12 @@ One run of the engine (tf_run.run_style_transfer) at 512 px on the astronaut and
 "Village Street in Auvers", a pair the tests do not use, with the default start and loss
 settings, every evaluation's total loss recorded. Without `--reference` the run is the long
 one: its own final float32 loss is the reference, and it is written to
-`benchmarks/results/time_to_quality.json` for shorter runs of other settings to be judged by.
+`benchmarks/results/time_to_quality.json` (and its picture beside it) for shorter runs of
+other settings to be judged by.
 Evaluations run in float32 (`--precision`), so the curve is the loss the reference is in.
 Run from the repository root, e.g. `.venv/bin/python benchmarks/time_to_quality.py
---iterations 1000 --convolution winograd` (about 25 minutes on 2 cores), then
-`... --iterations 400 --lbfgs-memory 100 --reference benchmarks/results/time_to_quality.json`.
+--iterations 1000` (about 20 minutes on 2 cores), then `... --iterations 400 --init style
+--reference benchmarks/results/time_to_quality.json`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import benchmark  # first: sets TensorFlow's log level and puts the repo root on
 import helper
 import tf_run
 from optimisation.settings import INITS, Settings
-from tensorflow_vgg.layers import CONVOLUTIONS
+from tensorflow_vgg.layers import CONVOLUTIONS, DEFAULT_CONVOLUTION
 from tensorflow_vgg.vgg16_avg_pool import network
 
 CONTENT = benchmark.ROOT / "image_resources/content/astronaut.jpg"
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--precision", default="float32")
-    parser.add_argument("--convolution", default="direct", choices=CONVOLUTIONS)
+    parser.add_argument("--convolution", default=DEFAULT_CONVOLUTION, choices=CONVOLUTIONS)
     parser.add_argument("--init", default=Settings.init, choices=INITS)
     parser.add_argument("--lbfgs-memory", type=int, default=None)
     parser.add_argument("--reference", help="a long run's JSON: judge this run by its loss")
@@ -103,9 +104,10 @@ def main() -> None:
         count = evaluations_to_reach(loss.totals, (1 + within) * reference)
         report[f"evaluations_within_{within:g}"] = count
         print(f"  within {within:.0%} of the reference after {count} evaluations")
-    name = "time_to_quality.json" if not args.reference else "time_to_quality_variant.json"
+    name = "time_to_quality" if not args.reference else f"time_to_quality_{args.init}"
     benchmark.RESULTS.mkdir(parents=True, exist_ok=True)
-    (benchmark.RESULTS / name).write_text(json.dumps(report, indent=1))
+    (benchmark.RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
+    helper.save_image(result.image, benchmark.RESULTS / f"{name}.jpg")
 
 
 if __name__ == "__main__":

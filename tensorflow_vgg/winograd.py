@@ -91,15 +91,17 @@ def input_transform(x: tf.Tensor, m: int, flipped: bool = False) -> tf.Tensor:
     BT, _, _ = transform_matrices(m)
     BT = BT[:, ::-1] if flipped else BT
     a = m + 2
-    shape = tf.shape(x)
-    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-    rows, columns = -(-height // m), -(-width // m)  # tiles down and across
-    x = tf.pad(x, [[0, 0], [1, rows * m - height + 1], [1, columns * m - width + 1], [0, 0]])
-    positions = _tile_positions(batch, rows * m + 2, columns * m + 2, rows, columns, m)
-    d = tf.gather(tf.reshape(x, (-1, channels)), positions)  # ((m+2)^2, tiles, C): the tiles
-    # vec(B^T d B) = (B^T kron B^T) vec(d), for every tile and channel at once.
-    V = tf.matmul(tf.constant(np.kron(BT, BT), x.dtype), tf.reshape(d, (a * a, -1)))
-    return tf.reshape(V, (a * a, -1, channels))
+    with tf.name_scope("input_transform"):  # benchmarks/profile_evaluation.py counts it apart
+        shape = tf.shape(x)
+        batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+        rows, columns = -(-height // m), -(-width // m)  # tiles down and across
+        pad = [[0, 0], [1, rows * m - height + 1], [1, columns * m - width + 1], [0, 0]]
+        x = tf.pad(x, pad)
+        positions = _tile_positions(batch, rows * m + 2, columns * m + 2, rows, columns, m)
+        d = tf.gather(tf.reshape(x, (-1, channels)), positions)  # ((m+2)^2, tiles, C)
+        # vec(B^T d B) = (B^T kron B^T) vec(d), for every tile and channel at once.
+        V = tf.matmul(tf.constant(np.kron(BT, BT), x.dtype), tf.reshape(d, (a * a, -1)))
+        return tf.reshape(V, (a * a, -1, channels))
 
 
 def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor, flipped: bool = False) -> tf.Tensor:
@@ -109,14 +111,15 @@ def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor, flipped: bool = Fal
     _, _, AT = transform_matrices(m)
     AT = AT[::-1] if flipped else AT
     a = m + 2
-    batch, height, width = shape[0], shape[1], shape[2]
-    rows, columns = -(-height // m), -(-width // m)
-    out = tf.shape(M)[-1]
-    Y = tf.matmul(tf.constant(np.kron(AT, AT), M.dtype), tf.reshape(M, (a * a, -1)))
-    Y = tf.reshape(Y, (m, m, batch, rows, columns, out))  # pixel (i, j) of every tile
-    Y = tf.transpose(Y, (2, 3, 0, 4, 1, 5))  # (N, rows, m, columns, m, C_out)
-    Y = tf.reshape(Y, (batch, rows * m, columns * m, out))
-    return Y[:, :height, :width]
+    with tf.name_scope("output_transform"):  # benchmarks/profile_evaluation.py counts it apart
+        batch, height, width = shape[0], shape[1], shape[2]
+        rows, columns = -(-height // m), -(-width // m)
+        out = tf.shape(M)[-1]
+        Y = tf.matmul(tf.constant(np.kron(AT, AT), M.dtype), tf.reshape(M, (a * a, -1)))
+        Y = tf.reshape(Y, (m, m, batch, rows, columns, out))  # pixel (i, j) of every tile
+        Y = tf.transpose(Y, (2, 3, 0, 4, 1, 5))  # (N, rows, m, columns, m, C_out)
+        Y = tf.reshape(Y, (batch, rows * m, columns * m, out))
+        return Y[:, :height, :width]
 
 
 def convolution(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool = False) -> tf.Tensor:

@@ -45,8 +45,9 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
         "content_weight style_weight tv_weight content_layers style_layers style_blend "
         "style_scale preserve_colors weights gif gif_frames stats checkpoint_every "
         "checkpoint_minutes precision tile memory_budget style_layer_weights border "
-        "style_masks style_image_masks".split()
-    )  # style_layer_weights, border and the masks came after the lists: they define the loss
+        "style_masks style_image_masks convolution".split()
+    )  # style_layer_weights, border and the masks came after the lists: they define the loss;
+    # convolution too: a resumed run goes on with the same rounding
     assert set(arguments.MUST_MATCH) == set(
         "size scales content_weight style_weight tv_weight content_layers style_layers "
         "style_blend style_scale preserve_colors style_layer_weights border".split()
