@@ -29,7 +29,7 @@ def gram_matrix(F: tf.Tensor) -> tf.Tensor:
     """Return G = F^T F of a feature map (1, H, W, N_l) as (N_l, N_l) (paper, eq. 3)."""
     N_l = tf.shape(F)[-1]
     F = tf.reshape(F, (-1, N_l))  # (1, H, W, N_l) -> (M_l, N_l)
-    return F_transpose_F(F)
+    return F_transpose_F(F)  # tf.matmul(F, F, transpose_a=True), its gradient in one product
 
 
 # A tf.function of its own, as the network's convolution is: a custom gradient traced inside a
