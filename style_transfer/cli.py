@@ -102,9 +102,8 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
             f"{request.content} is transparent everywhere, so there is nothing to paint; "
             "use a photo with visible pixels"
         )
-    network(
-        request.weights, request.convolution
-    )  # a weights file that cannot be used is told first
+    # A weights file that cannot be used is told first.
+    network(request.weights, request.convolution)
     print(
         f"{preflight.describe(images, request)}"
         f"{preflight.tiling_note(content, images.style, request)}, "
