@@ -17,11 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
 
 import helper
+import tf_helper
 import tf_run
+from going_further.style_scale import match_style_scale
 from optimisation.settings import INITS, Settings
 from tensorflow_vgg.layers import CONVOLUTIONS, DEFAULT_CONVOLUTION
 from tensorflow_vgg.vgg16_avg_pool import network
@@ -64,9 +67,6 @@ def main() -> None:
     parser.add_argument("--lbfgs-memory", type=int, default=None)
     parser.add_argument("--reference", help="a long run's JSON: judge this run by its loss")
     args = parser.parse_args()
-    import tf_helper
-    from going_further.style_scale import match_style_scale
-
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), args.size)
     content = helper.resize(helper.load_image(CONTENT), height, width)
     style = match_style_scale(helper.load_image(STYLE), content)  # as the command line does
@@ -82,7 +82,7 @@ def main() -> None:
     result = tf_run.run_style_transfer(content, style, settings, net=net, loss=loss)
     seconds = time.perf_counter() - start
     final = result.terms["total"]
-    reference = json.loads(open(args.reference).read())["final"] if args.reference else final
+    reference = json.loads(Path(args.reference).read_text())["final"] if args.reference else final
     report = {
         "content": CONTENT.name,
         "style": STYLE.name,

@@ -127,14 +127,14 @@ class Vgg16:
         weights = load_weights(weights_path)
         self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
-        self._in_dtype: dict[tuple[str, tf.DType], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
+        self._made: dict[tuple[str, tf.DType], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
 
     def _layer(self, name: str, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Return layer `name`'s kernel as its convolution takes it, its adjoint and its bias,
         in `dtype`, made once and only for the layers a call reaches. Where the layer's tile
         says so the kernel is Winograd-transformed (in float64, rounded to dtype once), and that
         transform serves the input gradient too (`winograd.convolution(..., adjoint=True)`)."""
-        if (name, dtype) not in self._in_dtype:
+        if (name, dtype) not in self._made:
             with tf.init_scope():  # made once, eagerly, even when first called in a tf.function
                 kernel, tile = self._kernels[name], self.tile(name, dtype)
                 if tile:
@@ -142,8 +142,8 @@ class Vgg16:
                     used = (U, U)
                 else:
                     used = (tf.cast(kernel, dtype), tf.cast(adjoint_kernel(kernel), dtype))
-                self._in_dtype[name, dtype] = (*used, tf.cast(self._biases[name], dtype))
-        return self._in_dtype[name, dtype]
+                self._made[name, dtype] = (*used, tf.cast(self._biases[name], dtype))
+        return self._made[name, dtype]
 
     def tile(self, name: str, dtype: tf.DType) -> int:
         """Return Winograd's tile for layer `name` in `dtype` (0: the direct convolution)."""
