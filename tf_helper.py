@@ -195,11 +195,12 @@ class StyleTransferLoss(TracedLoss):
         self, image: tf.Tensor, compute_dtype: tf.DType = tf.float32
     ) -> dict[str, tf.Tensor]:
         """Return every loss term of a batch of one image (1, H, W, 3): equations 1, 4, 5, 7."""
-        features = self._net(image, self.layers, compute_dtype, self.settings.border)
-        content = tf.add_n([content_loss(features[n], self.P[n]) for n in self.content_layers])
-        E = [
-            style_layer_loss(gram_matrix(features[n]), self.A[n], self.N_l[n], self.M_l[n])
-            for n in self.style_layers
-        ]
+        # F in the convolutions' format: in bfloat16 the Gram matrices' products run at its rate
+        # too, and only G (N_l x N_l) is cast to float32, not F (M_l x N_l).
+        F = self._net(image, self.layers, compute_dtype, self.settings.border, output_dtype=None)
+        F32 = {n: tf.cast(F[n], tf.float32) for n in self.content_layers}
+        content = tf.add_n([content_loss(F32[n], self.P[n]) for n in self.content_layers])
+        G = {n: tf.cast(gram_matrix(F[n]), tf.float32) for n in self.style_layers}
+        E = [style_layer_loss(G[n], self.A[n], self.N_l[n], self.M_l[n]) for n in self.style_layers]
         style = style_loss(E, self.w_l)
         return weighted_terms(self, content, style, total_variation_loss(image), E)

@@ -32,6 +32,22 @@ def test_preprocessing_and_first_layers_match_numpy_vgg16(net, reference, small_
         assert_close_to_scale(actual[name].numpy()[0], expected[name])
 
 
+def test_bfloat16_activations_come_as_float32_or_as_computed(net, reference, small_photo):
+    image = small_photo(24, 32)
+    layers = ["conv1_1", "conv3_1"]
+    as_float32 = net(image[None], layers, tf.bfloat16)
+    as_computed = net(image[None], layers, tf.bfloat16, output_dtype=None)
+    expected = reference.activations(image, layers)
+    for name in layers:
+        assert as_float32[name].dtype == tf.float32
+        assert as_computed[name].dtype == tf.bfloat16
+        actual = as_computed[name].numpy().astype(np.float32)
+        np.testing.assert_array_equal(actual, as_float32[name].numpy())
+        # bfloat16 keeps 8 bits of mantissa: within a few percent of float64's activations
+        assert_close_to_scale(actual[0], expected[name], rtol=3e-2)
+        assert not np.allclose(actual[0], expected[name], rtol=0, atol=1e-5)
+
+
 def test_deep_layers_match_numpy_vgg16_with_odd_sizes(net, reference, small_photo):
     # 36x44 pools to 18x22, 9x11, 5x6, 3x3: odd sizes keep their last row and column.
     image = small_photo(36, 44)
