@@ -278,11 +278,11 @@ RUN_OPTIONS = (
            "100 iterations), or the (first) style image", default=DEFAULTS.init,
            choices=INITS, setting="init", sweep=("init", str), inherited=True),
     Option("precision", ("--precision",), "arithmetic of the network's convolutions (the "
-           "reported loss is always float32): bfloat16 is about 1.75 times as fast per "
-           "iteration on CPUs with AVX512_BF16 or AMX (AMD Zen 4, Intel Xeon since Cooper "
-           "Lake), slower on others; mixed runs the first two thirds of the iterations in "
-           "bfloat16 and the rest in float32, for float32's loss in about three quarters of "
-           "its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
+           "reported loss is always float32): bfloat16 is about 1.1-1.2 times as fast per "
+           "iteration as float32's Winograd convolutions on CPUs with AVX512_BF16 (AMD Zen 4, "
+           "Intel Xeon since Cooper Lake) and 2.5-3 times with AMX (Intel Xeon since Sapphire "
+           "Rapids), slower on others; mixed runs the first two thirds of the iterations in "
+           "bfloat16 and the rest in float32, for float32's loss in 60-95%% of its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
            "which one ran", default=DEFAULTS.precision, choices=precisions.PRECISIONS,
            setting="precision", inherited=True),
     Option("optimizer", ("--optimizer",), "lbfgs: box-constrained L-BFGS, as in the paper; "
