@@ -38,9 +38,8 @@ MEMORY_CHECK_ENV_VAR = "STYLE_TRANSFER_NO_MEMORY_CHECK"
 
 # A tiled run (going_further/tiling.py) keeps one tile's activations at a time: tiles are
 # sized so that those take about TILE_BYTES, whatever the picture's size. Larger tiles waste
-# less on halos; 1.25 GiB keeps a 4096 px run within 6 GB with Winograd's transforms, which hold
-# more memory while a layer runs than the direct convolution (benchmarks/README.md, print size).
-TILE_BYTES = 5 * 2**28
+# less on halos; 1.5 GiB keeps a 4096 px run within 6 GB.
+TILE_BYTES = 3 * 2**29
 # A tiled evaluation takes about this many times as long as a whole one: the first pass
 # repeats the forward pass, and each tile's halo is computed by its neighbours too.
 TILED_COST = 1.6
