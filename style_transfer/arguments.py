@@ -282,8 +282,9 @@ RUN_OPTIONS = (
            "iteration as float32's Winograd convolutions on CPUs with AVX512_BF16 (AMD Zen 4, "
            "Intel Xeon since Cooper Lake) and 2.5-3 times with AMX (Intel Xeon since Sapphire "
            "Rapids), slower on others; mixed runs the first two thirds of the iterations in "
-           "bfloat16 and the rest in float32, for float32's loss in 60-95%% of its time; auto is mixed where the CPU has bfloat16, else float32. --stats records "
-           "which one ran", default=DEFAULTS.precision, choices=precisions.PRECISIONS,
+           "bfloat16 and the rest in float32, for float32's loss in 60-95%% of its time; "
+           "auto is mixed where the CPU has bfloat16, else float32. --stats records which one "
+           "ran", default=DEFAULTS.precision, choices=precisions.PRECISIONS,
            setting="precision", inherited=True),
     Option("optimizer", ("--optimizer",), "lbfgs: box-constrained L-BFGS, as in the paper; "
            "adam: first-order, needs far more iterations (see --learning-rate)",
