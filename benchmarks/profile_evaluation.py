@@ -2,8 +2,8 @@
 
 Profiles one evaluation (after warm-up; float32 unless `--precision bfloat16`) of the default
 loss on Grace Hopper x the Great Wave with the network's direct convolutions and with
-Winograd's, and prints the operations that took the most time (summed over the threads that ran them, so the total
-exceeds the wall time on several cores). Run from the repository root:
+Winograd's, and prints the operations that took the most time (summed over the threads that
+ran them, so the total exceeds the wall time on several cores). Run from the repository root:
 `.venv/bin/python benchmarks/profile_evaluation.py --size 512`.
 """
 
