@@ -103,6 +103,34 @@ def test_kernel_transform_of_a_unit_kernel_reproduces_the_input():
         np.testing.assert_allclose(actual, x, rtol=1e-6, atol=1e-4)
 
 
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_a_large_input_is_convolved_in_bands_that_give_the_whole_convolution(monkeypatch, adjoint):
+    """A bound of 0 elements sends every input to the bands; 3 bands over the 9 tile rows of a
+    33 px image leave the last band mostly overhang, which must be cut off."""
+    rng = np.random.default_rng(11)
+    x, kernel = layer_input(64, 128, rng)
+    if adjoint:
+        x = np.maximum(rng.normal(size=(*x.shape[:3], 128)), 0).astype(np.float32)
+    x = np.concatenate([x, x[:, ::-1]])  # a batch of two
+    # The adjoint: the kernel flipped in space, its channels swapped.
+    reference = np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2)) if adjoint else kernel
+    expected = tf.nn.conv2d(
+        tf.constant(x, tf.float64), tf.constant(reference.copy(), tf.float64), 1, "SAME"
+    ).numpy()
+    U = winograd.kernel_transform(tf.constant(kernel), 4)
+    whole = winograd.convolution(tf.constant(x), U, 4, adjoint).numpy()
+    banded_calls = []
+    in_bands = winograd._in_bands
+    monkeypatch.setattr(winograd, "_in_bands", lambda *a: banded_calls.append(a) or in_bands(*a))
+    monkeypatch.setattr(winograd, "BAND_ELEMENTS", 0)
+    monkeypatch.setattr(winograd, "BANDS", 3)
+    banded = winograd.convolution(tf.constant(x), U, 4, adjoint).numpy()
+    assert len(banded_calls) == 1
+    assert banded.shape == whole.shape == expected.shape
+    assert relative_error(banded, whole) <= 1e-6
+    assert relative_error(banded, expected) <= RELATIVE_TOLERANCE
+
+
 @pytest.mark.parametrize("border", ["zero", "mirror"])
 def test_winograd_network_matches_the_direct_network(direct_net, small_photo, border):
     """Both borders: the mirror border pads the picture once; every convolution is SAME."""
