@@ -14,6 +14,7 @@ from tensorflow_vgg import winograd
 from tensorflow_vgg.layers import (
     BORDERS,
     CONV_LAYERS,
+    CONV_SHAPES,
     CONVOLUTIONS,
     DEFAULT_CONVOLUTION,
     LAYER_ORDER,
@@ -44,7 +45,9 @@ def adjoint_kernel(kernel: tf.Tensor) -> tf.Tensor:
 # tf.custom_gradient traced inside a caller's graph registers that whole graph in TensorFlow's
 # gradient registry, which never lets it go: every loss ever traced stayed, a few MiB each.
 @tf.function(reduce_retracing=True)
-def convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, tile: int = 0) -> tf.Tensor:
+def convolution(
+    x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, tile: int = 0, bands: int = 1
+) -> tf.Tensor:
     """Return the SAME, stride-1 convolution of x (batch, H, W, in) with a constant 3x3 kernel.
 
     Its gradient with respect to x is the forward convolution of the incoming gradient with
@@ -53,18 +56,18 @@ def convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, tile: int =
     on CPUs without AVX-512. No gradient flows to the kernel: the network's weights are fixed.
     `tile` 0 convolves directly (tf.nn.conv2d); 2 or 4 by Winograd's F(tile x tile, 3x3), and
     then `kernel` is its `winograd.kernel_transform`, which serves the gradient too (`adjoint`
-    is not read).
+    is not read), and `bands` the bands of tile rows it runs in (`winograd.band_count`).
     """
 
     @tf.custom_gradient
     def convolve(x):
         def gradient(dy):
             if tile:
-                return winograd.convolution(dy, kernel, tile, adjoint=True)
+                return winograd.convolution(dy, kernel, tile, True, bands)
             return tf.nn.conv2d(dy, adjoint, strides=1, padding="SAME")
 
         if tile:
-            return winograd.convolution(x, kernel, tile), gradient
+            return winograd.convolution(x, kernel, tile, False, bands), gradient
         return tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), gradient
 
     return convolve(x)
@@ -186,7 +189,9 @@ class Vgg16:
                 x = self._pool(x)
             else:
                 kernel, adjoint, bias = self._layer(name, compute_dtype)
-                x = convolution(x, kernel, adjoint, self.tile(name, compute_dtype))
+                tile = self.tile(name, compute_dtype)
+                bands = winograd.band_count(x.shape, *CONV_SHAPES[name][2:], tile) if tile else 1
+                x = convolution(x, kernel, adjoint, tile, bands)
                 x = tf.nn.relu(tf.nn.bias_add(x, bias))
             if name in wanted:
                 activation = without_margin(x, name, margin) if margin else x

@@ -95,14 +95,21 @@ def input_transform(x: tf.Tensor, m: int, flipped: bool = False) -> tf.Tensor:
         return _padded_input_transform(tf.pad(x, pad), m, flipped)
 
 
-def _padded_input_transform(x: tf.Tensor, m: int, flipped: bool) -> tf.Tensor:
-    """Return V ((m+2)^2, tiles, C) of x (N, rows * m + 2, columns * m + 2, C), padded already."""
+def _padded_input_transform(
+    x: tf.Tensor, m: int, flipped: bool, rows=None, first_row=0
+) -> tf.Tensor:
+    """Return V ((m+2)^2, tiles, C) of `rows` rows of tiles (default: all) from row `first_row`
+    on, of x (N, H, W, C) padded already: 1 px around whole tiles, so H - 2 and W - 2 are
+    multiples of m."""
     BT, _, _ = transform_matrices(m)
     BT = BT[:, ::-1] if flipped else BT
     a = m + 2
     shape = tf.shape(x)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-    positions = _tile_positions(batch, height, width, (height - 2) // m, (width - 2) // m, m)
+    rows = (height - 2) // m if rows is None else rows
+    positions = _tile_positions(batch, height, width, rows, (width - 2) // m, m)
+    # Gathered from the whole image: a band's rows are an offset, not a copy of the band.
+    positions = positions + first_row * m * width
     d = tf.gather(tf.reshape(x, (-1, channels)), positions)  # ((m+2)^2, tiles, C)
     # vec(B^T d B) = (B^T kron B^T) vec(d), for every tile and channel at once.
     V = tf.matmul(tf.constant(np.kron(BT, BT), x.dtype), tf.reshape(d, (a * a, -1)))
@@ -127,7 +134,9 @@ def output_transform(M: tf.Tensor, m: int, shape: tf.Tensor, flipped: bool = Fal
         return Y[:, :height, :width]
 
 
-def convolution(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool = False) -> tf.Tensor:
+def convolution(
+    x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool = False, bands: int = 1
+) -> tf.Tensor:
     """Return the SAME, stride-1 3x3 convolution of x (N, H, W, C_in) whose kernel has the
     transform U = kernel_transform(kernel, m), as (N, H, W, C_out), by F(m x m, 3 x 3).
 
@@ -135,33 +144,33 @@ def convolution(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool = False) -> tf
     swapped) instead, from the same U: correlating with a flipped kernel is correlating the
     flipped tile with the kernel and flipping the result, so B^T and A^T take their columns
     and rows in reverse, and U its channels swapped. No second transform is kept (4x the
-    kernel's size for m = 4). A large input is convolved in bands of tile rows (`BAND_ELEMENTS`).
+    kernel's size for m = 4). `bands` > 1: in that many bands of tile rows (`band_count`).
     """
-    shape = tf.shape(x)
-    columns = -(-shape[2] // m)
-    widest = tf.maximum(shape[3], tf.shape(U)[1] if adjoint else tf.shape(U)[2])
-    elements = (m + 2) ** 2 * shape[0] * (-(-shape[1] // m)) * columns * widest  # of V or M
-    return tf.cond(
-        elements <= BAND_ELEMENTS,
-        lambda: _whole(x, U, m, adjoint),
-        lambda: _in_bands(x, U, m, adjoint, BANDS),
-    )
-
-
-# Above this many elements in the transformed tiles V or the products M of one convolution
-# (each 2.25 times its image for m = 4), it runs in BANDS bands of tile rows, one after another.
-# Made whole, they added a quarter to a 1024 px run's peak memory against the direct
-# convolution's; in bands about an eighth, for about 5% more time at that size. The bound
-# leaves every layer of a 512 px picture whole (conv2_2's V: 19 M elements).
-BAND_ELEMENTS = 3 * 2**23
-BANDS = 4
-
-
-def _whole(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool) -> tf.Tensor:
-    """Return `convolution(x, U, m, adjoint)`, all tiles at once."""
+    if bands > 1:
+        return _in_bands(x, U, m, adjoint, bands)
     V = input_transform(x, m, adjoint)  # ((m+2)^2, tiles, C_in)
     M = tf.matmul(V, U, transpose_b=adjoint)  # ((m+2)^2, tiles, C_out): by oneDNN
     return output_transform(M, m, tf.shape(x)[:3], adjoint)
+
+
+# Above this many elements in the transformed tiles V or the products M of one convolution
+# (each 2.25 times its image for m = 4), it runs in BANDS bands of tile rows, one after another:
+# made whole at 1024 px and beyond, V and M raised a run's peak memory well above the direct
+# convolution's (benchmarks/README.md gives the figures). Below the bound, bands only cost time;
+# it leaves the Winograd layers of a 512 px picture whole.
+BAND_ELEMENTS = 3 * 2**23
+BANDS = 2
+
+
+def band_count(shape, c_in: int, c_out: int, m: int) -> int:
+    """Return the bands `convolution` should run an input of static shape (N, H, W, C) in, by
+    F(m x m, 3 x 3) from c_in to c_out channels (either way): BANDS where V or M would hold
+    more than BAND_ELEMENTS, else 1, and 1 where the shape is not known when traced."""
+    batch, height, width = shape[:3]
+    if None in (batch, height, width):
+        return 1
+    elements = (m + 2) ** 2 * batch * -(-height // m) * -(-width // m) * max(c_in, c_out)
+    return BANDS if elements > BAND_ELEMENTS else 1
 
 
 def _in_bands(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool, bands: int) -> tf.Tensor:
@@ -169,7 +178,8 @@ def _in_bands(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool, bands: int) -> 
     shape = tf.shape(x)
     batch, height, width = shape[0], shape[1], shape[2]
     columns = -(-width // m)
-    band_height = -(-height // (bands * m)) * m  # whole tiles
+    band_rows = -(-height // (bands * m))  # of tiles
+    band_height = band_rows * m
     pad = [[0, 0], [1, bands * band_height - height + 1], [1, columns * m - width + 1], [0, 0]]
     x = tf.pad(x, pad)
     out = []
@@ -178,8 +188,7 @@ def _in_bands(x: tf.Tensor, U: tf.Tensor, m: int, adjoint: bool, bands: int) -> 
         # the whole convolution.
         with tf.control_dependencies(out[-1:]):
             with tf.name_scope("input_transform"):
-                window = x[:, i * band_height : (i + 1) * band_height + 2]
-                V = _padded_input_transform(window, m, adjoint)
+                V = _padded_input_transform(x, m, adjoint, band_rows, i * band_rows)
         M = tf.matmul(V, U, transpose_b=adjoint)
         out.append(output_transform(M, m, [batch, band_height, columns * m], adjoint))
     return tf.concat(out, axis=1)[:, :height, :width]

@@ -11,7 +11,7 @@ import tf_run
 from optimisation.settings import Settings
 from optimisation.starts import initial_image
 from tensorflow_vgg import winograd
-from tensorflow_vgg.layers import CONV_SHAPES
+from tensorflow_vgg.layers import CONV_SHAPES, layer_sizes
 from tensorflow_vgg.vgg16_avg_pool import CONVOLUTIONS, Vgg16, convolution
 
 # Each distinct (in, out) of VGG16's 3x3 layers, at an odd size (rows and columns that are
@@ -104,9 +104,8 @@ def test_kernel_transform_of_a_unit_kernel_reproduces_the_input():
 
 
 @pytest.mark.parametrize("adjoint", [False, True])
-def test_a_large_input_is_convolved_in_bands_that_give_the_whole_convolution(monkeypatch, adjoint):
-    """A bound of 0 elements sends every input to the bands; 3 bands over the 9 tile rows of a
-    33 px image leave the last band mostly overhang, which must be cut off."""
+def test_convolving_in_bands_of_tile_rows_gives_the_whole_convolution(adjoint):
+    """3 bands over the 9 tile rows of a 33 px image, and 4, whose last band is overhang alone."""
     rng = np.random.default_rng(11)
     x, kernel = layer_input(64, 128, rng)
     if adjoint:
@@ -119,16 +118,53 @@ def test_a_large_input_is_convolved_in_bands_that_give_the_whole_convolution(mon
     ).numpy()
     U = winograd.kernel_transform(tf.constant(kernel), 4)
     whole = winograd.convolution(tf.constant(x), U, 4, adjoint).numpy()
-    banded_calls = []
-    in_bands = winograd._in_bands
-    monkeypatch.setattr(winograd, "_in_bands", lambda *a: banded_calls.append(a) or in_bands(*a))
+    for bands in (3, 4):
+        banded = winograd.convolution(tf.constant(x), U, 4, adjoint, bands).numpy()
+        assert banded.shape == whole.shape == expected.shape
+        assert relative_error(banded, whole) <= 1e-6
+        assert relative_error(banded, expected) <= RELATIVE_TOLERANCE
+
+
+def test_bands_are_for_large_layers_of_known_size():
+    """conv2_2 and block 3 of a 1024x681 px picture in bands; every layer of a 512 px one and a
+    shape known only when run, whole (the float32 layers that Winograd's convolution serves)."""
+    assert winograd.band_count((1, 512, 341, 128), 128, 128, 4) == winograd.BANDS > 1
+    assert winograd.band_count((1, 256, 171, 256), 256, 256, 4) == winograd.BANDS
+    for name, height, width, _ in layer_sizes(512, 512, "conv5_1"):
+        if name in winograd.TILE_BY_LAYER[tf.float32]:
+            _, _, c_in, c_out = CONV_SHAPES[name]
+            assert winograd.band_count((1, height, width, c_in), c_in, c_out, 4) == 1, name
+    assert winograd.band_count((1, None, None, 128), 128, 128, 4) == 1
+
+
+def test_the_network_convolves_in_bands_where_told_with_the_same_features(
+    direct_net, small_photo, monkeypatch
+):
+    """A bound of 0 elements puts every Winograd layer in bands: features and gradient stay."""
     monkeypatch.setattr(winograd, "BAND_ELEMENTS", 0)
-    monkeypatch.setattr(winograd, "BANDS", 3)
-    banded = winograd.convolution(tf.constant(x), U, 4, adjoint).numpy()
-    assert len(banded_calls) == 1
-    assert banded.shape == whole.shape == expected.shape
-    assert relative_error(banded, whole) <= 1e-6
-    assert relative_error(banded, expected) <= RELATIVE_TOLERANCE
+    counted, band_count = [], winograd.band_count
+
+    def counting(*arguments):
+        counted.append(band_count(*arguments))
+        return counted[-1]
+
+    monkeypatch.setattr(winograd, "band_count", counting)
+    image = tf.constant(small_photo(45, 61)[None])
+    layers = ["conv3_1", "conv4_2", "conv5_1"]
+
+    def features_and_gradient(network):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            features = network(image, layers)
+            total = tf.add_n([tf.reduce_sum(tf.square(f)) for f in features.values()])
+        return features, tape.gradient(total, image)
+
+    expected, expected_gradient = features_and_gradient(direct_net)
+    actual, actual_gradient = features_and_gradient(Vgg16(convolution="winograd"))
+    assert counted and set(counted) == {winograd.BANDS}
+    for name in layers:
+        assert relative_error(actual[name], expected[name]) <= 1e-5, name
+    assert relative_error(actual_gradient, expected_gradient) <= 1e-4
 
 
 @pytest.mark.parametrize("border", ["zero", "mirror"])
