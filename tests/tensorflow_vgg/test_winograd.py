@@ -57,6 +57,17 @@ def layer_input(c_in: int, c_out: int, rng):
     return x.astype(np.float32), kernel.astype(np.float32)
 
 
+def features_and_gradient(network, image, layers, border="zero"):
+    """Return the network's features of `image` and the gradient of their mean squares."""
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        features = network(image, layers, border=border)
+        total = tf.add_n(
+            [tf.reduce_sum(tf.square(f)) / tf.size(f, tf.float32) for f in features.values()]
+        )
+    return features, tape.gradient(total, image)
+
+
 @pytest.mark.parametrize("tile", winograd.TILES)
 @pytest.mark.parametrize(("c_in", "c_out"), SHAPES)
 def test_winograd_value_matches_float64_conv2d_at_every_layer_shape(c_in, c_out, tile):
@@ -151,16 +162,9 @@ def test_the_network_convolves_in_bands_where_told_with_the_same_features(
     monkeypatch.setattr(winograd, "band_count", counting)
     image = tf.constant(small_photo(45, 61)[None])
     layers = ["conv3_1", "conv4_2", "conv5_1"]
-
-    def features_and_gradient(network):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            features = network(image, layers)
-            total = tf.add_n([tf.reduce_sum(tf.square(f)) for f in features.values()])
-        return features, tape.gradient(total, image)
-
-    expected, expected_gradient = features_and_gradient(direct_net)
-    actual, actual_gradient = features_and_gradient(Vgg16(convolution="winograd"))
+    expected, expected_gradient = features_and_gradient(direct_net, image, layers)
+    winograd_net = Vgg16(convolution="winograd")
+    actual, actual_gradient = features_and_gradient(winograd_net, image, layers)
     assert counted and set(counted) == {winograd.BANDS}
     for name in layers:
         assert relative_error(actual[name], expected[name]) <= 1e-5, name
@@ -174,18 +178,8 @@ def test_winograd_network_matches_the_direct_network(direct_net, small_photo, bo
     assert any(winograd_net.tile(name, tf.float32) for name in CONV_SHAPES)
     image = tf.constant(small_photo(45, 61)[None])
     layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1"]
-
-    def features_and_gradient(network):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            features = network(image, layers, border=border)
-            total = tf.add_n(
-                [tf.reduce_sum(tf.square(f)) / tf.size(f, tf.float32) for f in features.values()]
-            )
-        return features, tape.gradient(total, image)
-
-    expected, expected_gradient = features_and_gradient(direct_net)
-    actual, actual_gradient = features_and_gradient(winograd_net)
+    expected, expected_gradient = features_and_gradient(direct_net, image, layers, border)
+    actual, actual_gradient = features_and_gradient(winograd_net, image, layers, border)
     for name in layers:
         assert relative_error(actual[name], expected[name]) <= 1e-5, name
     assert relative_error(actual_gradient, expected_gradient) <= 1e-4
