@@ -9,12 +9,13 @@ alike, its gradient by a tape.
 from __future__ import annotations
 
 import copy
+import math
 from collections import OrderedDict
 
 import numpy as np
 import tensorflow as tf
 
-from loss_settings import LossSettings, choice, layer_weights
+from loss_settings import LossSettings, SettingsError, choice, layer_weights
 from optimisation import precisions
 
 
@@ -22,8 +23,9 @@ class Loss:
     """The loss of equation 7 for one image shape: what a run (tf_run.py) needs of it.
 
     `terms(image)` gives every term as floats (float32 arithmetic); `terms_and_gradient`
-    gives them with d(total)/d(image) (H, W, 3), its convolutions in `precision`
-    ("float32" or "bfloat16", settable between evaluations). Terms: `total`, `content`,
+    gives them with d(objective)/d(image) (H, W, 3), its convolutions in `precision`
+    ("float32" or "bfloat16", settable between evaluations); the objective is the total
+    unless `content_boost` is set above 1. Terms: `total`, `content`,
     `style`, `tv`, `style_<layer>` (E_l), and each weighted: `weighted_content` (alpha
     L_content), `weighted_style`, `weighted_tv`, `weighted_style_<layer>` (beta w_l E_l),
     as tf_helper.weighted_terms gives them.
@@ -37,6 +39,7 @@ class Loss:
         self.w_l = layer_weights(self.style_layers, self.settings.layer_weights)
         self.shape = tuple(content_image.shape)
         self._precision = "float32"
+        self._content_boost = 1.0
 
     @property
     def precision(self) -> str:
@@ -48,12 +51,29 @@ class Loss:
         choice("evaluation precision", value, precisions.EVALUATION_PRECISIONS)
         self._precision = value
 
+    @property
+    def content_boost(self) -> float:
+        """How many times alpha the gradient weighs the content term: 1 (equation 7) but in a
+        run's first iterations (optimisation/content_boost.py); settable between evaluations."""
+        return self._content_boost
+
+    @content_boost.setter
+    def content_boost(self, value: float) -> None:
+        if not (isinstance(value, (int, float)) and 1 <= value < math.inf):
+            raise SettingsError(f"the content boost must be a number of at least 1, not {value!r}")
+        self._content_boost = float(value)
+
+    def objective(self, terms: dict[str, float]) -> float:
+        """Return the loss that `terms_and_gradient`'s gradient is of: the total, its content
+        term weighed `content_boost` times (the total itself at 1)."""
+        return terms["total"] + (self.content_boost - 1.0) * terms["weighted_content"]
+
     def terms(self, image: np.ndarray) -> dict[str, float]:
         """Return the float32 loss terms of an image (H, W, 3) as floats."""
         raise NotImplementedError
 
     def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
+        """Return the loss terms as floats and d(objective)/d(image) as (H, W, 3) float32."""
         raise NotImplementedError
 
 
@@ -90,16 +110,19 @@ class TracedLoss(Loss):
         the kind of loss, the image shape and the settings. A subclass adds what else it reads."""
         return (type(self), self.shape, self.settings.as_kind(LossSettings))
 
-    def _terms_and_gradient(self, image: tf.Tensor, compute_dtype: tf.DType):
+    def _terms_and_gradient(self, image: tf.Tensor, compute_dtype: tf.DType, boost: tf.Tensor):
         with tf.GradientTape() as tape:
             tape.watch(image)
             terms = self(image, compute_dtype)
-        return terms, tape.gradient(terms["total"], image)
+            objective = terms["total"] + (boost - 1.0) * terms["weighted_content"]
+        return terms, tape.gradient(objective, image)
 
     def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32."""
+        """Return the loss terms as floats and d(objective)/d(image) as (H, W, 3) float32."""
         traced = self._traced(self.precision)
-        terms, gradient = traced(tf.constant(image[None], tf.float32), self._targets())
+        # The boost is an argument of the trace, not a constant in it: changing it retraces nothing.
+        boost = tf.constant(self.content_boost, tf.float32)
+        terms, gradient = traced(tf.constant(image[None], tf.float32), self._targets(), boost)
         return {k: float(v) for k, v in terms.items()}, gradient.numpy()[0]
 
     def terms(self, image: np.ndarray) -> dict[str, float]:
@@ -123,16 +146,20 @@ class TracedLoss(Loss):
     def _trace(self, evaluation: str) -> tf.types.experimental.PolymorphicFunction:
         without_targets = self._with_targets(None)  # the trace keeps no loss's tensors alive
 
-        def evaluate(image: tf.Tensor, targets: dict):
+        def evaluate(image: tf.Tensor, targets: dict, boost: tf.Tensor | None = None):
             loss = without_targets._with_targets(targets)
             if evaluation == "terms":
                 return loss(image)
-            return loss._terms_and_gradient(image, tf.as_dtype(evaluation))
+            return loss._terms_and_gradient(image, tf.as_dtype(evaluation), boost)
 
-        image = tf.TensorSpec((1, *self.shape), tf.float32)
-        targets = tf.nest.map_structure(tf.TensorSpec.from_tensor, self._targets())
+        signature = [
+            tf.TensorSpec((1, *self.shape), tf.float32),
+            tf.nest.map_structure(tf.TensorSpec.from_tensor, self._targets()),
+        ]
+        if evaluation != "terms":
+            signature.append(tf.TensorSpec((), tf.float32))  # content_boost
         return tf.function(
-            evaluate, input_signature=[image, targets], jit_compile=self.settings.jit_compile
+            evaluate, input_signature=signature, jit_compile=self.settings.jit_compile
         )
 
     def _targets(self) -> dict:

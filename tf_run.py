@@ -19,7 +19,7 @@ import tensorflow as tf
 import tf_helper
 from loss_interface import Loss
 from loss_settings import SettingsError, as_style_list
-from optimisation import interrupts, lbfgs, precisions
+from optimisation import content_boost, interrupts, lbfgs, precisions
 from optimisation.settings import Settings
 from optimisation.starts import initial_image, is_grey
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, network
@@ -74,8 +74,11 @@ def run_style_transfer(
     `iterations_done`). Where evaluations run in bfloat16 the history holds the
     losses the optimiser saw; `terms` is always the float32 loss of the returned image. A
     resumed run passes the image it stopped at as `initial` and the iterations it did as
-    `iterations_done`. `loss` replaces the tf_helper.StyleTransferLoss the run would build
-    (the tiled loss, for one). When the photo and every painting are grey, so is the
+    `iterations_done`. From a start of its own holding the photo (no `initial`), L-BFGS
+    weighs the content more in the first iterations (settings.content_boost,
+    optimisation/content_boost.py); the best image is always chosen by equation 7's loss.
+    `loss` replaces the tf_helper.StyleTransferLoss the run would build (the tiled loss, for
+    one). When the photo and every painting are grey, so is the
     picture: one channel is optimised and shown as R = G = B.
     """
     settings = settings or Settings()
@@ -92,6 +95,16 @@ def run_style_transfer(
     phases = precisions.phases(
         precisions.resolve(settings.precision), settings.iterations, iterations_done
     )
+    # The boost keeps the photo's layout in a start the run makes itself (content_boost.py);
+    # a given start (a coarser scale's picture, a video's last frame, a checkpoint) has its own.
+    boosted = (
+        settings.content_boost
+        and settings.optimizer == "lbfgs"
+        and initial is None
+        and settings.init in content_boost.PHOTO_STARTS
+    )
+    boosts = content_boost.factors(settings.iterations, iterations_done) if boosted else []
+    phases = content_boost.combined(phases, boosts or [(1.0, sum(n for _, n in phases))])
     styles = as_style_list(style_image)
     if loss is None:
         loss = tf_helper.StyleTransferLoss(
@@ -128,7 +141,8 @@ def run_style_transfer(
 
 
 def _run_lbfgs(loss, x0: np.ndarray, phases, tracker, memory: int | None) -> str | None:
-    """Run L-BFGS through the (precision, iterations) phases; return why it stopped early."""
+    """Run L-BFGS through the (precision, content boost, iterations) phases; return why it
+    stopped early. L-BFGS minimises the loss's objective; the best image is the total's."""
     last = {}
 
     def loss_and_gradient(x: np.ndarray):
@@ -136,22 +150,27 @@ def _run_lbfgs(loss, x0: np.ndarray, phases, tracker, memory: int | None) -> str
         terms, gradient = loss.terms_and_gradient(image)
         tracker.offer(image, terms)
         last["terms"] = terms
-        return terms["total"], gradient.ravel()
+        return loss.objective(terms), gradient.ravel()
 
     def on_iteration(x: np.ndarray, total: float):
         tracker.iteration_done(x.reshape(x0.shape), last["terms"])  # terms of the accepted x
 
-    # One memory for every phase: the pairs from bfloat16 still describe the curvature.
+    # One memory for every phase: the pairs from bfloat16, or from a boosted content term,
+    # still describe the curvature (measured: fewer evaluations than starting afresh).
     history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size))
     x = x0
-    for evaluation_precision, count in phases:
-        tracker.enter_phase(loss, evaluation_precision)  # minimize re-evaluates x first
-        minimum = lbfgs.minimize(
-            loss_and_gradient, x, count, on_iteration=on_iteration, history=history
-        )
-        if minimum.stopped_because:
-            return minimum.stopped_because
-        x = minimum.x
+    try:
+        for evaluation_precision, boost, count in phases:
+            tracker.enter_phase(loss, evaluation_precision)  # minimize re-evaluates x first
+            loss.content_boost = boost
+            minimum = lbfgs.minimize(
+                loss_and_gradient, x, count, on_iteration=on_iteration, history=history
+            )
+            if minimum.stopped_because:
+                return minimum.stopped_because
+            x = minimum.x
+    finally:
+        loss.content_boost = 1.0  # the loss's gradient is equation 7's again, even after Ctrl-C
     return None
 
 
@@ -159,7 +178,7 @@ def _run_adam(loss, x0: np.ndarray, phases, tracker, learning_rate: float) -> No
     """Run Adam through the phases, keeping the image in [0, 1]."""
     image = tf.Variable(x0[None])
     optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
-    for evaluation_precision, count in phases:
+    for evaluation_precision, _, count in phases:  # no content boost (L-BFGS's alone)
         tracker.enter_phase(loss, evaluation_precision)  # the next step offers the image first
         for _ in range(count):
             before = image.numpy()[0]
@@ -186,6 +205,17 @@ class WrappedLoss:
     @precision.setter
     def precision(self, value: str) -> None:
         self.loss.precision = value
+
+    @property
+    def content_boost(self) -> float:
+        return self.loss.content_boost
+
+    @content_boost.setter
+    def content_boost(self, value: float) -> None:
+        self.loss.content_boost = value
+
+    def objective(self, terms: dict[str, float]) -> float:
+        return self.loss.objective(terms)
 
     def terms(self, image: np.ndarray) -> dict[str, float]:
         return self.loss.terms(image)

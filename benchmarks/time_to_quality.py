@@ -5,11 +5,11 @@ One run of the engine (tf_run.run_style_transfer) at 512 px on the astronaut and
 settings, every evaluation's total loss recorded. Without `--reference` the run is the long
 one: its own final float32 loss is the reference, and it is written to
 `benchmarks/results/time_to_quality.json` (and its picture beside it) for shorter runs of
-other settings to be judged by.
+other settings to be judged by; a run with other settings names them in its file's name.
 Evaluations run in float32 (`--precision`), so the curve is the loss the reference is in.
 Run from the repository root, e.g. `.venv/bin/python benchmarks/time_to_quality.py
---iterations 1000` (about 20 minutes on 2 cores), then `... --iterations 400 --init style
---reference benchmarks/results/time_to_quality.json`.
+--iterations 1000` (about 20 minutes on 2 cores), then `... --iterations 400
+--no-content-boost --reference benchmarks/results/time_to_quality.json`.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ def evaluations_to_reach(totals: list[float], target: float) -> int | None:
     return None
 
 
+def result_name_parts(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """Return the settings this run changed from the defaults, as parts of a file name."""
+    changed = []
+    for name, value in sorted(vars(args).items()):
+        if name != "reference" and value != parser.get_default(name):
+            changed.append(f"{name}-{value}".replace("_", "-"))
+    return changed + (["judged"] if args.reference else [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=512)
@@ -65,6 +74,10 @@ def main() -> None:
     parser.add_argument("--convolution", default=DEFAULT_CONVOLUTION, choices=CONVOLUTIONS)
     parser.add_argument("--init", default=Settings.init, choices=INITS)
     parser.add_argument("--lbfgs-memory", type=int, default=None)
+    parser.add_argument(
+        "--no-content-boost", dest="content_boost", action="store_false",
+        help="weigh the content as equation 7 does from the first iteration on",
+    )  # fmt: skip
     parser.add_argument("--reference", help="a long run's JSON: judge this run by its loss")
     args = parser.parse_args()
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), args.size)
@@ -75,6 +88,7 @@ def main() -> None:
         precision=args.precision,
         init=args.init,
         lbfgs_memory=args.lbfgs_memory,
+        content_boost=args.content_boost,
     )
     net = network(convolution=args.convolution)
     loss = CountedLoss(tf_helper.StyleTransferLoss(net, content, [style], settings))
@@ -104,7 +118,7 @@ def main() -> None:
         count = evaluations_to_reach(loss.totals, (1 + within) * reference)
         report[f"evaluations_within_{within:g}"] = count
         print(f"  within {within:.0%} of the reference after {count} evaluations")
-    name = "time_to_quality" if not args.reference else f"time_to_quality_{args.init}"
+    name = "_".join(["time_to_quality", *result_name_parts(args, parser)])
     benchmark.RESULTS.mkdir(parents=True, exist_ok=True)
     (benchmark.RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
     helper.save_image(result.image, benchmark.RESULTS / f"{name}.jpg")

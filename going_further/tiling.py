@@ -123,8 +123,11 @@ class TiledLoss(Loss):
         )
         return self._core_grams(cores, guides)
 
-    def _tile_gradient(self, window, crops, tv_crop, P, guides, D, dtype, cores=None, tape=None):
-        """Return a tile's content and TV terms, and d(total)/d(window) against the global G."""
+    def _tile_gradient(
+        self, window, crops, tv_crop, P, guides, D, boost, dtype, cores=None, tape=None
+    ):
+        """Return a tile's content and TV terms, and d(objective)/d(window) against the global
+        G; the objective is the total with the content term times `boost` (content_boost)."""
         if tape is None:
             with tf.GradientTape() as tape:
                 tape.watch(window)
@@ -138,10 +141,10 @@ class TiledLoss(Loss):
             # <stop_gradient(F (G - A) / (N^2 M^2)), F> has the style loss's gradient in F.
             style = self._style_surrogate(cores, guides, D)
             tv = _tile_total_variation(window, tv_crop)
-            surrogate = tf_helper.total_loss(content, style, tv, self.settings)
+            surrogate = tf_helper.total_loss(boost * content, style, tv, self.settings)
         return content, tv, tape.gradient(surrogate, window)
 
-    def _last_tile_gradient(self, window, crops, tv_crop, P, guides, G_rest, dtype):
+    def _last_tile_gradient(self, window, crops, tv_crop, P, guides, G_rest, boost, dtype):
         """Return the last tile's terms and gradient, and the whole picture's G, in one forward
         pass: its Gram matrices complete G_rest (the other tiles'), whose D the backward uses."""
         with tf.GradientTape() as tape:
@@ -150,7 +153,7 @@ class TiledLoss(Loss):
         G = [g + h for g, h in zip(G_rest, self._core_grams(cores, guides))]
         D = [tf.stop_gradient(self._style_cotangent(g, a, n)) for g, a, n in self._per_layer(G)]
         content, tv, gradient = self._tile_gradient(
-            window, crops, tv_crop, P, guides, D, dtype, cores=cores, tape=tape
+            window, crops, tv_crop, P, guides, D, boost, dtype, cores=cores, tape=tape
         )
         return content, tv, gradient, G
 
@@ -196,7 +199,7 @@ class TiledLoss(Loss):
     # --- The loss ---------------------------------------------------------------------
 
     def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-        """Return the loss terms as floats and d(total)/d(image) as (H, W, 3) float32.
+        """Return the loss terms as floats and d(objective)/d(image) as (H, W, 3) float32.
 
         The largest tile goes last in the first pass and first in the second, in one forward
         pass: only the other tiles' forward passes are computed twice.
@@ -211,12 +214,13 @@ class TiledLoss(Loss):
         else:
             G_rest = self._no_grams()
         gradient = np.zeros(self.shape, np.float32)
-        c, t, g, G = last_tile_gradient(*self._tile_inputs(image, last), G_rest)
+        boost = tf.constant(self.content_boost, tf.float32)
+        c, t, g, G = last_tile_gradient(*self._tile_inputs(image, last), G_rest, boost)
         self._add(gradient, self.tiles[last], g)
         content, tv = float(c), float(t)
         D = [self._style_cotangent(g, a, n) for g, a, n in self._per_layer(G)]
         for k in others:
-            c, t, g = tile_gradient(*self._tile_inputs(image, k), D)
+            c, t, g = tile_gradient(*self._tile_inputs(image, k), D, boost)
             self._add(gradient, self.tiles[k], g)
             content, tv = content + float(c), tv + float(t)
         E = [self._layer_loss(g, a, n) for g, a, n in self._per_layer(G)]

@@ -41,6 +41,7 @@ class Settings(LossSettings):
     seed: int | None = 0  # of the white noise start
     learning_rate: float = 0.02  # Adam's step size
     lbfgs_memory: int | None = None  # pairs kept; None: lbfgs.pairs_for(the image's size)
+    content_boost: bool = True  # the first iterations weigh the content more (content_boost.py)
     precision: str = "auto"  # one of precisions.PRECISIONS
 
     def __post_init__(self):
@@ -50,6 +51,8 @@ class Settings(LossSettings):
             learning_rate=learning_rate(self.learning_rate),
         )
         choice("optimizer", self.optimizer, OPTIMIZERS)
+        if not isinstance(self.content_boost, bool):
+            raise SettingsError(f"content_boost is True or False, not {self.content_boost!r}")
         choice("init", self.init, INITS)
         try:
             precisions.check(self.precision)

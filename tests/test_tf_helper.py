@@ -303,6 +303,33 @@ def test_gradient_matches_float64_central_differences(net, reference, images, al
     assert abs(np.sum(actual * direction) - expected) <= tolerance
 
 
+def test_a_content_boost_gives_the_gradient_of_the_loss_with_alpha_times_it(net, images):
+    content, style, x = images
+    settings = Settings(beta=1.0)  # a style weight at which the content's gradient shows
+    loss = tf_helper.StyleTransferLoss(net, content, style, settings)
+    plain_terms, plain_gradient = loss.terms_and_gradient(x)
+    loss.content_boost = 4.0
+    terms, gradient = loss.terms_and_gradient(x)
+    heavier = tf_helper.StyleTransferLoss(net, content, style, settings.replace(alpha=4.0))
+    expected_terms, expected_gradient = heavier.terms_and_gradient(x)
+    assert terms == plain_terms  # the terms stay equation 7's
+    assert loss.objective(terms) == pytest.approx(expected_terms["total"], rel=1e-6)
+    error = np.linalg.norm(gradient - expected_gradient) / np.linalg.norm(expected_gradient)
+    assert error < 1e-5
+    # What the boost adds is three more times the content term's own gradient.
+    content_only = settings.replace(beta=0.0, gamma=0.0)
+    _, content_gradient = tf_helper.StyleTransferLoss(
+        net, content, style, content_only
+    ).terms_and_gradient(x)
+    added = gradient - plain_gradient
+    error = np.linalg.norm(added - 3 * content_gradient) / np.linalg.norm(3 * content_gradient)
+    assert error < 1e-4
+    loss.content_boost = 2.0
+    loss.terms_and_gradient(x)
+    # The boost is an argument of the one trace: setting it traced nothing new.
+    assert loss._traced("float32").experimental_get_tracing_count() == 1
+
+
 def test_xla_and_eager_give_the_same_terms_and_gradient(net, small_photo, small_painting):
     content, style = small_photo(32, 32), small_painting(40, 24)
     x = np.random.default_rng(3).uniform(size=(32, 32, 3)).astype(np.float32)

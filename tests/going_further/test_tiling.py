@@ -66,6 +66,22 @@ def test_tiled_loss_and_gradient_match_the_whole_picture(net, pair, core, exact)
     assert tiled.terms(image)["total"] == pytest.approx(expected_terms["total"], rel=1e-5)
 
 
+def test_tiled_loss_with_a_content_boost_matches_the_whole_picture(net, pair):
+    content, style, image = pair
+    settings = Settings(beta=1.0)  # a style weight at which the content's gradient shows
+    whole = tf_helper.StyleTransferLoss(net, content, style, settings)
+    tiled = TiledLoss(net, content, style, settings, core=96)
+    whole.content_boost = tiled.content_boost = 4.0
+    expected_terms, expected_gradient = whole.terms_and_gradient(image)
+    actual_terms, actual_gradient = tiled.terms_and_gradient(image)
+    assert actual_terms["total"] == pytest.approx(expected_terms["total"], rel=1e-5)
+    error = np.linalg.norm(actual_gradient - expected_gradient) / np.linalg.norm(expected_gradient)
+    assert error < 1e-5
+    tiled.content_boost = 1.0
+    unboosted = tiled.terms_and_gradient(image)[1]
+    assert np.linalg.norm(unboosted - actual_gradient) > 0.1 * np.linalg.norm(actual_gradient)
+
+
 def test_a_blend_of_large_paintings_gives_the_whole_pictures_targets(net, pair, small_painting):
     content, style, image = pair
     settings = Settings(style_blend=(0.3, 0.7))
