@@ -19,6 +19,12 @@ from loss_settings import LossSettings, SettingsError, choice, layer_weights
 from optimisation import precisions
 
 
+def boosted_total(terms: dict, boost):
+    """Return the total of equation 7 with its content term weighed `boost` times (floats or
+    tensors alike): the total itself at 1."""
+    return terms["total"] + (boost - 1.0) * terms["weighted_content"]
+
+
 class Loss:
     """The loss of equation 7 for one image shape: what a run (tf_run.py) needs of it.
 
@@ -64,9 +70,8 @@ class Loss:
         self._content_boost = float(value)
 
     def objective(self, terms: dict[str, float]) -> float:
-        """Return the loss that `terms_and_gradient`'s gradient is of: the total, its content
-        term weighed `content_boost` times (the total itself at 1)."""
-        return terms["total"] + (self.content_boost - 1.0) * terms["weighted_content"]
+        """Return the loss that `terms_and_gradient`'s gradient is of (`boosted_total`)."""
+        return boosted_total(terms, self.content_boost)
 
     def terms(self, image: np.ndarray) -> dict[str, float]:
         """Return the float32 loss terms of an image (H, W, 3) as floats."""
@@ -114,7 +119,7 @@ class TracedLoss(Loss):
         with tf.GradientTape() as tape:
             tape.watch(image)
             terms = self(image, compute_dtype)
-            objective = terms["total"] + (boost - 1.0) * terms["weighted_content"]
+            objective = boosted_total(terms, boost)
         return terms, tape.gradient(objective, image)
 
     def terms_and_gradient(self, image: np.ndarray) -> tuple[dict[str, float], np.ndarray]:

@@ -103,8 +103,11 @@ def run_style_transfer(
         and initial is None
         and settings.init in content_boost.PHOTO_STARTS
     )
-    boosts = content_boost.factors(settings.iterations, iterations_done) if boosted else []
-    phases = content_boost.combined(phases, boosts or [(1.0, sum(n for _, n in phases))])
+    if boosted:
+        boosts = content_boost.factors(settings.iterations, iterations_done)
+    else:
+        boosts = [(1.0, settings.iterations - iterations_done)]
+    phases = content_boost.combined(phases, boosts)
     styles = as_style_list(style_image)
     if loss is None:
         loss = tf_helper.StyleTransferLoss(
