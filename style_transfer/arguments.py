@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from going_further.settings import COLOR_MODES, DEFAULT_TEMPORAL_WEIGHT, StylizeSettings
 from loss_settings import SettingsError, blend_shares, number, whole_number
-from optimisation import memory, precisions
+from optimisation import content_boost, memory, precisions
 from optimisation.schedule import FIRST_SIZE, LARGE_SIZE
 from optimisation.settings import INITS, OPTIMIZERS, learning_rate
 from style_transfer.errors import EXIT_BAD_INPUT
@@ -277,6 +277,12 @@ RUN_OPTIONS = (
            "covariance, pooled over a blend's styles: 1-8%% lower loss than the photo after "
            "100 iterations), or the (first) style image", default=DEFAULTS.init,
            choices=INITS, setting="init", sweep=("init", str), inherited=True),
+    Option("no_content_boost", ("--no-content-boost",), f"weigh the content as equation 7 does "
+           f"from the first iteration on. By default an L-BFGS run of "
+           f"{content_boost.MIN_ITERATIONS} iterations or more from the photo or the recoloured photo weighs it more in its first iterations, which keeps "
+           "the photo's layout while the textures form and reaches a good picture in fewer "
+           "iterations (the loss reported and the picture kept are equation 7's either way)",
+           switch=True),
     Option("precision", ("--precision",), "arithmetic of the network's convolutions (the "
            "reported loss is always float32): bfloat16 is about 1.1-1.2 times as fast per "
            "iteration as float32's Winograd convolutions on CPUs with AVX512_BF16 (AMD Zen 4, "

@@ -75,7 +75,8 @@ def check_repeatable(manifest: dict, path: str | os.PathLike) -> None:
 
 
 # What a run used before its manifest or checkpoint recorded the setting (now the default differs).
-RECORDED_BEFORE = {"precision": "float32", "border": "zero"}
+# The content boost came without its flag in one version; runs older than that were unboosted.
+RECORDED_BEFORE = {"precision": "float32", "border": "zero", "no_content_boost": True}
 
 
 def as_run(parameters: dict) -> dict:

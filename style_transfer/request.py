@@ -54,6 +54,7 @@ class Request:
     iterations: int | list[int]  # one count for every scale, or one per scale
     seed: int
     init: str
+    no_content_boost: bool
     precision: str  # resolved: never "auto"
     optimizer: str
     learning_rate: float
@@ -266,6 +267,7 @@ class Request:
         """Return the engine's settings for the request (the iterations of its last scale)."""
         values = {setting: getattr(self, name) for name, setting in SETTINGS.items()}
         values["iterations"] = self.counts[-1]
+        values["content_boost"] = not self.no_content_boost
         if self.preserve_colors == NO_COLOR_PRESERVATION:
             values["preserve_colors"] = None
         if self.style_layer_weights:

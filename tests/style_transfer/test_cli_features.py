@@ -19,6 +19,7 @@ from conftest import one_error_line, pixels, run_cli
 from PIL import Image
 
 from going_further import color
+from optimisation import content_boost
 from style_transfer import cli, preflight, reading
 from style_transfer.request import Request
 
@@ -245,6 +246,25 @@ def test_precision_bfloat16_runs_and_is_recorded(small_files, tmp_path, capsys):
     assert manifest["parameters"]["precision"] == "bfloat16"
     assert pixels(low).shape == pixels(full).shape
     assert not np.array_equal(pixels(low), pixels(full))  # the flag reached the network
+
+
+def test_no_content_boost_is_recorded_and_minimises_equation_7_from_the_first_step(
+    small_files, tmp_path, capsys
+):
+    common = [small_files["content"], small_files["style"], "--size", WIDTH]
+    common += ["--iterations", content_boost.MIN_ITERATIONS, "--precision", "float32"]
+    runs = {}
+    for name, flags in (("boosted", []), ("plain", ["--no-content-boost"])):
+        picture, stats = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
+        code, out, error = run_cli(capsys, *common, *flags, "-o", picture, "--stats", stats)
+        assert code == 0 and "saved" in out, error
+        runs[name] = json.loads(stats.read_text())
+    assert runs["plain"]["parameters"]["no_content_boost"] is True
+    assert runs["boosted"]["parameters"]["no_content_boost"] is False
+    totals = {name: [row["total"] for row in run["history"]] for name, run in runs.items()}
+    assert totals["plain"][0] != totals["boosted"][0]  # the flag reached the optimiser
+    # L-BFGS takes a step only if it lowers the loss it is given: unboosted, that is the total.
+    assert all(b <= a for a, b in zip(totals["plain"], totals["plain"][1:]))
 
 
 def test_convolution_winograd_runs_is_recorded_and_paints_the_direct_picture(
