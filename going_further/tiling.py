@@ -111,7 +111,7 @@ class TiledLoss(Loss):
 
     def _cores(self, features: dict, crops) -> dict[str, tf.Tensor]:
         return {
-            name: features[name][:, crops[i, 0] : crops[i, 1], crops[i, 2] : crops[i, 3], :]
+            name: _core(features[name], crops[i])
             for i, name in enumerate(self.layers)
             if name in features
         }
@@ -265,6 +265,15 @@ class TiledLoss(Loss):
 def _area(window: tuple[int, int, int, int]) -> int:
     top, bottom, left, right = window
     return (bottom - top) * (right - left)
+
+
+def _core(F: tf.Tensor, crop: tf.Tensor) -> tf.Tensor:
+    """Return the positions of a window's features F (1, H, W, N) in crop (top, bottom, left,
+    right)."""
+    top, bottom, left, right = (crop[i] for i in range(4))
+    # tf.slice, not F[:, top:bottom, ...]: its gradient is a Pad, where a strided slice's is
+    # StridedSliceGrad, several times slower on the large early layers.
+    return tf.slice(F, tf.stack([0, top, left, 0]), tf.stack([-1, bottom - top, right - left, -1]))
 
 
 def _as_rows(F: tf.Tensor) -> tf.Tensor:
