@@ -279,10 +279,10 @@ RUN_OPTIONS = (
            choices=INITS, setting="init", sweep=("init", str), inherited=True),
     Option("no_content_boost", ("--no-content-boost",), f"weigh the content as equation 7 does "
            f"from the first iteration on. By default an L-BFGS run of "
-           f"{content_boost.MIN_ITERATIONS} iterations or more from the photo or the recoloured photo weighs it more in its first iterations, which keeps "
-           "the photo's layout while the textures form and reaches a good picture in fewer "
-           "iterations (the loss reported and the picture kept are equation 7's either way)",
-           switch=True),
+           f"{content_boost.MIN_ITERATIONS} iterations or more from the photo or the recoloured "
+           f"photo weighs it more in its first iterations, which keeps the photo's layout while "
+           f"the textures form and reaches a good picture in fewer iterations (the loss "
+           f"reported and the picture kept are equation 7's either way)", switch=True),
     Option("precision", ("--precision",), "arithmetic of the network's convolutions (the "
            "reported loss is always float32): bfloat16 is about 1.1-1.2 times as fast per "
            "iteration as float32's Winograd convolutions on CPUs with AVX512_BF16 (AMD Zen 4, "
