@@ -28,12 +28,13 @@ GOALS = {"peak_2048_gib": 4.0, "peak_4096_gib": 6.0, "tiled_slowdown": 1.25, "mi
 
 
 def tiled_against_whole(size: int = 1024, repeats: int = 3) -> dict:
-    """Return median seconds of one loss-and-gradient evaluation, whole and in tiles, at `size`."""
+    """Return median seconds of one loss-and-gradient evaluation, whole and in tiles, at `size`,
+    in float32 and, where the CPU has bfloat16 instructions, in bfloat16."""
     import helper
     import tf_helper
     from going_further.style_scale import match_style_scale
     from going_further.tiling import TiledLoss
-    from optimisation import memory
+    from optimisation import memory, precisions
     from optimisation.settings import Settings
     from tensorflow_vgg.layers import halo
     from tensorflow_vgg.vgg16_avg_pool import network
@@ -42,30 +43,33 @@ def tiled_against_whole(size: int = 1024, repeats: int = 3) -> dict:
     style = match_style_scale(helper.load_image(STYLE), content)
     net = network()
     core, settings = memory.tile_core(), Settings()
-    losses = {
-        "whole": tf_helper.StyleTransferLoss(net, content, style, settings),
-        "tiles": TiledLoss(net, content, style, settings, core=core, exact=False),
-    }
-    seconds = {}
-    for label, loss in losses.items():
-        loss.terms_and_gradient(content)  # trace
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            loss.terms_and_gradient(content)
-            times.append(time.perf_counter() - start)
-        seconds[label] = float(np.median(times))
-    whole, tiled = seconds.values()
-    tiles = len(losses["tiles"].tiles)
     side = core + 2 * halo(settings.layers)
-    print(
-        f"one evaluation at {content.shape[1]}x{content.shape[0]} px: whole {whole:.1f} s, "
-        f"in {tiles} tiles (no window over {side}x{side} px) {tiled:.1f} s "
-        f"({tiled / whole:.2f}x; goal at most "
-        f"{GOALS['tiled_slowdown']:.2f}x)",
-        flush=True,
-    )
-    return {"size": size, "core": core, "tiles": tiles, "seconds": seconds, "ratio": tiled / whole}
+    kinds = ["float32", "bfloat16"] if precisions.cpu_has_native_bfloat16() else ["float32"]
+    report = {"size": size, "core": core, "seconds": {}, "ratio": {}}
+    for precision in kinds:
+        losses = {
+            "whole": tf_helper.StyleTransferLoss(net, content, style, settings, precision),
+            "tiles": TiledLoss(net, content, style, settings, precision, core=core, exact=False),
+        }
+        seconds = {}
+        for label, loss in losses.items():
+            loss.terms_and_gradient(content)  # trace
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                loss.terms_and_gradient(content)
+                times.append(time.perf_counter() - start)
+            seconds[label] = float(np.median(times))
+        whole, tiled = seconds.values()
+        report["tiles"] = len(losses["tiles"].tiles)
+        report["seconds"][precision], report["ratio"][precision] = seconds, tiled / whole
+        print(
+            f"one {precision} evaluation at {content.shape[1]}x{content.shape[0]} px: whole "
+            f"{whole:.1f} s, in {report['tiles']} tiles (no window over {side}x{side} px) "
+            f"{tiled:.1f} s ({tiled / whole:.2f}x; goal at most {GOALS['tiled_slowdown']:.2f}x)",
+            flush=True,
+        )
+    return report
 
 
 def cli_run(label: str, *options: str) -> dict:

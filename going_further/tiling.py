@@ -53,24 +53,31 @@ class TiledLoss(Loss):
         sizes = {name: (h, w, c) for name, h, w, c in layer_sizes(*self.shape[:2], self.layers[-1])}
         self.M_l = {name: sizes[name][0] * sizes[name][1] for name in self.style_layers}
         self.N_l = {name: sizes[name][2] for name in self.style_layers}
-        window = tf.TensorSpec((1, None, None, 3), tf.float32)
-        crops = tf.TensorSpec((len(self.layers), 4), tf.int32)
-        guides = [tf.TensorSpec((None, None, None, 1), tf.float32) for _ in self._guided_layers()]
-        self._gram_pass = tf.function(self._grams, input_signature=[window, crops, guides])
         self._traced = {}
         self.precision = precision
         self.P = [self._core_features(content_image, tile) for tile in self.tiles]
         self.A = self._style_targets(as_style_list(style_images))
 
-    def _functions(self) -> tuple:
-        """Return the traced (tile gradient, last tile gradient) of the current precision."""
-        if self.precision not in self._traced:
-            dtype = tf.as_dtype(self.precision)
-            self._traced[self.precision] = (
+    def _functions(self, precision: str | None = None) -> tuple:
+        """Return the traced (Gram pass, tile gradient, last tile gradient) of a precision
+        (default: the current one)."""
+        precision = precision or self.precision
+        if precision not in self._traced:
+            dtype = tf.as_dtype(precision)
+            window = tf.TensorSpec((1, None, None, 3), tf.float32)
+            crops = tf.TensorSpec((len(self.layers), 4), tf.int32)
+            guides = [
+                tf.TensorSpec((None, None, None, 1), tf.float32) for _ in self._guided_layers()
+            ]
+            self._traced[precision] = (
+                tf.function(
+                    lambda *arguments: self._grams(*arguments, dtype),
+                    input_signature=[window, crops, guides],
+                ),
                 tf.function(lambda *arguments: self._tile_gradient(*arguments, dtype)),
                 tf.function(lambda *arguments: self._last_tile_gradient(*arguments, dtype)),
             )
-        return self._traced[self.precision]
+        return self._traced[precision]
 
     # --- What a subclass with guidance masks changes (going_further/masked_tiles.py) --------
 
@@ -83,17 +90,19 @@ class TiledLoss(Loss):
         return []
 
     def _core_grams(self, cores: dict, guides: list) -> list[tf.Tensor]:
-        """Return each style layer's Gram matrix over a tile's core features (eq. 3)."""
-        return [tf_helper.gram_matrix(tf.cast(cores[n], tf.float32)) for n in self.style_layers]
+        """Return each style layer's Gram matrix over a tile's core features (eq. 3), formed in
+        the features' dtype (in bfloat16 at its rate, as the whole picture's are) and float32."""
+        return [tf.cast(tf_helper.gram_matrix(cores[n]), tf.float32) for n in self.style_layers]
 
     def _style_surrogate(self, cores: dict, guides: list, D: Sequence[tf.Tensor]) -> tf.Tensor:
-        """Return sum_l w_l <stop_gradient(F D_l), F>, whose gradient in F is the style loss's."""
-        return tf.add_n(
-            [
-                w * tf.reduce_sum(tf.stop_gradient(_as_rows(cores[n]) @ d) * _as_rows(cores[n]))
-                for n, w, d in zip(self.style_layers, self.w_l, D)
-            ]
-        )
+        """Return sum_l w_l <stop_gradient(F D_l), F>, whose gradient in F is the style loss's,
+        in the features' dtype (only its gradient is used)."""
+        terms = []
+        for n, w, d in zip(self.style_layers, self.w_l, D):
+            F = _as_rows(cores[n])
+            FD = tf.stop_gradient(F @ tf.cast(d, F.dtype))
+            terms.append(w * tf.cast(tf.reduce_sum(FD * F), tf.float32))
+        return tf.add_n(terms)
 
     def _style_cotangent(self, G, A, name: str) -> tf.Tensor:
         """Return (G - A) / (N_l^2 M_l^2), the factor of F in dE_l/dF (eq. 6 without its 4)."""
@@ -116,12 +125,11 @@ class TiledLoss(Loss):
             if name in features
         }
 
-    def _grams(self, window: tf.Tensor, crops: tf.Tensor, guides: list) -> list[tf.Tensor]:
-        """Return the Gram matrix of each style layer over a tile's core (eq. 3)."""
-        cores = self._cores(
-            self._net(window, self.style_layers, border=self.settings.border), crops
-        )
-        return self._core_grams(cores, guides)
+    def _grams(self, window: tf.Tensor, crops: tf.Tensor, guides: list, dtype) -> list[tf.Tensor]:
+        """Return the Gram matrix of each style layer over a tile's core (eq. 3), the network
+        run in `dtype`."""
+        features = self._net(window, self.style_layers, dtype, self.settings.border, None)
+        return self._core_grams(self._cores(features, crops), guides)
 
     def _tile_gradient(
         self, window, crops, tv_crop, P, guides, D, boost, dtype, cores=None, tape=None
@@ -132,11 +140,14 @@ class TiledLoss(Loss):
             with tf.GradientTape() as tape:
                 tape.watch(window)
                 cores = self._cores(
-                    self._net(window, self.layers, dtype, self.settings.border), crops
+                    self._net(window, self.layers, dtype, self.settings.border, None), crops
                 )
         with tape:
             content = tf.add_n(
-                [tf_helper.content_loss(cores[n], p) for n, p in zip(self.content_layers, P)]
+                [
+                    tf_helper.content_loss(tf.cast(cores[n], tf.float32), p)
+                    for n, p in zip(self.content_layers, P)
+                ]
             )
             # <stop_gradient(F (G - A) / (N^2 M^2)), F> has the style loss's gradient in F.
             style = self._style_surrogate(cores, guides, D)
@@ -149,7 +160,9 @@ class TiledLoss(Loss):
         pass: its Gram matrices complete G_rest (the other tiles'), whose D the backward uses."""
         with tf.GradientTape() as tape:
             tape.watch(window)
-            cores = self._cores(self._net(window, self.layers, dtype, self.settings.border), crops)
+            cores = self._cores(
+                self._net(window, self.layers, dtype, self.settings.border, None), crops
+            )
         G = [g + h for g, h in zip(G_rest, self._core_grams(cores, guides))]
         D = [tf.stop_gradient(self._style_cotangent(g, a, n)) for g, a, n in self._per_layer(G)]
         content, tv, gradient = self._tile_gradient(
@@ -183,16 +196,19 @@ class TiledLoss(Loss):
                 )
         return [tf.constant(a) for a in A]
 
-    def _gather(self, image: np.ndarray, tile_list=None, guides=None) -> list[tf.Tensor]:
-        """Return each style layer's Gram matrix over a whole picture, summed over its tiles;
-        `guides` holds each tile's masks where the Gram matrices are guided."""
+    def _gather(
+        self, image: np.ndarray, tile_list=None, guides=None, precision: str = "float32"
+    ) -> list[tf.Tensor]:
+        """Return each style layer's Gram matrix over a whole picture, summed over its tiles,
+        evaluated in `precision`; `guides` holds each tile's masks where they are guided."""
         tile_list = tile_list or tiles(*image.shape[:2], self.core, self.layers, self.exact)
+        gram_pass = self._functions(precision)[0]
         G = None
         for k, tile in enumerate(tile_list):
             top, bottom, left, right = tile.window
             window = tf.constant(image[None, top:bottom, left:right], tf.float32)
             on_tile = guides[k] if guides else []
-            grams = self._gram_pass(window, crops(tile, image.shape, self.layers), on_tile)
+            grams = gram_pass(window, crops(tile, image.shape, self.layers), on_tile)
             G = grams if G is None else [g + h for g, h in zip(G, grams)]
         return G
 
@@ -204,12 +220,15 @@ class TiledLoss(Loss):
         The largest tile goes last in the first pass and first in the second, in one forward
         pass: only the other tiles' forward passes are computed twice.
         """
-        tile_gradient, last_tile_gradient = self._functions()
+        _, tile_gradient, last_tile_gradient = self._functions()
         last = max(range(len(self.tiles)), key=lambda k: _area(self.tiles[k].window))
         others = [k for k in range(len(self.tiles)) if k != last]
         if others:
             G_rest = self._gather(
-                image, [self.tiles[k] for k in others], [self._tile_guides(k) for k in others]
+                image,
+                [self.tiles[k] for k in others],
+                [self._tile_guides(k) for k in others],
+                self.precision,
             )
         else:
             G_rest = self._no_grams()

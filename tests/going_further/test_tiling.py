@@ -82,6 +82,34 @@ def test_tiled_loss_with_a_content_boost_matches_the_whole_picture(net, pair):
     assert np.linalg.norm(unboosted - actual_gradient) > 0.1 * np.linalg.norm(actual_gradient)
 
 
+def test_a_bfloat16_tiled_evaluation_is_as_close_to_float32_as_the_whole_pictures(net, pair):
+    content, style, image = pair
+    settings = Settings()
+    exact, exact_gradient = tf_helper.StyleTransferLoss(
+        net, content, style, settings
+    ).terms_and_gradient(image)
+    whole = tf_helper.StyleTransferLoss(net, content, style, settings, "bfloat16")
+    tiled = TiledLoss(net, content, style, settings, "bfloat16", core=48)
+    assert len(tiled.tiles) == 15
+    whole_terms, whole_gradient = whole.terms_and_gradient(image)
+    tiled_terms, tiled_gradient = tiled.terms_and_gradient(image)
+
+    def error(gradient):
+        return np.linalg.norm(gradient - exact_gradient) / np.linalg.norm(exact_gradient)
+
+    print(f"against float32: whole {error(whole_gradient):.2e}, tiles {error(tiled_gradient):.2e}")
+    for name in ("total", "content", "style"):
+        assert tiled_terms[name] == pytest.approx(exact[name], rel=1e-2), name
+        assert tiled_terms[name] == pytest.approx(whole_terms[name], rel=1e-2), name
+    # Every tile's Gram matrices were formed in bfloat16, as the whole picture's are: both
+    # style terms are that far from float32's, and the gradients as far from its gradient.
+    for terms in (whole_terms, tiled_terms):
+        assert abs(terms["style"] / exact["style"] - 1) > 1e-4
+    assert 1e-4 < error(tiled_gradient) < 2 * error(whole_gradient) < 1e-1
+    # terms() reports the float32 loss whatever precision the evaluations use
+    assert tiled.terms(image)["total"] == pytest.approx(exact["total"], rel=1e-5)
+
+
 def test_a_blend_of_large_paintings_gives_the_whole_pictures_targets(net, pair, small_painting):
     content, style, image = pair
     settings = Settings(style_blend=(0.3, 0.7))
