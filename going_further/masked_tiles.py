@@ -100,19 +100,22 @@ class MaskedTiledLoss(HeldBeyondReach, TiledLoss):
         return self._guides[k]
 
     def _core_grams(self, cores: dict, guides: list) -> list[tf.Tensor]:
-        """Return (R, N_l, N_l) per style layer: G_r of T_r o F over a tile's core (sec. 4.1)."""
+        """Return (R, N_l, N_l) per style layer: G_r of T_r o F over a tile's core (sec. 4.1),
+        formed in the features' dtype, as float32."""
         return [
-            _guided_grams(tf.cast(cores[n], tf.float32), T)
+            tf.cast(_guided_grams(cores[n], T), tf.float32)
             for n, T in zip(self.style_layers, guides)
         ]
 
     def _style_surrogate(self, cores: dict, guides: list, D: Sequence[tf.Tensor]) -> tf.Tensor:
         """Return sum_l w_l sum_r <stop_gradient(F_r D_r), F_r>, F_r = T_r o F: its gradient
-        in F is the guided style loss's (D_r carries lambda_r)."""
+        in F is the guided style loss's (D_r carries lambda_r), in the features' dtype (only its
+        gradient is used)."""
         terms = []
         for n, w, T, d in zip(self.style_layers, self.w_l, guides, D):
-            F_r = _region_rows(tf.cast(cores[n], tf.float32), T)  # (R, M, N_l)
-            terms.append(w * tf.reduce_sum(tf.stop_gradient(F_r @ d) * F_r))
+            F_r = _region_rows(cores[n], T)  # (R, M, N_l)
+            F_rD = tf.stop_gradient(F_r @ tf.cast(d, F_r.dtype))
+            terms.append(w * tf.cast(tf.reduce_sum(F_rD * F_r), tf.float32))
         return tf.add_n(terms)
 
     def _style_cotangent(self, G, A, name: str) -> tf.Tensor:
@@ -138,8 +141,8 @@ class MaskedTiledLoss(HeldBeyondReach, TiledLoss):
 
 
 def _region_rows(F: tf.Tensor, T: tf.Tensor) -> tf.Tensor:
-    """Return T_r o F of F (1, h, w, N) and T (R, h, w, 1) as rows (R, h w, N)."""
-    return tf.reshape(T * F, (tf.shape(T)[0], -1, tf.shape(F)[-1]))
+    """Return T_r o F of F (1, h, w, N) and T (R, h, w, 1) as rows (R, h w, N), in F's dtype."""
+    return tf.reshape(tf.cast(T, F.dtype) * F, (tf.shape(T)[0], -1, tf.shape(F)[-1]))
 
 
 def _guided_grams(F: tf.Tensor, T: tf.Tensor) -> tf.Tensor:

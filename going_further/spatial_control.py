@@ -111,10 +111,14 @@ def region_positions(T: tf.Tensor) -> list[float]:
 def guided_style_layer_loss(F, T, A, N_l: int, M_r, lambda_r) -> tf.Tensor:
     """Return E_l = sum_r lambda_r sum((G_r - A_r)^2) / (4 N_l^2 M_r^2) of features F
     (1, H, W, N_l) under masks T (R, H, W, 1) (sec. 4.1: eq. 4 per region); A (R, N_l, N_l)
-    holds each A_r rescaled to its M_r positions (tf_helper.style_target)."""
+    holds each A_r rescaled to its M_r positions (tf_helper.style_target). G_r is formed in
+    F's dtype (in bfloat16 at its rate, as the unmasked loss's are), E_l in float32."""
+    T = tf.cast(T, F.dtype)
     E_r = [
         lambda_r[r]
-        * tf_helper.style_layer_loss(guided_gram_matrix(F, T[r : r + 1]), A[r], N_l, M_r[r])
+        * tf_helper.style_layer_loss(
+            tf.cast(guided_gram_matrix(F, T[r : r + 1]), tf.float32), A[r], N_l, M_r[r]
+        )
         for r in range(len(M_r))
         if M_r[r] > 0  # a region too small to reach this layer has no style here
     ]
@@ -233,8 +237,10 @@ class MaskedStyleTransferLoss(HeldBeyondReach, tf_helper.StyleTransferLoss):
         self, image: tf.Tensor, compute_dtype: tf.DType = tf.float32
     ) -> dict[str, tf.Tensor]:
         """Return every loss term of a batch of one image (1, H, W, 3), E_l guided (sec. 4.1)."""
-        F = self._net(image, self.layers, compute_dtype, self.settings.border)
-        content = tf.add_n([tf_helper.content_loss(F[n], self.P[n]) for n in self.content_layers])
+        # F in the convolutions' format, as the unmasked loss's: see StyleTransferLoss.__call__
+        F = self._net(image, self.layers, compute_dtype, self.settings.border, output_dtype=None)
+        F32 = {n: tf.cast(F[n], tf.float32) for n in self.content_layers}
+        content = tf.add_n([tf_helper.content_loss(F32[n], self.P[n]) for n in self.content_layers])
         E = [
             guided_style_layer_loss(
                 F[n], self.T[n], self.A[n], self.N_l[n], self.M_r[n], self.lambda_r[n]
