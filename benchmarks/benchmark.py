@@ -50,6 +50,24 @@ def median_seconds(function, repeats: int, warm_ups: int = 1) -> float:
     return float(np.median([_timed(function) for _ in range(repeats)]))
 
 
+def interleaved_median_seconds(functions: dict, repeats: int, warm_ups: int = 1) -> dict:
+    """Return {name: median seconds} of `repeats` timed calls of each function, taken in turn
+    (one of each per round, after `warm_ups` untimed rounds), so that a machine whose speed
+    drifts during the run slows each of them alike and their ratios hold. Each timed call
+    comes right after an untimed one of the same function, so that, as in a run of its own,
+    it finds its data in the caches and the threads of the function before it idle (a
+    library's threads spin a while after their work)."""
+    for _ in range(warm_ups):
+        for function in functions.values():
+            function()
+    times: dict = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            function()
+            times[name].append(_timed(function))
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def evaluation_gflop(height: int, width: int) -> float:
     """Count the GFLOP of one loss-and-gradient evaluation through conv5_1, analytically.
 

@@ -4,10 +4,12 @@ PyTorch is not a dependency: `.venv/bin/pip install torch==2.13.0` adds it. The 
 the same average-pool VGG16 (tensorflow_vgg/vgg16.npy, Caffe's BGR input), the loss the same
 equation 7 with content conv4_2, five Gram layers and total variation, in channels_last, in
 float32 and under bfloat16 autocast. The loss values are compared first, so that both sides
-time the same computation. Each time is also given as an effective rate: the FLOPs of the
-direct computation (`benchmark.evaluation_gflop`) over the time, as a share of the float32
-matrix-multiply peak measured first in the same run (above 100% is possible with Winograd's
-convolutions, which make fewer multiplications than they are credited with). Run from the
+time the same computation, and in each precision the two sides are timed in turn, one call of
+each per round, so that a machine whose speed drifts during the run slows both alike. Each
+time is also given as an effective rate: the FLOPs of the direct computation
+(`benchmark.evaluation_gflop`) over the time, as a share of the float32 matrix-multiply peak
+measured first in the same run (above 100% is possible with Winograd's convolutions, which
+make fewer multiplications than they are credited with). Run from the
 repository root: `.venv/bin/python benchmarks/peer_pytorch.py` (a few minutes). `--avx2` limits
 oneDNN, MKL, PyTorch's kernels and XLA to AVX2 on a CPU with AVX-512, to stand in for one
 without it.
@@ -173,16 +175,12 @@ def compare(
         f"difference {abs(torch_value - engine_value) / engine_value:.1e})",
         flush=True,
     )
-    seconds = {}
+    # Each precision's contenders are timed in turn, one call of each per round: the machine's
+    # speed drifts during a run (other tenants), and timed one after another they would not
+    # see the same machine.
+    seconds, engines = {}, {}
     for precision in precisions:
-        seconds[f"PyTorch {precision}"] = benchmark.median_seconds(
-            lambda precision=precision: torch_step(precision == "bfloat16"), repeats, warm_ups=2
-        )
-        print(
-            f"  {precision}, PyTorch: {seconds[f'PyTorch {precision}']:.3f} s, "
-            f"{rate(size, seconds[f'PyTorch {precision}'], peak_gflops)}",
-            flush=True,
-        )
+        contenders = {f"PyTorch {precision}": lambda b=precision == "bfloat16": torch_step(b)}
         for convolution in convolutions:
             net = network(convolution=convolution)
             if convolution != "direct" and not any(
@@ -192,29 +190,38 @@ def compare(
                 continue
             key = f"engine {precision}" + ("" if convolution == "direct" else f", {convolution}")
             engine = tf_helper.StyleTransferLoss(net, content, style, like_torch, precision)
-            value = engine.terms(image)["total"]  # float32, whatever the evaluation's
-            seconds[key] = benchmark.median_seconds(
-                lambda engine=engine: engine.terms_and_gradient(image), repeats, warm_ups=2
-            )
-            ratio = seconds[f"PyTorch {precision}"] / seconds[key]
+            # the float32 loss, whatever the evaluation's precision
+            engines[key] = (net, engine.terms(image)["total"])
+            contenders[key] = lambda engine=engine: engine.terms_and_gradient(image)
+        if precision == "float32":
+            xla_settings = Settings(border="zero", jit_compile=True)
+            xla = tf_helper.StyleTransferLoss(network(), content, style, xla_settings)
+            contenders["engine float32, XLA"] = lambda xla=xla: xla.terms_and_gradient(image)
+        seconds.update(benchmark.interleaved_median_seconds(contenders, repeats, warm_ups=2))
+        torch_seconds = seconds[f"PyTorch {precision}"]
+        print(
+            f"  {precision}, PyTorch: {torch_seconds:.3f} s, "
+            f"{rate(size, torch_seconds, peak_gflops)}",
+            flush=True,
+        )
+        for key in contenders:
+            if key in engines:
+                net, value = engines[key]
+                print(
+                    f"  {precision}, engine ({kernels_in_use(net, precision)}): "
+                    f"{seconds[key]:.3f} s, {rate(size, seconds[key], peak_gflops)}; PyTorch "
+                    f"takes {torch_seconds / seconds[key]:.2f}x the engine's time (engine's "
+                    f"float32 loss {value:.7g})",
+                    flush=True,
+                )
+        if "engine float32, XLA" in contenders:
+            xla_seconds = seconds["engine float32, XLA"]
             print(
-                f"  {precision}, engine ({kernels_in_use(net, precision)}): {seconds[key]:.3f} s, "
-                f"{rate(size, seconds[key], peak_gflops)}; PyTorch takes {ratio:.2f}x the "
-                f"engine's time (engine's float32 loss {value:.7g})",
+                f"  float32 with XLA (jit_compile=True): engine {xla_seconds:.3f} s, "
+                f"{rate(size, xla_seconds, peak_gflops)}: PyTorch takes "
+                f"{torch_seconds / xla_seconds:.2f}x the engine's time",
                 flush=True,
             )
-    xla_settings = Settings(border="zero", jit_compile=True)
-    xla = tf_helper.StyleTransferLoss(network(), content, style, xla_settings)
-    seconds["engine float32, XLA"] = benchmark.median_seconds(
-        lambda: xla.terms_and_gradient(image), repeats, warm_ups=2
-    )
-    ratio = seconds["PyTorch float32"] / seconds["engine float32, XLA"]
-    print(
-        f"  float32 with XLA (jit_compile=True): engine {seconds['engine float32, XLA']:.3f} s, "
-        f"{rate(size, seconds['engine float32, XLA'], peak_gflops)}: PyTorch takes {ratio:.2f}x "
-        f"the engine's time",
-        flush=True,
-    )
     return {
         "size": size,
         "seconds": seconds,
