@@ -51,15 +51,12 @@ def tiled_against_whole(size: int = 1024, repeats: int = 3) -> dict:
             "whole": tf_helper.StyleTransferLoss(net, content, style, settings, precision),
             "tiles": TiledLoss(net, content, style, settings, precision, core=core, exact=False),
         }
-        seconds = {}
-        for label, loss in losses.items():
-            loss.terms_and_gradient(content)  # trace
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                loss.terms_and_gradient(content)
-                times.append(time.perf_counter() - start)
-            seconds[label] = float(np.median(times))
+        seconds = {
+            label: benchmark.median_seconds(
+                lambda loss=loss: loss.terms_and_gradient(content), repeats
+            )
+            for label, loss in losses.items()
+        }
         whole, tiled = seconds.values()
         report["tiles"] = len(losses["tiles"].tiles)
         report["seconds"][precision], report["ratio"][precision] = seconds, tiled / whole

@@ -178,8 +178,9 @@ def compare(
     # Each precision's contenders are timed in turn, one call of each per round: the machine's
     # speed drifts during a run (other tenants), and timed one after another they would not
     # see the same machine.
-    seconds, engines = {}, {}
+    seconds = {}
     for precision in precisions:
+        engines = {}  # key: (network, float32 loss) of each engine timed in this precision
         contenders = {f"PyTorch {precision}": lambda b=precision == "bfloat16": torch_step(b)}
         for convolution in convolutions:
             net = network(convolution=convolution)
@@ -190,7 +191,6 @@ def compare(
                 continue
             key = f"engine {precision}" + ("" if convolution == "direct" else f", {convolution}")
             engine = tf_helper.StyleTransferLoss(net, content, style, like_torch, precision)
-            # the float32 loss, whatever the evaluation's precision
             engines[key] = (net, engine.terms(image)["total"])
             contenders[key] = lambda engine=engine: engine.terms_and_gradient(image)
         if precision == "float32":
@@ -204,16 +204,14 @@ def compare(
             f"{rate(size, torch_seconds, peak_gflops)}",
             flush=True,
         )
-        for key in contenders:
-            if key in engines:
-                net, value = engines[key]
-                print(
-                    f"  {precision}, engine ({kernels_in_use(net, precision)}): "
-                    f"{seconds[key]:.3f} s, {rate(size, seconds[key], peak_gflops)}; PyTorch "
-                    f"takes {torch_seconds / seconds[key]:.2f}x the engine's time (engine's "
-                    f"float32 loss {value:.7g})",
-                    flush=True,
-                )
+        for key, (net, value) in engines.items():
+            print(
+                f"  {precision}, engine ({kernels_in_use(net, precision)}): "
+                f"{seconds[key]:.3f} s, {rate(size, seconds[key], peak_gflops)}; PyTorch "
+                f"takes {torch_seconds / seconds[key]:.2f}x the engine's time (engine's "
+                f"float32 loss {value:.7g})",
+                flush=True,
+            )
         if "engine float32, XLA" in contenders:
             xla_seconds = seconds["engine float32, XLA"]
             print(

@@ -320,3 +320,9 @@ def pixels(path) -> np.ndarray:
     """Read an image file as float32 RGB in [0, 1] with Pillow."""
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def relative_error(actual, expected) -> float:
+    """Return |actual - expected| / |expected| in the Frobenius norm, in float64."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import relative_error
 
 import tf_helper
 import tf_run
@@ -31,12 +32,6 @@ RELATIVE_TOLERANCE = 1e-5
 # be as close to the direct one as that nudged start's, with a margin for the spread between
 # runs and CPUs, and its final loss within 2%.
 LOSS_TOLERANCE_FINAL, NUDGE, PICTURE_MARGIN = 2e-2, 1e-6, 1.5
-
-
-def relative_error(actual, expected) -> float:
-    """Return |actual - expected| / |expected| in the Frobenius norm, in float64."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
 
 
 @pytest.fixture(scope="module")
