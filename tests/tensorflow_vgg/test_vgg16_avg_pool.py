@@ -8,10 +8,17 @@ import weakref
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import relative_error
 
 from tensorflow_vgg import vgg16_avg_pool
 from tensorflow_vgg.layers import LayerError
-from tensorflow_vgg.vgg16_avg_pool import Vgg16, adjoint_kernel, convolution, network
+from tensorflow_vgg.vgg16_avg_pool import (
+    Vgg16,
+    adjoint_kernel,
+    convolution,
+    network,
+    tap_and_convolution,
+)
 
 
 def assert_close_to_scale(actual, expected, rtol=2e-5):
@@ -169,6 +176,69 @@ def test_convolution_and_its_gradient_are_tensorflows_conv2d(shape, dtype):
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=0, atol=tolerance * np.abs(b).max())
     assert np.abs(ours[1]).max() > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("tap_used", [True, False])
+def test_a_tap_passes_x_on_and_sums_both_gradients_as_conv2d_and_an_add_would(dtype, tap_used):
+    rng = np.random.default_rng(1)
+    dtype = tf.as_dtype(dtype)
+    x = tf.constant(rng.normal(size=(1, 12, 10, 8)), dtype)
+    kernel = tf.constant(rng.normal(size=(3, 3, 8, 6)), dtype)
+    on_tap = tf.constant(rng.normal(size=(1, 12, 10, 8)), dtype) * float(tap_used)
+    on_convolution = tf.constant(rng.normal(size=(1, 12, 10, 6)), dtype)
+
+    def outputs_and_gradient(tap_and_convolve):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            tap, y = tap_and_convolve(x)
+            loss = tf.reduce_sum(tf.cast(on_convolution * y, tf.float32))
+            if tap_used:  # else the tap has no gradient at all
+                loss += tf.reduce_sum(tf.cast(on_tap * tap, tf.float32))
+        as_float32 = (tap, y, tape.gradient(loss, x))
+        return [t.numpy().astype(np.float32) for t in as_float32]
+
+    zero = tf.zeros(8, dtype)
+    ours = outputs_and_gradient(
+        lambda x: tap_and_convolution(x, kernel, adjoint_kernel(kernel), zero)
+    )
+    theirs = outputs_and_gradient(lambda x: (x, tf.nn.conv2d(x, kernel, strides=1, padding="SAME")))
+    np.testing.assert_array_equal(ours[0], x.numpy().astype(np.float32))
+    tolerance = 1e-6 if dtype == tf.float32 else 1e-2
+    for a, b in zip(ours[1:], theirs[1:]):
+        assert relative_error(a, b) < tolerance
+
+
+def test_bfloat16_sums_a_loss_layers_gradients_in_the_next_convolution(net, small_photo):
+    """In bfloat16 each loss layer followed by a convolution is passed on by a tap: the same
+    values and, to bfloat16's rounding, the same gradient as the layer with two consumers."""
+    image = tf.constant(small_photo(32, 24)[None])
+    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2"]
+    weights = {name: np.random.default_rng(2).normal(size=(1, 1, 1, 1)) for name in layers}
+
+    def activations_and_gradient():
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            activations = net(image, layers, tf.bfloat16, border="mirror")
+            loss = tf.add_n([tf.reduce_sum(weights[n] * tf.square(activations[n])) for n in layers])
+        return activations, tape.gradient(loss, image).numpy()
+
+    taps = []
+    counted = vgg16_avg_pool.tap_and_convolution
+
+    def counting_tap(*args):
+        taps.append(args[0].shape)
+        return counted(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vgg16_avg_pool, "tap_and_convolution", counting_tap)
+        tapped, tapped_gradient = activations_and_gradient()
+        patch.setattr(vgg16_avg_pool, "TAP_SUMMED_IN_CONVOLUTION", ())
+        untapped, untapped_gradient = activations_and_gradient()
+    assert len(taps) == 4  # conv1_1, conv2_1, conv3_1, conv4_1; the network stops at conv4_2
+    for name in layers:
+        np.testing.assert_array_equal(tapped[name].numpy(), untapped[name].numpy())
+    assert relative_error(tapped_gradient, untapped_gradient) < 1e-2
 
 
 def test_a_graph_that_calls_the_network_is_freed_once_let_go(net):
