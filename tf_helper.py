@@ -92,12 +92,13 @@ def neighbour_differences(rows: tf.Tensor, columns: tf.Tensor) -> tf.Tensor:
 
 
 def next_minus_this(x: tf.Tensor, axis: int) -> tf.Tensor:
-    """Return x[i+1] - x[i] along `axis` of x (1, H, W, C): one position shorter there."""
+    """Return x[i+1] - x[i] along `axis` of x (batch, H, W, C): one position shorter there."""
     # tf.slice, not x[:, 1:] - x[:, :-1]: its gradient is a Pad, where a strided slice's is
     # StridedSliceGrad, several times slower on an image's 3 channels.
-    one = tf.one_hot(axis, 4, dtype=tf.int32)
-    size = tf.shape(x) - one
-    return tf.slice(x, one, size) - tf.slice(x, tf.zeros_like(one), size)
+    next_one = [0, 0, 0, 0]
+    next_one[axis] = 1
+    size = tf.shape(x) - next_one
+    return tf.slice(x, next_one, size) - tf.slice(x, [0, 0, 0, 0], size)
 
 
 def style_target(A: tf.Tensor, M_s: int, M_l: int) -> tf.Tensor:

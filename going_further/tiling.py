@@ -303,8 +303,6 @@ def _tile_total_variation(window: tf.Tensor, crop: tf.Tensor) -> tf.Tensor:
     """Return the TV of the neighbour pairs whose first pixel lies in the tile's core."""
     x = window * 255.0
     top, bottom, left, right, more_rows, more_columns = (crop[i] for i in range(6))
-    # tf.slice, not x[:, top:bottom, ...]: see tf_helper.next_minus_this.
-    start = tf.stack([0, top, left, 0])
-    rows = tf.slice(x, start, tf.stack([-1, bottom + more_rows - top, right - left, -1]))
-    columns = tf.slice(x, start, tf.stack([-1, bottom - top, right + more_columns - left, -1]))
+    rows = _core(x, tf.stack([top, bottom + more_rows, left, right]))
+    columns = _core(x, tf.stack([top, bottom, left, right + more_columns]))
     return tf_helper.neighbour_differences(rows, columns)

@@ -166,7 +166,7 @@ def _step(evaluate: LossAndGradient, x, f: float, g, history: Memory):
         d, slope = -g_free, -float(np.dot(g, g_free))
     if slope == 0:
         return CONVERGED  # every variable is pinned or the gradient is zero: a minimum
-    del free, g_free  # two image-sized arrays fewer through the evaluations below (print size)
+    del free, g_free  # two image-sized arrays fewer in memory while the evaluations below run
     # Without curvature pairs there is no scale: start with a step of length 1, as L-BFGS-B does.
     t = 1.0 if history.pairs else 1.0 / max(float(np.linalg.norm(d)), 1e-30)
     for _ in range(MAX_BACKTRACKS):

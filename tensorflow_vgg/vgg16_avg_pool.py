@@ -91,10 +91,8 @@ def tap_and_convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, zer
 
     @tf.custom_gradient
     def tap(x):
-        def gradient(d_tap, d_convolution):
+        def gradient(d_tap, d_convolution):  # an output not used gets zeros, not None
             through = tf.nn.conv2d(d_convolution, adjoint, strides=1, padding="SAME")
-            if d_tap is None:
-                return through
             # The zero bias makes the pattern (Conv2D, BiasAdd, Add) that grappler fuses.
             return tf.nn.bias_add(through, zero) + d_tap
 
@@ -221,25 +219,37 @@ class Vgg16:
         if margin:
             rgb = mirrored(rgb, margin)
         x = tf.cast(preprocess(rgb), compute_dtype)
-        activations, tapped = {}, None
-        for name in LAYER_ORDER[: LAYER_ORDER.index(deepest(wanted)) + 1]:
+        in_use = LAYER_ORDER[: LAYER_ORDER.index(deepest(wanted)) + 1]
+        tapped = {name for name in wanted if self._tapped(name, compute_dtype, in_use)}
+        activations = {}
+        for previous, name in zip((None, *in_use), in_use):
             if name.startswith("pool"):
                 x = self._pool(x)
             else:
                 kernel, adjoint, bias = self._layer(name, compute_dtype)
-                tile = self.tile(name, compute_dtype)
-                bands = winograd.band_count(x.shape, *CONV_SHAPES[name][2:], tile) if tile else 1
-                if tapped and not tile and compute_dtype in TAP_SUMMED_IN_CONVOLUTION:
+                if previous in tapped:
                     zero = self._zero_bias(CONV_SHAPES[name][2], compute_dtype)
                     tap, x = tap_and_convolution(x, kernel, adjoint, zero)
-                    activations[tapped] = self._output(tap, tapped, margin, output_dtype)
+                    activations[previous] = self._output(tap, previous, margin, output_dtype)
                 else:
+                    tile = self.tile(name, compute_dtype)
+                    bands = (
+                        winograd.band_count(x.shape, *CONV_SHAPES[name][2:], tile) if tile else 1
+                    )
                     x = convolution(x, kernel, adjoint, tile, bands)
                 x = tf.nn.relu(tf.nn.bias_add(x, bias))
-            tapped = name if name in wanted else None
-            if tapped:
+            if name in wanted and name not in tapped:
                 activations[name] = self._output(x, name, margin, output_dtype)
         return activations
+
+    def _tapped(self, name: str, dtype: tf.DType, in_use) -> bool:
+        """Return whether layer `name` goes on to the next through `tap_and_convolution`: in a
+        dtype of TAP_SUMMED_IN_CONVOLUTION, when the next layer in use is a direct convolution."""
+        after = in_use.index(name) + 1
+        if dtype not in TAP_SUMMED_IN_CONVOLUTION or after == len(in_use):
+            return False
+        following = in_use[after]
+        return not following.startswith("pool") and not self.tile(following, dtype)
 
     @staticmethod
     def _output(x: tf.Tensor, name: str, margin: int, dtype: tf.DType | None) -> tf.Tensor:

@@ -185,7 +185,7 @@ def test_a_tap_passes_x_on_and_sums_both_gradients_as_conv2d_and_an_add_would(dt
     dtype = tf.as_dtype(dtype)
     x = tf.constant(rng.normal(size=(1, 12, 10, 8)), dtype)
     kernel = tf.constant(rng.normal(size=(3, 3, 8, 6)), dtype)
-    on_tap = tf.constant(rng.normal(size=(1, 12, 10, 8)), dtype) * float(tap_used)
+    on_tap = tf.constant(rng.normal(size=(1, 12, 10, 8)), dtype)
     on_convolution = tf.constant(rng.normal(size=(1, 12, 10, 6)), dtype)
 
     def outputs_and_gradient(tap_and_convolve):
@@ -193,7 +193,7 @@ def test_a_tap_passes_x_on_and_sums_both_gradients_as_conv2d_and_an_add_would(dt
             tape.watch(x)
             tap, y = tap_and_convolve(x)
             loss = tf.reduce_sum(tf.cast(on_convolution * y, tf.float32))
-            if tap_used:  # else the tap has no gradient at all
+            if tap_used:  # else the tap's gradient comes as zeros
                 loss += tf.reduce_sum(tf.cast(on_tap * tap, tf.float32))
         as_float32 = (tap, y, tape.gradient(loss, x))
         return [t.numpy().astype(np.float32) for t in as_float32]
@@ -213,8 +213,9 @@ def test_bfloat16_sums_a_loss_layers_gradients_in_the_next_convolution(net, smal
     """In bfloat16 each loss layer followed by a convolution is passed on by a tap: the same
     values and, to bfloat16's rounding, the same gradient as the layer with two consumers."""
     image = tf.constant(small_photo(32, 24)[None])
-    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2"]
-    weights = {name: np.random.default_rng(2).normal(size=(1, 1, 1, 1)) for name in layers}
+    layers = ["conv1_1", "pool1", "conv2_1", "conv3_1", "conv4_1", "conv4_2"]
+    rng = np.random.default_rng(2)
+    weights = {name: rng.uniform(0.5, 2.0) for name in layers}
 
     def activations_and_gradient():
         with tf.GradientTape() as tape:
@@ -235,13 +236,14 @@ def test_bfloat16_sums_a_loss_layers_gradients_in_the_next_convolution(net, smal
         tapped, tapped_gradient = activations_and_gradient()
         patch.setattr(vgg16_avg_pool, "TAP_SUMMED_IN_CONVOLUTION", ())
         untapped, untapped_gradient = activations_and_gradient()
-    assert len(taps) == 4  # conv1_1, conv2_1, conv3_1, conv4_1; the network stops at conv4_2
+    assert len(taps) == 5  # all but conv4_2, where the network stops
     for name in layers:
         np.testing.assert_array_equal(tapped[name].numpy(), untapped[name].numpy())
     assert relative_error(tapped_gradient, untapped_gradient) < 1e-2
 
 
-def test_a_graph_that_calls_the_network_is_freed_once_let_go(net):
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])  # bfloat16: with the taps
+def test_a_graph_that_calls_the_network_is_freed_once_let_go(net, dtype):
     """tf.custom_gradient traced in a graph puts that graph in TensorFlow's gradient registry
     for good; the network's convolutions must not, or every loss traced would stay."""
 
@@ -249,7 +251,8 @@ def test_a_graph_that_calls_the_network_is_freed_once_let_go(net):
     def gradient(image):
         with tf.GradientTape() as tape:
             tape.watch(image)
-            total = tf.reduce_sum(net(image, ["conv2_1"])["conv2_1"])
+            activations = net(image, ["conv1_1", "conv2_1"], tf.as_dtype(dtype))
+            total = tf.add_n([tf.reduce_sum(a) for a in activations.values()])
         return tape.gradient(total, image)
 
     graph = weakref.ref(gradient.get_concrete_function(tf.TensorSpec((1, 16, 16, 3))).graph)
