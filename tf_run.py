@@ -63,6 +63,7 @@ def run_style_transfer(
     frame_every: int = 0,
     initial: np.ndarray | None = None,
     iterations_done: int = 0,
+    resumes_own_start: bool = False,
 ) -> RunResult:
     """Optimise an image to match the content of one image and the style of others (paper, §2).
 
@@ -76,7 +77,9 @@ def run_style_transfer(
     resumed run passes the image it stopped at as `initial` and the iterations it did as
     `iterations_done`. From a start of its own holding the photo (no `initial`), L-BFGS
     weighs the content more in the first iterations (settings.content_boost,
-    optimisation/content_boost.py); the best image is always chosen by equation 7's loss.
+    optimisation/content_boost.py), and a run resumed from such a start
+    (`resumes_own_start`) goes on with its ramp; the best image is always chosen by
+    equation 7's loss.
     `loss` replaces the tf_helper.StyleTransferLoss the run would build (the tiled loss, for
     one). When the photo and every painting are grey, so is the
     picture: one channel is optimised and shown as R = G = B.
@@ -96,11 +99,12 @@ def run_style_transfer(
         precisions.resolve(settings.precision), settings.iterations, iterations_done
     )
     # The boost keeps the photo's layout in a start the run makes itself (content_boost.py);
-    # a given start (a coarser scale's picture, a video's last frame, a checkpoint) has its own.
+    # a given start (a coarser scale's picture, a video's last frame) has its own; a checkpoint of
+    # a run that made its own start goes on with that run's ramp.
     boosted = (
         settings.content_boost
         and settings.optimizer == "lbfgs"
-        and initial is None
+        and (initial is None or (resumes_own_start and iterations_done > 0))
         and settings.init in content_boost.PHOTO_STARTS
     )
     if boosted:

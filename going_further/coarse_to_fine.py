@@ -97,6 +97,8 @@ def run_coarse_to_fine(
                 callback=numbered,
                 initial=start,
                 iterations_done=done_here,
+                # a resume in the first scale: that scale began at its own start, unless masked
+                resumes_own_start=k == 0 and masks is None,
                 **run_options,
             )
         except tf_run.Interrupted as stop:

@@ -62,6 +62,8 @@ def stylize(
                 if start is None:
                     start = masked_start(settings.init, target, styles, masks, settings.seed)
                 run_options["initial"] = loss.held(start, target)
+            elif run_options.get("iterations_done", 0) > 0:
+                run_options["resumes_own_start"] = True  # resumed: it began at its own start
             one_run = settings.for_one_run()
             result = tf_run.run_style_transfer(target, styles, one_run, loss=loss, **run_options)
     except tf_run.Interrupted as stop:

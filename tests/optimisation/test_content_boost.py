@@ -7,6 +7,7 @@ import pytest
 
 import tf_helper
 import tf_run
+from going_further.stylize import stylize
 from loss_settings import SettingsError
 from optimisation import content_boost, precisions
 from optimisation.settings import Settings
@@ -118,6 +119,41 @@ def test_runs_it_cannot_help_are_not_boosted(net, pair, why):
 def test_a_run_from_the_photo_itself_is_boosted_too(net, pair):
     boosts, _, _ = boosts_of_a_run(net, pair, Settings(iterations=60, init="content"))
     assert boosts[0] == 4.0 and boosts[-1] == 1.0
+
+
+def test_a_resumed_run_that_began_at_its_own_start_goes_on_with_its_ramp(net, pair):
+    settings = Settings(iterations=60, precision="float32")  # a ramp of 4 + 4 iterations
+    stopped_at = initial_image("recolored", pair[0], [pair[1]], 0)
+    resumed = {"initial": stopped_at, "iterations_done": 2}
+    boosts, _, _ = boosts_of_a_run(net, pair, settings, **resumed, resumes_own_start=True)
+    # 2 more iterations at 4 (each step re-evaluates its start), 4 at 2, then equation 7's.
+    assert boosts[:3] == [4.0] * 3 and boosts.count(4.0) < 5 and boosts.count(2.0) >= 5
+    assert boosts == sorted(boosts, reverse=True) and boosts[-1] == 1.0
+    boosts, _, _ = boosts_of_a_run(net, pair, settings, **resumed)  # a start it was given
+    assert set(boosts) == {1.0}
+
+
+def test_stylize_says_which_resumed_runs_began_at_their_own_start(net, pair, monkeypatch):
+    seen = []
+    run = tf_run.run_style_transfer
+
+    def spy(*args, **options):
+        seen.append((options.get("iterations_done", 0), options.get("resumes_own_start", False)))
+        return run(*args, **options)
+
+    monkeypatch.setattr(tf_run, "run_style_transfer", spy)
+    content, style = pair
+    stopped_at = initial_image("recolored", content, [style], 0)
+    settings = Settings(iterations=4, precision="float32")
+    stylize(content, style, settings, net=net, initial=stopped_at, iterations_done=1)
+    assert seen == [(1, True)]
+    scales = {"sizes": [32, 40], "iterations": [3, 2], "net": net}
+    seen.clear()  # resumed in the first scale, which began at its own start; the next did not
+    stylize(content, style, settings, **scales, initial=stopped_at[:32, :32], iterations_done=1)
+    assert seen == [(1, True), (0, False)]
+    seen.clear()  # resumed in the second scale, which began at the first one's picture
+    stylize(content, style, settings, **scales, initial=stopped_at, iterations_done=4)
+    assert seen == [(1, False)]
 
 
 def test_ctrl_c_in_the_boosted_iterations_leaves_the_loss_unboosted(net, pair):
