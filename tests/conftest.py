@@ -326,3 +326,15 @@ def relative_error(actual, expected) -> float:
     """Return |actual - expected| / |expected| in the Frobenius norm, in float64."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
+
+
+def errors_against_float32(image, exact, *losses) -> tuple[dict, list[tuple[dict, float]]]:
+    """Return the float32 loss `exact`'s terms at `image`, and each of `losses`' terms with its
+    gradient's relative error against exact's (printed, for the test log)."""
+    exact_terms, exact_gradient = exact.terms_and_gradient(image)
+    results = []
+    for loss in losses:
+        terms, gradient = loss.terms_and_gradient(image)
+        results.append((terms, relative_error(gradient, exact_gradient)))
+    print("against float32: " + ", ".join(f"{error:.2e}" for _, error in results))
+    return exact_terms, results

@@ -3,7 +3,7 @@ picture's masked loss and gradient, within float32 rounding."""
 
 import numpy as np
 import pytest
-from conftest import relative_error
+from conftest import errors_against_float32
 
 from going_further.masked_tiles import MaskedTiledLoss
 from going_further.settings import StylizeSettings
@@ -54,16 +54,11 @@ def test_masked_tiled_loss_and_gradient_match_the_whole_picture(net, scene, core
 def test_bfloat16_masked_evaluations_whole_and_in_tiles_stay_as_close_to_float32(net, scene):
     content, styles, masks, image = scene
     settings = Settings(style_blend=(0.6, 0.4))
-    exact, exact_gradient = MaskedStyleTransferLoss(
-        net, content, styles, masks, settings
-    ).terms_and_gradient(image)
     whole = MaskedStyleTransferLoss(net, content, styles, masks, settings, "bfloat16")
     tiled = MaskedTiledLoss(net, content, styles, masks, settings, "bfloat16", core=48)
-    whole_terms, whole_gradient = whole.terms_and_gradient(image)
-    tiled_terms, tiled_gradient = tiled.terms_and_gradient(image)
-    whole_error = relative_error(whole_gradient, exact_gradient)
-    tiled_error = relative_error(tiled_gradient, exact_gradient)
-    print(f"against float32: whole {whole_error:.2e}, tiles {tiled_error:.2e}")
+    exact, [(whole_terms, whole_error), (tiled_terms, tiled_error)] = errors_against_float32(
+        image, MaskedStyleTransferLoss(net, content, styles, masks, settings), whole, tiled
+    )
     for name in ("total", "content", "style"):
         for terms in (whole_terms, tiled_terms):
             assert terms[name] == pytest.approx(exact[name], rel=1e-2), name

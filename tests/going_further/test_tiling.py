@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import relative_error
+from conftest import errors_against_float32
 
 import tf_helper
 from going_further.settings import StylizeSettings
@@ -86,17 +86,12 @@ def test_tiled_loss_with_a_content_boost_matches_the_whole_picture(net, pair):
 def test_a_bfloat16_tiled_evaluation_is_as_close_to_float32_as_the_whole_pictures(net, pair):
     content, style, image = pair
     settings = Settings()
-    exact, exact_gradient = tf_helper.StyleTransferLoss(
-        net, content, style, settings
-    ).terms_and_gradient(image)
     whole = tf_helper.StyleTransferLoss(net, content, style, settings, "bfloat16")
     tiled = TiledLoss(net, content, style, settings, "bfloat16", core=48)
     assert len(tiled.tiles) == 15
-    whole_terms, whole_gradient = whole.terms_and_gradient(image)
-    tiled_terms, tiled_gradient = tiled.terms_and_gradient(image)
-    whole_error = relative_error(whole_gradient, exact_gradient)
-    tiled_error = relative_error(tiled_gradient, exact_gradient)
-    print(f"against float32: whole {whole_error:.2e}, tiles {tiled_error:.2e}")
+    exact, [(whole_terms, whole_error), (tiled_terms, tiled_error)] = errors_against_float32(
+        image, tf_helper.StyleTransferLoss(net, content, style, settings), whole, tiled
+    )
     for name in ("total", "content", "style"):
         assert tiled_terms[name] == pytest.approx(exact[name], rel=1e-2), name
         assert tiled_terms[name] == pytest.approx(whole_terms[name], rel=1e-2), name
