@@ -18,9 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tensorflow_vgg.quiet import set_environment  # noqa: E402
+
+set_environment()  # as the notebook and the command line start TensorFlow
 
 import numpy as np  # noqa: E402
 import peak  # noqa: E402  (benchmarks/, the folder of this script)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tensorflow_vgg.quiet import set_environment  # noqa: E402
+
+set_environment()  # as the notebook and the command line start TensorFlow
 
 import helper  # noqa: E402
 import tf_helper  # noqa: E402

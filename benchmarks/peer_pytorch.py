@@ -10,9 +10,12 @@ time is also given as an effective rate: the FLOPs of the direct computation
 (`benchmark.evaluation_gflop`) over the time, as a share of the float32 matrix-multiply peak
 measured first in the same run (above 100% is possible with Winograd's convolutions, which
 make fewer multiplications than they are credited with). Run from the
-repository root: `.venv/bin/python benchmarks/peer_pytorch.py` (a few minutes). `--avx2` limits
-oneDNN, MKL, PyTorch's kernels and XLA to AVX2 on a CPU with AVX-512, to stand in for one
-without it.
+repository root: `.venv/bin/python benchmarks/peer_pytorch.py` (a few minutes).
+
+`--avx2` stands in for an AVX2-only CPU such as an AMD Zen 3 on one with AVX-512: it limits
+oneDNN, MKL, PyTorch's kernels and XLA to AVX2. TensorFlow runs oneDNN's kernels, as the
+engine starts it everywhere on x86 (tensorflow_vgg/quiet.py); `TF_ENABLE_ONEDNN_OPTS=0` in the
+environment shows what TensorFlow would run on such a CPU by itself, Eigen's kernels.
 """
 
 from __future__ import annotations
@@ -34,6 +37,16 @@ AVX2_ONLY = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
 }
+# TensorFlow's own switch between its oneDNN kernels and Eigen's (tensorflow/core/util/port.cc).
+ONEDNN_SWITCH = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def tensorflow_kernels() -> str:
+    """Return which library runs TensorFlow's convolutions and products here: oneDNN or Eigen."""
+    from tensorflow.python.util import _pywrap_util_port  # no public API says it
+
+    return "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
+
 
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
@@ -121,15 +134,17 @@ def kernels_in_use(net, precision: str) -> str:
     from loss_settings import CONTENT_LAYERS, STYLE_LAYERS
     from tensorflow_vgg.layers import CONV_LAYERS, LAYER_ORDER, deepest
 
+    direct = f"{tensorflow_kernels()}'s direct convolution"
+
     last = LAYER_ORDER.index(deepest([*CONTENT_LAYERS, *STYLE_LAYERS]))
     used = [name for name in CONV_LAYERS if LAYER_ORDER.index(name) <= last]
     tiles = {name: net.tile(name, tf.as_dtype(precision)) for name in used}
     fast = [name for name in used if tiles[name]]
     if not fast:
-        return "oneDNN's direct convolution on every layer"
+        return f"{direct} on every layer"
     return (
         f"Winograd F({tiles[fast[0]]}x{tiles[fast[0]]}, 3x3) on {fast[0]}-{fast[-1]}, "
-        f"oneDNN's direct convolution on {', '.join(n for n in used if not tiles[n])}"
+        f"{direct} on {', '.join(n for n in used if not tiles[n])}"
     )
 
 
@@ -253,10 +268,12 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     info = peak.cpu()
     print(f"PyTorch {torch.__version__} on {info.get('model')} (family {info.get('family')})")
-    limits = {key: os.environ[key] for key in AVX2_ONLY if key in os.environ}
+    limits = {key: os.environ[key] for key in (*AVX2_ONLY, ONEDNN_SWITCH) if key in os.environ}
     if limits:
-        print("instruction sets limited by " + " ".join(f"{k}={v}" for k, v in limits.items()))
+        print("stand-in settings: " + " ".join(f"{k}={v}" for k, v in limits.items()))
+    print(f"TensorFlow's convolutions and products: {tensorflow_kernels()}'s kernels")
     report = {"cpu": info, "torch": torch.__version__, "limits": limits, "peak": peak.measure()}
+    report["tensorflow_kernels"] = tensorflow_kernels()
     precisions = ("float32", "bfloat16")
     from optimisation import precisions as engine_precisions
 

@@ -16,16 +16,18 @@ Example: `.venv/bin/python benchmarks/video_flicker.py --size 128 --frames 8`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tensorflow_vgg.quiet import set_environment  # noqa: E402
+
+set_environment()  # as the notebook and the command line start TensorFlow
 
 import helper  # noqa: E402
 import sheets  # noqa: E402

@@ -8,19 +8,20 @@ but the weights file.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `import helper` works however pytest is started
+
+from tensorflow_vgg.quiet import set_environment  # noqa: E402
+
+set_environment()  # TensorFlow as the notebook and the command line start it, quiet
 
 CONTENT_IMAGE = REPO_ROOT / "image_resources" / "content" / "grace_hopper.jpg"
 STYLE_IMAGE = REPO_ROOT / "image_resources" / "style" / "hokusai_great_wave.jpg"

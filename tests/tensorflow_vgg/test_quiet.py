@@ -1,0 +1,50 @@
+"""quiet_start: TensorFlow loads without its start-up lines and, on x86, with oneDNN's kernels
+(which it turns on by itself only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX);
+a choice already in the environment is kept."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SWITCH = "TF_ENABLE_ONEDNN_OPTS"
+# In a fresh process, as the notebook's first cell and the command line start TensorFlow.
+PROBE = f"""
+import os
+from tensorflow_vgg.quiet import quiet_start
+with quiet_start():
+    import tensorflow
+from tensorflow.python.util import _pywrap_util_port
+print(os.environ.get("{SWITCH}"), _pywrap_util_port.IsMklEnabled())
+"""
+
+
+def start_tensorflow(**environment: str) -> subprocess.CompletedProcess:
+    """Return the probe's finished process, run with os.environ less SWITCH, plus `environment`."""
+    env = {name: value for name, value in os.environ.items() if name != SWITCH}
+    env.update(environment, PYTHONPATH=str(REPO_ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN is set on x86 only"
+)
+def test_tensorflow_starts_quietly_with_onednn_kernels():
+    done = start_tensorflow()
+    assert done.stdout.split() == ["1", "True"]
+    assert "oneDNN custom operations" not in done.stderr
+
+
+def test_a_choice_already_in_the_environment_is_kept():
+    done = start_tensorflow(**{SWITCH: "0"})
+    assert done.stdout.split() == ["0", "False"]
