@@ -39,15 +39,19 @@ def check(precision: str) -> str:
 
 def cpu_has_native_bfloat16(cpuinfo: Path | None = None) -> bool:
     """Return whether the CPU flags (Linux's /proc/cpuinfo) include AVX512_BF16 or AMX-BF16."""
+    return any(flag in cpu_flags(cpuinfo) for flag in NATIVE_BFLOAT16_FLAGS)
+
+
+def cpu_flags(cpuinfo: Path | None = None) -> set[str]:
+    """Return the first CPU's flags in Linux's /proc/cpuinfo, or none where it cannot be read."""
     try:
         text = (cpuinfo or CPUINFO).read_text(errors="replace")
     except OSError:  # not Linux, or no /proc: assume no bfloat16 instructions
-        return False
+        return set()
     for line in text.splitlines():
         if line.startswith("flags"):
-            flags = line.partition(":")[2].split()
-            return any(flag in flags for flag in NATIVE_BFLOAT16_FLAGS)
-    return False
+            return set(line.partition(":")[2].split())
+    return set()
 
 
 def resolve(precision: str, cpuinfo: Path | None = None) -> str:

@@ -32,6 +32,7 @@ from optimisation import memory
 from style_transfer import engine
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, EXIT_NOT_FINITE, UsageError
 from style_transfer.progress import Progress, Recorder, entry_code
+from tensorflow_vgg.quiet import ENVIRONMENT
 
 if TYPE_CHECKING:
     from style_transfer.request import Request
@@ -99,7 +100,14 @@ def connected(request: Request) -> Iterator[Plan]:
         "include_dashboard": False,
         "log_to_driver": False,  # the workers' lines would break the bar; errors come back
         "logging_level": logging.ERROR,
-        "runtime_env": {"env_vars": {"PYTHONPATH": str(PROJECT), "TF_CPP_MIN_LOG_LEVEL": "2"}},
+        # TensorFlow's settings as this process has them (its defaults otherwise): a worker may
+        # import TensorFlow, in unpickling its task, before it starts it quietly.
+        "runtime_env": {
+            "env_vars": {
+                "PYTHONPATH": str(PROJECT),
+                **{name: os.environ.get(name, value) for name, value in ENVIRONMENT.items()},
+            }
+        },
     }
     try:
         if request.ray_address:

@@ -23,13 +23,19 @@ if TYPE_CHECKING:
     from style_transfer.request import Request
 
 
-# How much longer a float32 iteration takes than a bfloat16 one where the CPU has bfloat16
-# instructions (benchmarks/README.md); elsewhere bfloat16 is emulated and the ratio unknown.
-# Used only until the run's own float32 iterations have been timed.
-FLOAT32_OVER_BFLOAT16 = 1.75
+# How much longer a float32 iteration takes than a bfloat16 one, by the CPU's fastest bfloat16
+# instructions: AMX's tile products run bfloat16 at several times float32's rate, AVX512_BF16
+# alone little faster than Winograd's float32 (benchmarks/README.md). Elsewhere bfloat16 is
+# emulated and the ratio unknown. Used only until the run's own float32 iterations are timed.
+FLOAT32_OVER_BFLOAT16 = {"amx_bf16": 2.75, "avx512_bf16": 1.2}
 # A precision's first timed iterations vary (line searches): what the other precision foretells
 # counts as this many of them.
 FORETOLD = 2
+
+
+def float32_over_bfloat16(flags: set[str]) -> float:
+    """Return FLOAT32_OVER_BFLOAT16 for the first of its flags in `flags`; 1.0 for none."""
+    return next((FLOAT32_OVER_BFLOAT16[f] for f in FLOAT32_OVER_BFLOAT16 if f in flags), 1.0)
 
 
 class TimeLeft:
@@ -38,12 +44,12 @@ class TimeLeft:
     `costs[i]` is the relative time of iteration i + 1 (a coarse-to-fine run's iterations grow
     dearer with the pixels) and `kinds[i]` the precision it runs in: a mixed run's float32
     iterations are timed apart from its bfloat16 ones, and until several are timed a float32
-    iteration counts about FLOAT32_OVER_BFLOAT16 bfloat16 ones. The first iteration of each stretch
-    of one scale and precision also traces the loss (the run's first also computes the
-    targets), so it is not timed as an iteration: the clock starts at the first iteration's
-    end, and a later stretch's first iteration gives the time of a trace, counted once for
-    each stretch to come (until one is timed, the first iteration's time beyond its cost,
-    from the estimate's making, stands for it).
+    iteration counts as `float32_over_bfloat16` of the CPU's flags bfloat16 ones. The first
+    iteration of each stretch of one scale and precision also traces the loss (the run's first
+    also computes the targets), so it is not timed as an iteration: the clock starts at the
+    first iteration's end, and a later stretch's first iteration gives the time of a trace,
+    counted once for each stretch to come (until one is timed, the first iteration's time
+    beyond its cost, from the estimate's making, stands for it).
     """
 
     def __init__(self, costs: Sequence[float], kinds: Sequence[str], clock=time.perf_counter):
@@ -58,8 +64,7 @@ class TimeLeft:
         self.last: tuple[int, float] | None = None  # (iteration, when it ended)
         self.made = clock()
         self.opening: tuple[int, float] | None = None  # (index, seconds) of the first one seen
-        bfloat16_native = precisions.cpu_has_native_bfloat16()
-        self.float32_factor = FLOAT32_OVER_BFLOAT16 if bfloat16_native else 1.0
+        self.float32_factor = float32_over_bfloat16(precisions.cpu_flags())
 
     def seconds(self, iteration: int) -> float | None:
         """Return the seconds left after `iteration` iterations, None while not yet measured."""

@@ -47,6 +47,11 @@ def test_native_bfloat16_is_read_from_the_cpu_flags(cpuinfo, flags, native):
         assert precisions.resolve(choice, path) == choice
 
 
+def test_cpu_flags_are_the_first_flags_line_as_whole_words(cpuinfo, tmp_path):
+    assert precisions.cpu_flags(cpuinfo("fpu avx2 amx_bf16")) == {"fpu", "avx2", "amx_bf16"}
+    assert precisions.cpu_flags(tmp_path / "absent") == set()
+
+
 def test_no_cpuinfo_means_no_bfloat16(tmp_path):
     assert precisions.cpu_has_native_bfloat16(tmp_path / "absent") is False
     assert precisions.resolve("auto", tmp_path / "absent") == "float32"

@@ -201,6 +201,18 @@ def test_time_left_counts_a_mixed_runs_float32_iterations_and_trace_apart():
     assert estimates[8] == 0
 
 
+def test_a_float32_iteration_is_foretold_by_the_cpus_fastest_bfloat16_instructions(monkeypatch):
+    from style_transfer import progress
+
+    amx, avx512 = progress.FLOAT32_OVER_BFLOAT16.values()
+    assert amx > avx512 > 1.0
+    assert progress.float32_over_bfloat16({"avx2", "avx512_bf16", "amx_bf16"}) == amx
+    assert progress.float32_over_bfloat16({"avx2", "avx512_bf16"}) == avx512
+    assert progress.float32_over_bfloat16({"avx2", "fma"}) == 1.0
+    monkeypatch.setattr(progress.precisions, "cpu_flags", lambda: {"avx512_bf16"})
+    assert TimeLeft([1.0] * 3, ["bfloat16", "bfloat16", "float32"]).float32_factor == avx512
+
+
 def test_time_left_of_a_float32_run_knows_no_factor():
     clock = FakeClock()
     estimate = TimeLeft([1.0] * 4, ["float32"] * 4, clock)
