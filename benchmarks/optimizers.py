@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 
-import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import benchmark  # first: sets TensorFlow's start-up environment, puts the repo on sys.path
 import numpy as np
 
 import helper

@@ -24,9 +24,11 @@ import argparse
 import json
 import os
 
-import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import benchmark  # first: sets TensorFlow's start-up environment, puts the repo on sys.path
 import numpy as np
 import peak
+
+from tensorflow_vgg.quiet import tensorflow_kernels
 
 ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
 # What each library reads to stay within AVX2: oneDNN (TensorFlow's and PyTorch's convolutions
@@ -37,17 +39,6 @@ AVX2_ONLY = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
 }
-# TensorFlow's own switch between its oneDNN kernels and Eigen's (tensorflow/core/util/port.cc).
-ONEDNN_SWITCH = "TF_ENABLE_ONEDNN_OPTS"
-
-
-def tensorflow_kernels() -> str:
-    """Return which library runs TensorFlow's convolutions and products here: oneDNN or Eigen."""
-    from tensorflow.python.util import _pywrap_util_port  # no public API says it
-
-    return "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
-
-
 CONTENT = ROOT / "image_resources/content/grace_hopper.jpg"
 STYLE = ROOT / "image_resources/style/hokusai_great_wave.jpg"
 
@@ -268,12 +259,13 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     info = peak.cpu()
     print(f"PyTorch {torch.__version__} on {info.get('model')} (family {info.get('family')})")
-    limits = {key: os.environ[key] for key in (*AVX2_ONLY, ONEDNN_SWITCH) if key in os.environ}
+    limits = {key: os.environ[key] for key in AVX2_ONLY if key in os.environ}
     if limits:
-        print("stand-in settings: " + " ".join(f"{k}={v}" for k, v in limits.items()))
-    print(f"TensorFlow's convolutions and products: {tensorflow_kernels()}'s kernels")
+        print("instruction sets limited by " + " ".join(f"{k}={v}" for k, v in limits.items()))
+    kernels = tensorflow_kernels()
+    print(f"TensorFlow's convolutions and products: {kernels}'s kernels")
     report = {"cpu": info, "torch": torch.__version__, "limits": limits, "peak": peak.measure()}
-    report["tensorflow_kernels"] = tensorflow_kernels()
+    report["tensorflow_kernels"] = kernels
     precisions = ("float32", "bfloat16")
     from optimisation import precisions as engine_precisions
 

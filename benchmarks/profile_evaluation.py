@@ -14,7 +14,7 @@ import collections
 import glob
 import tempfile
 
-import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import benchmark  # first: sets TensorFlow's start-up environment, puts the repo on sys.path
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 

@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import benchmark  # first: sets TensorFlow's start-up environment, puts the repo on sys.path
 
 import helper
 import tf_helper

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-import benchmark  # first: sets TensorFlow's log level and puts the repo root on sys.path
+import benchmark  # first: sets TensorFlow's start-up environment, puts the repo on sys.path
 import numpy as np
 import tensorflow as tf
 

@@ -46,7 +46,7 @@ def cpu_flags(cpuinfo: Path | None = None) -> set[str]:
     """Return the first CPU's flags in Linux's /proc/cpuinfo, or none where it cannot be read."""
     try:
         text = (cpuinfo or CPUINFO).read_text(errors="replace")
-    except OSError:  # not Linux, or no /proc: assume no bfloat16 instructions
+    except OSError:  # not Linux, or no /proc: no flags known
         return set()
     for line in text.splitlines():
         if line.startswith("flags"):

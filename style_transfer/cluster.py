@@ -100,8 +100,8 @@ def connected(request: Request) -> Iterator[Plan]:
         "include_dashboard": False,
         "log_to_driver": False,  # the workers' lines would break the bar; errors come back
         "logging_level": logging.ERROR,
-        # TensorFlow's settings as this process has them (its defaults otherwise): a worker may
-        # import TensorFlow, in unpickling its task, before it starts it quietly.
+        # TensorFlow's start-up settings as this process has them (else quiet.ENVIRONMENT's): a
+        # worker may import TensorFlow, in unpickling its task, before it starts it quietly.
         "runtime_env": {
             "env_vars": {
                 "PYTHONPATH": str(PROJECT),

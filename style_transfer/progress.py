@@ -34,7 +34,8 @@ FORETOLD = 2
 
 
 def float32_over_bfloat16(flags: set[str]) -> float:
-    """Return FLOAT32_OVER_BFLOAT16 for the first of its flags in `flags`; 1.0 for none."""
+    """Return FLOAT32_OVER_BFLOAT16's value for the first of its flags (fastest first) found in
+    `flags`, the CPU's; 1.0 if none is."""
     return next((FLOAT32_OVER_BFLOAT16[f] for f in FLOAT32_OVER_BFLOAT16 if f in flags), 1.0)
 
 
@@ -44,7 +45,7 @@ class TimeLeft:
     `costs[i]` is the relative time of iteration i + 1 (a coarse-to-fine run's iterations grow
     dearer with the pixels) and `kinds[i]` the precision it runs in: a mixed run's float32
     iterations are timed apart from its bfloat16 ones, and until several are timed a float32
-    iteration counts as `float32_over_bfloat16` of the CPU's flags bfloat16 ones. The first
+    iteration counts as `float32_over_bfloat16(CPU flags)` bfloat16 ones. The first
     iteration of each stretch of one scale and precision also traces the loss (the run's first
     also computes the targets), so it is not timed as an iteration: the clock starts at the
     first iteration's end, and a later stretch's first iteration gives the time of a trace,

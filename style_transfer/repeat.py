@@ -14,6 +14,7 @@ from pathlib import Path
 import machine
 from style_transfer.arguments import NOT_REPEATED
 from style_transfer.errors import UsageError
+from tensorflow_vgg.quiet import quiet_start, tensorflow_kernels
 
 
 def absolute_path(path: str | os.PathLike | None) -> str | None:
@@ -102,15 +103,19 @@ def version_differences(recorded: dict, current: dict) -> list[str]:
 
 
 def versions() -> dict[str, str]:
-    """Return the versions of Python, the libraries and the platform, for a manifest."""
+    """Return the versions of Python, the libraries and the platform, and which kernels
+    TensorFlow runs (oneDNN's or Eigen's, whose last bits differ), for a manifest."""
     import numpy
     import PIL
     import scipy
-    import tensorflow
+
+    with quiet_start():
+        import tensorflow
 
     return {
         "python": platform.python_version(),
         "tensorflow": tensorflow.__version__,
+        "tensorflow kernels": tensorflow_kernels(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "pillow": PIL.__version__,

@@ -7,8 +7,10 @@ they would bury a one-line error of the command line and show as a red box in a 
 On Linux, TensorFlow turns its oneDNN kernels on by itself only where the CPU has AVX512_VNNI,
 AVX512_BF16, AVX_VNNI or AMX. On an AVX2-only CPU such as an AMD Zen 3 its convolutions and
 products are then Eigen's, which the TensorFlow wheel builds without AVX2 and FMA; oneDNN's
-pick the CPU's own instructions when they run, and make an evaluation much faster there
+kernels choose AVX2, FMA or AVX-512 when they run, and make an evaluation much faster there
 (benchmarks/README.md). Both settings are defaults: a value already in the environment wins.
+A script of your own that imports tf_helper, tf_run or going_further directly gets the same
+by calling `set_environment()` before them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 
 # Read by TensorFlow once, when it loads.
 ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2"}
-if platform.machine().lower() in ("x86_64", "amd64"):
+if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64"):
     ENVIRONMENT["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 
@@ -30,6 +32,13 @@ def set_environment() -> None:
     """Put ENVIRONMENT's defaults into os.environ; call it before TensorFlow is first imported."""
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+
+
+def tensorflow_kernels() -> str:
+    """Return which library runs TensorFlow's convolutions and products: "oneDNN" or "Eigen"."""
+    from tensorflow.python.util import _pywrap_util_port  # no public API says it
+
+    return "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
 
 
 @contextlib.contextmanager

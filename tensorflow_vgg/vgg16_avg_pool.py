@@ -204,8 +204,8 @@ class Vgg16:
     ) -> dict[str, tf.Tensor]:
         """Return {name: activation} for `layers`, given RGB images (batch, H, W, 3) in [0, 1].
 
-        `compute_dtype=tf.bfloat16` runs the convolutions in bfloat16 (about 1.75x as fast on
-        CPUs with AVX512_BF16); the activations are returned as float32 either way, or in
+        `compute_dtype=tf.bfloat16` runs the convolutions in bfloat16 (faster on CPUs with
+        AVX512_BF16 or AMX); the activations are returned as float32 either way, or in
         `compute_dtype` when `output_dtype` is None.
         `border="mirror"` runs the network over the image with mirrored margins and returns
         the activations over the image alone (`mirrored`): same shapes, no zero padding

@@ -177,7 +177,7 @@ def test_time_left_counts_a_mixed_runs_float32_iterations_and_trace_apart():
     clock = FakeClock()
     # 9 iterations, mixed: 6 in bfloat16, then 3 in float32 (a third), all at one size.
     estimate = TimeLeft([1.0] * 9, ["bfloat16"] * 6 + ["float32"] * 3, clock)
-    estimate.float32_factor = 1.75  # as on a CPU with bfloat16 instructions
+    estimate.float32_factor = 1.75  # a prior below the run's own 2, whatever this CPU has
     # The run: 2 s per bfloat16 iteration; the float32 stretch's first iteration traces the
     # loss for 5 s; a float32 iteration takes 4 s (2 times a bfloat16 one, not 1.75).
     ends = [10.0]  # iteration 1 ends: 8 s for the targets and a trace, 2 s the iteration

@@ -75,6 +75,9 @@ def test_same_seed_gives_identical_bytes_and_repeat_gives_them_again(
     assert expected_inputs.items() <= manifest["inputs"].items()
     assert any(name.endswith(".npy") for name in manifest["inputs"])
     assert {"python", "tensorflow", "numpy", "scipy", "pillow"} <= set(manifest["versions"])
+    from tensorflow_vgg.quiet import tensorflow_kernels
+
+    assert manifest["versions"]["tensorflow kernels"] == tensorflow_kernels()  # oneDNN's or Eigen's
 
     # Repeated in a new process, from another directory: the same bytes once more.
     again = tmp_path / "again.png"
