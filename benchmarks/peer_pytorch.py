@@ -118,18 +118,23 @@ def rate(size: int, seconds: float, peak_gflops: float) -> str:
     return f"{gflops:.0f} GFLOP/s effective, {100 * gflops / peak_gflops:.0f}% of peak"
 
 
-def kernels_in_use(net, precision: str) -> str:
-    """Return which convolution each layer of `net` runs in `precision`, as text."""
+def kernels_in_use(net, precision: str, size: int) -> str:
+    """Return which convolution each layer of `net` runs in `precision` at size x size, as text."""
     import tensorflow as tf
 
     from loss_settings import CONTENT_LAYERS, STYLE_LAYERS
-    from tensorflow_vgg.layers import CONV_LAYERS, LAYER_ORDER, deepest
+    from tensorflow_vgg.layers import CONV_LAYERS, CONV_SHAPES, LAYER_ORDER, deepest, layer_sizes
 
     direct = f"{tensorflow_kernels()}'s direct convolution"
 
     last = LAYER_ORDER.index(deepest([*CONTENT_LAYERS, *STYLE_LAYERS]))
     used = [name for name in CONV_LAYERS if LAYER_ORDER.index(name) <= last]
-    tiles = {name: net.tile(name, tf.as_dtype(precision)) for name in used}
+    inputs = {
+        name: (1, h, w, CONV_SHAPES[name][2])
+        for name, h, w, _ in layer_sizes(size, size, used[-1])
+        if name in CONV_SHAPES
+    }
+    tiles = {name: net.tile(name, tf.as_dtype(precision), inputs[name]) for name in used}
     fast = [name for name in used if tiles[name]]
     if not fast:
         return f"{direct} on every layer"
@@ -212,7 +217,7 @@ def compare(
         )
         for key, (net, value) in engines.items():
             print(
-                f"  {precision}, engine ({kernels_in_use(net, precision)}): "
+                f"  {precision}, engine ({kernels_in_use(net, precision, size)}): "
                 f"{seconds[key]:.3f} s, {rate(size, seconds[key], peak_gflops)}; PyTorch "
                 f"takes {torch_seconds / seconds[key]:.2f}x the engine's time (engine's "
                 f"float32 loss {value:.7g})",

@@ -158,24 +158,26 @@ class Vgg16:
         weights = load_weights(weights_path)
         self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
-        self._made: dict[tuple[str, tf.DType], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
+        self._made: dict[tuple[str, tf.DType, int], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
         self._zeros: dict[tuple[int, tf.DType], tf.Tensor] = {}
 
-    def _layer(self, name: str, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def _layer(
+        self, name: str, dtype: tf.DType, tile: int
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Return layer `name`'s kernel as its convolution takes it, its adjoint and its bias,
-        in `dtype`, made once and only for the layers a call reaches. Where the layer's tile
-        says so the kernel is Winograd-transformed (in float64, rounded to dtype once), and that
-        transform serves the input gradient too (`winograd.convolution(..., adjoint=True)`)."""
-        if (name, dtype) not in self._made:
+        in `dtype`, made once and only for the layers a call reaches. For a Winograd `tile` the
+        kernel is transformed (in float64, rounded to dtype once), and that transform serves
+        the input gradient too (`winograd.convolution(..., adjoint=True)`)."""
+        if (name, dtype, tile) not in self._made:
             with tf.init_scope():  # made once, eagerly, even when first called in a tf.function
-                kernel, tile = self._kernels[name], self.tile(name, dtype)
+                kernel = self._kernels[name]
                 if tile:
                     U = tf.cast(winograd.kernel_transform(kernel, tile), dtype)
                     used = (U, U)
                 else:
                     used = (tf.cast(kernel, dtype), tf.cast(adjoint_kernel(kernel), dtype))
-                self._made[name, dtype] = (*used, tf.cast(self._biases[name], dtype))
-        return self._made[name, dtype]
+                self._made[name, dtype, tile] = (*used, tf.cast(self._biases[name], dtype))
+        return self._made[name, dtype, tile]
 
     def _zero_bias(self, channels: int, dtype: tf.DType) -> tf.Tensor:
         """Return zeros (channels,) in `dtype`, made once and eagerly (`tap_and_convolution`)."""
@@ -184,11 +186,12 @@ class Vgg16:
                 self._zeros[channels, dtype] = tf.zeros(channels, dtype)
         return self._zeros[channels, dtype]
 
-    def tile(self, name: str, dtype: tf.DType) -> int:
-        """Return Winograd's tile for layer `name` in `dtype` (0: the direct convolution)."""
+    def tile(self, name: str, dtype: tf.DType, shape=None) -> int:
+        """Return Winograd's tile for layer `name` in `dtype` (0: the direct convolution), for
+        an input of static `shape` (N, H, W, C) if given (`winograd.tile_for`)."""
         if self.convolution == "direct":
             return 0
-        return winograd.TILE_BY_LAYER.get(dtype, {}).get(name, 0)
+        return winograd.tile_for(name, dtype, shape, *CONV_SHAPES[name][2:])
 
     def _pool(self, x: tf.Tensor) -> tf.Tensor:
         pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
@@ -226,13 +229,13 @@ class Vgg16:
             if name.startswith("pool"):
                 x = self._pool(x)
             else:
-                kernel, adjoint, bias = self._layer(name, compute_dtype)
+                tile = self.tile(name, compute_dtype, x.shape)
+                kernel, adjoint, bias = self._layer(name, compute_dtype, tile)
                 if previous in tapped:
                     zero = self._zero_bias(CONV_SHAPES[name][2], compute_dtype)
                     tap, x = tap_and_convolution(x, kernel, adjoint, zero)
                     activations[previous] = self._output(tap, previous, margin, output_dtype)
                 else:
-                    tile = self.tile(name, compute_dtype)
                     bands = (
                         winograd.band_count(x.shape, *CONV_SHAPES[name][2:], tile) if tile else 1
                     )
@@ -249,6 +252,7 @@ class Vgg16:
         if dtype not in TAP_SUMMED_IN_CONVOLUTION or after == len(in_use):
             return False
         following = in_use[after]
+        # No shape needed: the tiles that depend on it are float32's, and taps bfloat16's.
         return not following.startswith("pool") and not self.tile(following, dtype)
 
     @staticmethod

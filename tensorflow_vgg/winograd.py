@@ -18,8 +18,14 @@ as another forward convolution, with the adjoint kernel).
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
+
+from tensorflow_vgg.quiet import tensorflow_kernels
 
 # The transform matrices (B^T, G, A^T) of Lavin & Gray, eq. 7 (m = 2) and eq. 11 (m = 4).
 _MATRICES = {
@@ -207,3 +213,36 @@ TILE_BY_LAYER = {
         + ("conv5_1", "conv5_2", "conv5_3")
     },
 }
+# Where oneDNN runs without AVX-512 its direct float32 convolution is a product over im2col
+# patches ("gemm:jit" in ONEDNN_VERBOSE's log), and F(4x4, 3x3) won on conv1_2 and conv2_1
+# too, but only while the layer's transforms are whole: in bands (a 1024 px picture) their
+# memory outweighed the time saved (benchmarks/README.md). With Eigen's kernels it lost.
+TILE_WHERE_WHOLE_WITHOUT_AVX512 = {tf.float32: {"conv1_2": 4, "conv2_1": 4}}
+# Values of ONEDNN_MAX_CPU_ISA that keep oneDNN below AVX-512.
+BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+
+
+def tile_for(name: str, dtype: tf.DType, shape, c_in: int, c_out: int) -> int:
+    """Return Winograd's tile for layer `name` (c_in -> c_out channels) in `dtype`, 0 for the
+    direct convolution: TILE_BY_LAYER's, and TILE_WHERE_WHOLE_WITHOUT_AVX512's for an input of
+    static shape (N, H, W, C) where it applies; `shape` None: TILE_BY_LAYER's alone."""
+    tile = TILE_BY_LAYER.get(dtype, {}).get(name, 0)
+    if tile or shape is None or None in tuple(shape)[:3]:  # unknown: whether whole is too
+        return tile
+    extra = TILE_WHERE_WHOLE_WITHOUT_AVX512.get(dtype, {}).get(name, 0)
+    if extra and not onednn_has_avx512() and tensorflow_kernels() == "oneDNN":
+        return extra if band_count(shape, c_in, c_out, extra) == 1 else 0
+    return 0
+
+
+@functools.cache
+def onednn_has_avx512(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Return whether oneDNN may run AVX-512 here: the CPU flags (Linux's cpuinfo) have
+    avx512f and ONEDNN_MAX_CPU_ISA does not stop below it; True where cpuinfo is unreadable."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in BELOW_AVX512:
+        return False
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return True  # not Linux: the tables measured with AVX-512
+    return any(line.startswith("flags") and "avx512f" in line.split() for line in lines)

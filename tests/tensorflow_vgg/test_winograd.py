@@ -166,11 +166,25 @@ def test_the_network_convolves_in_bands_where_told_with_the_same_features(
     assert relative_error(actual_gradient, expected_gradient) <= 1e-4
 
 
+def without_avx512(monkeypatch):
+    """Make the network choose its tiles as where oneDNN runs AVX2 at most."""
+    monkeypatch.setattr(winograd, "onednn_has_avx512", lambda: False)
+    monkeypatch.setattr(winograd, "tensorflow_kernels", lambda: "oneDNN")
+
+
+@pytest.mark.parametrize("avx512", [True, False], ids=["this CPU's tiles", "without AVX-512"])
 @pytest.mark.parametrize("border", ["zero", "mirror"])
-def test_winograd_network_matches_the_direct_network(direct_net, small_photo, border):
+def test_winograd_network_matches_the_direct_network(
+    direct_net, small_photo, border, avx512, monkeypatch
+):
     """Both borders: the mirror border pads the picture once; every convolution is SAME."""
+    if not avx512:
+        without_avx512(monkeypatch)
     winograd_net = Vgg16(convolution="winograd")
     assert any(winograd_net.tile(name, tf.float32) for name in CONV_SHAPES)
+    if not avx512:  # conv1_2 and conv2_1 by Winograd too
+        assert winograd_net.tile("conv1_2", tf.float32, (1, 45, 61, 64)) == 4
+        assert winograd_net.tile("conv2_1", tf.float32, (1, 23, 31, 64)) == 4
     image = tf.constant(small_photo(45, 61)[None])
     layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1"]
     expected, expected_gradient = features_and_gradient(direct_net, image, layers, border)
@@ -198,6 +212,39 @@ def test_the_loss_and_its_gradient_match_the_direct_convolutions(
 def test_unknown_convolution_is_refused_with_the_choices():
     with pytest.raises(ValueError, match=", ".join(CONVOLUTIONS)):
         Vgg16(convolution="fft")
+
+
+def test_without_avx512_conv1_2_and_conv2_1_are_winograd_while_whole(monkeypatch):
+    def tile(name, size, dtype=tf.float32):
+        _, _, c_in, c_out = CONV_SHAPES[name]
+        return winograd.tile_for(name, dtype, (1, size, size, c_in), c_in, c_out)
+
+    assert tile("conv1_2", 256) == tile("conv2_1", 128) == 0  # this CPU: AVX-512
+    assert tile("conv3_1", 64) == 4
+    without_avx512(monkeypatch)
+    assert tile("conv1_2", 256) == tile("conv2_1", 128) == tile("conv2_1", 256) == 4
+    assert tile("conv1_2", 512) == tile("conv2_1", 512) == 0  # their transforms in bands
+    assert winograd.band_count((1, 512, 512, 64), 64, 64, 4) > 1
+    assert tile("conv1_1", 256) == tile("conv1_2", 256, tf.bfloat16) == 0
+    assert winograd.tile_for("conv1_2", tf.float32, None, 64, 64) == 0  # no shape: the table
+    assert winograd.tile_for("conv1_2", tf.float32, (1, None, None, 64), 64, 64) == 0
+    monkeypatch.setattr(winograd, "tensorflow_kernels", lambda: "Eigen")
+    assert tile("conv1_2", 256) == 0
+
+
+def test_onednn_has_avx512_reads_the_cpu_flags_and_onednns_limit(tmp_path, monkeypatch):
+    has_avx512 = winograd.onednn_has_avx512.__wrapped__  # uncached
+    avx512, avx2 = tmp_path / "avx512", tmp_path / "avx2"
+    avx512.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx2 fma avx512f avx512bw\n")
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx2 fma\n\nbugs\t\t: avx512f\n")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert has_avx512(avx512)
+    assert not has_avx512(avx2)
+    assert has_avx512(tmp_path / "absent")  # not Linux: the tables measured with AVX-512
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert not has_avx512(avx512)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert has_avx512(avx512)
 
 
 def test_unknown_tile_is_refused():
