@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from loss_settings import LossSettings, SettingsError, choice, layer_weights
 from optimisation import precisions
+from tensorflow_vgg.vgg16_avg_pool import check_bfloat16
 
 
 def boosted_total(terms: dict, boost):
@@ -55,6 +56,8 @@ class Loss:
     @precision.setter
     def precision(self, value: str) -> None:
         choice("evaluation precision", value, precisions.EVALUATION_PRECISIONS)
+        if value == "bfloat16":
+            check_bfloat16()  # here, before a trace, which would wrap its error in its own
         self._precision = value
 
     @property

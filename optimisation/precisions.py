@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tensorflow_vgg.quiet import onednn_limited_below_avx512
+
 PRECISIONS = ("auto", "float32", "bfloat16", "mixed")
 EVALUATION_PRECISIONS = ("float32", "bfloat16")  # what one evaluation can run in
 # The float32 share of a mixed run. bfloat16's gradient error (about 2%) only starts to
@@ -38,7 +40,10 @@ def check(precision: str) -> str:
 
 
 def cpu_has_native_bfloat16(cpuinfo: Path | None = None) -> bool:
-    """Return whether the CPU flags (Linux's /proc/cpuinfo) include AVX512_BF16 or AMX-BF16."""
+    """Return whether the CPU flags (Linux's /proc/cpuinfo) include AVX512_BF16 or AMX-BF16,
+    and oneDNN is not limited below AVX-512 (ONEDNN_MAX_CPU_ISA), which would leave it none."""
+    if onednn_limited_below_avx512():
+        return False
     return any(flag in cpu_flags(cpuinfo) for flag in NATIVE_BFLOAT16_FLAGS)
 
 

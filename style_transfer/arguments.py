@@ -332,8 +332,9 @@ RUN_OPTIONS = (
     Option("weights", ("--weights",), "vgg16.npy to use (default: $VGG16_NPY or "
            "tensorflow_vgg/vgg16.npy)", path=True, inherited=True),
     Option("convolution", ("--convolution",), "how the network convolves: winograd uses "
-           "Winograd's F(4x4, 3x3) from conv2_2 on in float32 iterations (a third less time "
-           "per float32 iteration than direct, the same loss to 1e-6, about 12%% more memory); "
+           "Winograd's F(4x4, 3x3) from conv2_2 on in float32 iterations (from conv1_2 on "
+           "at small sizes on CPUs without AVX-512; a third less time per float32 iteration "
+           "than direct, the same loss to 1e-6, about 12%% more memory); "
            "direct uses oneDNN's convolutions on every layer. bfloat16 iterations convolve "
            "directly either way", default=DEFAULT_CONVOLUTION, choices=CONVOLUTIONS,
            inherited=True),

@@ -28,6 +28,17 @@ if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64",
     ENVIRONMENT["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 
+# Values of oneDNN's ISA limit that keep it below AVX-512 (and without bfloat16 convolutions).
+BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+
+
+def onednn_limited_below_avx512() -> bool:
+    """Return whether ONEDNN_MAX_CPU_ISA (or its older name DNNL_MAX_CPU_ISA) stops oneDNN
+    below AVX-512."""
+    names = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+    return any(os.environ.get(name, "").upper() in BELOW_AVX512 for name in names)
+
+
 def set_environment() -> None:
     """Put ENVIRONMENT's defaults into os.environ; call it before TensorFlow is first imported."""
     for name, value in ENVIRONMENT.items():

@@ -23,10 +23,27 @@ from tensorflow_vgg.layers import (
     mirror_margin,
     stride,
 )
+from tensorflow_vgg.quiet import tensorflow_kernels
 from tensorflow_vgg.weights import load_weights
 
 # Caffe's ImageNet mean in B, G, R order, in 0..255.
 BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+class BFloat16Error(ValueError):
+    """bfloat16 asked of oneDNN's kernels on a CPU where they have no bfloat16 convolution."""
+
+
+def check_bfloat16() -> None:
+    """Raise BFloat16Error, naming the fixes, where TensorFlow runs oneDNN's kernels below
+    AVX-512: oneDNN has no bfloat16 convolution there (an AVX2-only CPU, or a limit set)."""
+    if winograd.onednn_below_avx512() and tensorflow_kernels() == "oneDNN":
+        raise BFloat16Error(
+            "bfloat16 needs AVX-512 where TensorFlow runs oneDNN's kernels, and this CPU (or "
+            "ONEDNN_MAX_CPU_ISA) offers less: use --precision float32 (Settings(precision="
+            '"float32"), the default here), or start Python with TF_ENABLE_ONEDNN_OPTS=0 to '
+            "emulate bfloat16 in TensorFlow's slower Eigen kernels"
+        )
 
 
 def preprocess(rgb: tf.Tensor) -> tf.Tensor:
@@ -165,9 +182,9 @@ class Vgg16:
         self, name: str, dtype: tf.DType, tile: int
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Return layer `name`'s kernel as its convolution takes it, its adjoint and its bias,
-        in `dtype`, made once and only for the layers a call reaches. For a Winograd `tile` the
-        kernel is transformed (in float64, rounded to dtype once), and that transform serves
-        the input gradient too (`winograd.convolution(..., adjoint=True)`)."""
+        in `dtype`, made once per tile and only for the layers a call reaches. For a Winograd
+        `tile` the kernel is transformed (in float64, rounded to dtype once), and that transform
+        serves the input gradient too (`winograd.convolution(..., adjoint=True)`)."""
         if (name, dtype, tile) not in self._made:
             with tf.init_scope():  # made once, eagerly, even when first called in a tf.function
                 kernel = self._kernels[name]
@@ -212,10 +229,13 @@ class Vgg16:
         `compute_dtype` when `output_dtype` is None.
         `border="mirror"` runs the network over the image with mirrored margins and returns
         the activations over the image alone (`mirrored`): same shapes, no zero padding
-        at the image's edge. Raises ValueError for another border.
+        at the image's edge. Raises ValueError for another border, BFloat16Error for bfloat16
+        where oneDNN has no bfloat16 convolution (`check_bfloat16`).
         """
         if border not in BORDERS:
             raise ValueError(f"border must be one of {', '.join(BORDERS)}, not {border!r}")
+        if compute_dtype == tf.bfloat16:
+            check_bfloat16()
         wanted = set(check_layer_names(layers))
         rgb = tf.convert_to_tensor(rgb, dtype=tf.float32)
         margin = mirror_margin(wanted) if border == "mirror" else 0

@@ -19,13 +19,12 @@ as another forward convolution, with the adjoint kernel).
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from tensorflow_vgg.quiet import tensorflow_kernels
+from tensorflow_vgg.quiet import onednn_limited_below_avx512, tensorflow_kernels
 
 # The transform matrices (B^T, G, A^T) of Lavin & Gray, eq. 7 (m = 2) and eq. 11 (m = 4).
 _MATRICES = {
@@ -218,31 +217,36 @@ TILE_BY_LAYER = {
 # too, but only while the layer's transforms are whole: in bands (a 1024 px picture) their
 # memory outweighed the time saved (benchmarks/README.md). With Eigen's kernels it lost.
 TILE_WHERE_WHOLE_WITHOUT_AVX512 = {tf.float32: {"conv1_2": 4, "conv2_1": 4}}
-# Values of ONEDNN_MAX_CPU_ISA that keep oneDNN below AVX-512.
-BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+# The flags oneDNN's AVX-512 needs.
+AVX512_CORE = ("avx512f", "avx512bw", "avx512vl", "avx512dq")
 
 
 def tile_for(name: str, dtype: tf.DType, shape, c_in: int, c_out: int) -> int:
-    """Return Winograd's tile for layer `name` (c_in -> c_out channels) in `dtype`, 0 for the
-    direct convolution: TILE_BY_LAYER's, and TILE_WHERE_WHOLE_WITHOUT_AVX512's for an input of
-    static shape (N, H, W, C) where it applies; `shape` None: TILE_BY_LAYER's alone."""
+    """Return Winograd's tile for layer `name` (c_in -> c_out) in `dtype`, 0 for direct.
+
+    That is TILE_BY_LAYER's; or, for an input of static shape (N, H, W, C) where oneDNN runs
+    below AVX-512, TILE_WHERE_WHOLE_WITHOUT_AVX512's if `band_count` leaves it whole.
+    """
     tile = TILE_BY_LAYER.get(dtype, {}).get(name, 0)
-    if tile or shape is None or None in tuple(shape)[:3]:  # unknown: whether whole is too
+    if tile or shape is None or None in tuple(shape)[:3]:  # H or W unknown: so is "whole"
         return tile
     extra = TILE_WHERE_WHOLE_WITHOUT_AVX512.get(dtype, {}).get(name, 0)
-    if extra and not onednn_has_avx512() and tensorflow_kernels() == "oneDNN":
+    if extra and onednn_below_avx512() and tensorflow_kernels() == "oneDNN":
         return extra if band_count(shape, c_in, c_out, extra) == 1 else 0
     return 0
 
 
 @functools.cache
-def onednn_has_avx512(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Return whether oneDNN may run AVX-512 here: the CPU flags (Linux's cpuinfo) have
-    avx512f and ONEDNN_MAX_CPU_ISA does not stop below it; True where cpuinfo is unreadable."""
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in BELOW_AVX512:
-        return False
+def onednn_below_avx512(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Return whether oneDNN runs x86 code below AVX-512 here: the CPU flags (Linux's cpuinfo)
+    lack AVX512_CORE or its ISA limit stops below it; False for no x86 flags line (not measured)."""
     try:
-        lines = cpuinfo.read_text().splitlines()
+        lines = cpuinfo.read_text(errors="replace").splitlines()
     except OSError:
-        return True  # not Linux: the tables measured with AVX-512
-    return any(line.startswith("flags") and "avx512f" in line.split() for line in lines)
+        return False
+    flags = next(
+        (line.partition(":")[2].split() for line in lines if line.startswith("flags")), None
+    )
+    if flags is None:  # not x86 (an ARM cpuinfo has "Features"), or not Linux's format
+        return False
+    return onednn_limited_below_avx512() or not all(flag in flags for flag in AVX512_CORE)

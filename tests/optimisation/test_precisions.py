@@ -54,6 +54,15 @@ def test_cpu_flags_are_the_first_flags_line_as_whole_words(cpuinfo, tmp_path):
     assert precisions.cpu_flags(tmp_path / "absent") == set()
 
 
+def test_onednn_limited_below_avx512_has_no_bfloat16(cpuinfo, monkeypatch):
+    path = cpuinfo("fpu avx2 avx512f avx512_bf16 amx_bf16")
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert precisions.resolve("auto", path) == "float32"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert precisions.resolve("auto", path) == "mixed"
+
+
 def test_no_cpuinfo_means_no_bfloat16(tmp_path):
     assert precisions.cpu_has_native_bfloat16(tmp_path / "absent") is False
     assert precisions.resolve("auto", tmp_path / "absent") == "float32"

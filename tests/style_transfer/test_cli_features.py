@@ -348,3 +348,21 @@ def test_style_layer_weights_weigh_the_style_loss_and_are_recorded(small_files, 
     expected = sum(w * final[f"style_{name}"] for name, w in w_l.items())
     assert final["style"] == pytest.approx(expected, rel=1e-5)
     assert re.search(r"style [0-9.e+-]+ = 0\.5 E_conv1_1 [0-9.e+-]+ \+ 0\.2 E_conv2_1", out), out
+
+
+def test_bfloat16_where_onednn_has_none_is_one_line_naming_the_fixes(
+    small_files, tmp_path, capsys, monkeypatch
+):
+    """An AVX2-only CPU with oneDNN's kernels (the default there) has no bfloat16 convolution."""
+    from tensorflow_vgg import vgg16_avg_pool, winograd
+
+    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: True)
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "oneDNN")
+    output = tmp_path / "o.png"
+    arguments = ("--iterations", "2", "--precision", "bfloat16", "-o", output)
+    code, _, error = run_cli(capsys, small_files["content"], small_files["style"], *arguments)
+    assert code == EXIT_BAD_INPUT
+    line = one_error_line(error)
+    assert "bfloat16 needs AVX-512" in line and "--precision float32" in line
+    assert "TF_ENABLE_ONEDNN_OPTS=0" in line
+    assert not output.exists()

@@ -259,3 +259,17 @@ def test_a_graph_that_calls_the_network_is_freed_once_let_go(net, dtype):
     del gradient
     gc.collect()
     assert graph() is None
+
+
+def test_bfloat16_where_onednn_has_none_is_refused_with_the_fixes(monkeypatch, small_photo):
+    from tensorflow_vgg import vgg16_avg_pool, winograd
+
+    image = tf.constant(small_photo(32, 32)[None])
+    net = vgg16_avg_pool.Vgg16()
+    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: True)
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "Eigen")
+    assert net(image, ["conv1_1"], tf.bfloat16)["conv1_1"].shape == (1, 32, 32, 64)  # emulated
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "oneDNN")
+    with pytest.raises(vgg16_avg_pool.BFloat16Error, match="TF_ENABLE_ONEDNN_OPTS=0"):
+        net(image, ["conv1_1"], tf.bfloat16)
+    assert net(image, ["conv1_1"], tf.float32)["conv1_1"].shape == (1, 32, 32, 64)

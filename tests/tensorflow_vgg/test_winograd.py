@@ -166,9 +166,9 @@ def test_the_network_convolves_in_bands_where_told_with_the_same_features(
     assert relative_error(actual_gradient, expected_gradient) <= 1e-4
 
 
-def without_avx512(monkeypatch):
-    """Make the network choose its tiles as where oneDNN runs AVX2 at most."""
-    monkeypatch.setattr(winograd, "onednn_has_avx512", lambda: False)
+def onednn(monkeypatch, below_avx512: bool):
+    """Make the network choose its tiles as where oneDNN runs AVX2 at most, or AVX-512."""
+    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: below_avx512)
     monkeypatch.setattr(winograd, "tensorflow_kernels", lambda: "oneDNN")
 
 
@@ -178,13 +178,9 @@ def test_winograd_network_matches_the_direct_network(
     direct_net, small_photo, border, avx512, monkeypatch
 ):
     """Both borders: the mirror border pads the picture once; every convolution is SAME."""
-    if not avx512:
-        without_avx512(monkeypatch)
+    onednn(monkeypatch, below_avx512=not avx512)
     winograd_net = Vgg16(convolution="winograd")
     assert any(winograd_net.tile(name, tf.float32) for name in CONV_SHAPES)
-    if not avx512:  # conv1_2 and conv2_1 by Winograd too
-        assert winograd_net.tile("conv1_2", tf.float32, (1, 45, 61, 64)) == 4
-        assert winograd_net.tile("conv2_1", tf.float32, (1, 23, 31, 64)) == 4
     image = tf.constant(small_photo(45, 61)[None])
     layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1"]
     expected, expected_gradient = features_and_gradient(direct_net, image, layers, border)
@@ -192,6 +188,40 @@ def test_winograd_network_matches_the_direct_network(
     for name in layers:
         assert relative_error(actual[name], expected[name]) <= 1e-5, name
     assert relative_error(actual_gradient, expected_gradient) <= 1e-4
+    extras = {("conv1_2", 4), ("conv2_1", 4)}  # Winograd below AVX-512 only
+    made = {(name, tile) for name, dtype, tile in winograd_net._made if dtype == tf.float32}
+    assert (extras <= made) if not avx512 else not (extras & made)
+
+
+def test_one_network_convolves_conv1_2_by_winograd_while_whole_and_directly_in_bands(
+    direct_net, small_photo, monkeypatch
+):
+    """Where oneDNN runs below AVX-512: one network at two sizes, either side of the bound."""
+    onednn(monkeypatch, below_avx512=True)
+    winograd_net = Vgg16(convolution="winograd")
+    image = tf.constant(small_photo(45, 61)[None])
+    layers = ["conv1_2", "conv2_1", "conv3_1"]
+    whole, whole_gradient = features_and_gradient(winograd_net, image, layers)
+    monkeypatch.setattr(winograd, "BAND_ELEMENTS", 0)  # from here every layer "needs" bands
+    banded, banded_gradient = features_and_gradient(winograd_net, image[:, :-1], layers)
+    made = {(name, tile) for name, _, tile in winograd_net._made}
+    assert {("conv1_2", 4), ("conv1_2", 0), ("conv2_1", 4), ("conv2_1", 0)} <= made
+    expected, expected_gradient = features_and_gradient(direct_net, image, layers)
+    expected_banded, expected_banded_gradient = features_and_gradient(
+        direct_net, image[:, :-1], layers
+    )
+    for name in layers:
+        assert relative_error(whole[name], expected[name]) <= 1e-5, name
+        assert relative_error(banded[name], expected_banded[name]) <= 1e-5, name
+    assert relative_error(whole_gradient, expected_gradient) <= 1e-4
+    assert relative_error(banded_gradient, expected_banded_gradient) <= 1e-4
+
+
+def test_taps_and_shape_dependent_tiles_never_meet():
+    """A tapped layer's next convolution takes a direct kernel, decided without a shape."""
+    from tensorflow_vgg.vgg16_avg_pool import TAP_SUMMED_IN_CONVOLUTION
+
+    assert set(TAP_SUMMED_IN_CONVOLUTION).isdisjoint(winograd.TILE_WHERE_WHOLE_WITHOUT_AVX512)
 
 
 def test_the_loss_and_its_gradient_match_the_direct_convolutions(
@@ -214,14 +244,15 @@ def test_unknown_convolution_is_refused_with_the_choices():
         Vgg16(convolution="fft")
 
 
-def test_without_avx512_conv1_2_and_conv2_1_are_winograd_while_whole(monkeypatch):
+def test_below_avx512_conv1_2_and_conv2_1_are_winograd_while_whole(monkeypatch):
     def tile(name, size, dtype=tf.float32):
         _, _, c_in, c_out = CONV_SHAPES[name]
         return winograd.tile_for(name, dtype, (1, size, size, c_in), c_in, c_out)
 
-    assert tile("conv1_2", 256) == tile("conv2_1", 128) == 0  # this CPU: AVX-512
+    onednn(monkeypatch, below_avx512=False)
+    assert tile("conv1_2", 256) == tile("conv2_1", 128) == 0
     assert tile("conv3_1", 64) == 4
-    without_avx512(monkeypatch)
+    onednn(monkeypatch, below_avx512=True)
     assert tile("conv1_2", 256) == tile("conv2_1", 128) == tile("conv2_1", 256) == 4
     assert tile("conv1_2", 512) == tile("conv2_1", 512) == 0  # their transforms in bands
     assert winograd.band_count((1, 512, 512, 64), 64, 64, 4) > 1
@@ -232,19 +263,29 @@ def test_without_avx512_conv1_2_and_conv2_1_are_winograd_while_whole(monkeypatch
     assert tile("conv1_2", 256) == 0
 
 
-def test_onednn_has_avx512_reads_the_cpu_flags_and_onednns_limit(tmp_path, monkeypatch):
-    has_avx512 = winograd.onednn_has_avx512.__wrapped__  # uncached
-    avx512, avx2 = tmp_path / "avx512", tmp_path / "avx2"
-    avx512.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx2 fma avx512f avx512bw\n")
-    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx2 fma\n\nbugs\t\t: avx512f\n")
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    assert has_avx512(avx512)
-    assert not has_avx512(avx2)
-    assert has_avx512(tmp_path / "absent")  # not Linux: the tables measured with AVX-512
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
-    assert not has_avx512(avx512)
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
-    assert has_avx512(avx512)
+@pytest.mark.parametrize(
+    ("cpuinfo", "limit", "below"),
+    [
+        ("flags\t\t: fpu avx2 fma avx512f avx512bw avx512vl avx512dq\n", "", False),
+        ("flags\t\t: fpu avx2 fma avx512f avx512bw avx512vl avx512dq\n", "avx2", True),
+        ("flags\t\t: fpu avx2 fma avx512f avx512bw avx512vl avx512dq\n", "AVX512_CORE_AMX", False),
+        ("flags\t\t: fpu avx2 fma\n\nbugs\t\t: avx512f\n", "", True),
+        ("flags\t\t: fpu avx2 fma avx512f avx512cd\n", "", True),  # oneDNN wants bw, vl, dq
+        ("Features\t: fp asimd sve\n", "", False),  # ARM: not measured, the tables as they are
+        (None, "", False),  # no cpuinfo
+    ],
+)
+def test_onednn_below_avx512_reads_the_cpu_flags_and_onednns_limit(
+    tmp_path, monkeypatch, cpuinfo, limit, below
+):
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text("processor\t: 0\n" + cpuinfo)
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
+    if limit:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+    assert winograd.onednn_below_avx512.__wrapped__(path) is below  # uncached
 
 
 def test_unknown_tile_is_refused():
