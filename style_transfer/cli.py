@@ -42,7 +42,7 @@ from style_transfer.progress import Progress, Recorder
 from style_transfer.reading import parse_arguments
 from style_transfer.request import Request
 from tensorflow_vgg.layers import LayerError
-from tensorflow_vgg.vgg16_avg_pool import BFloat16Error
+from tensorflow_vgg.quiet import BFloat16Error
 from tensorflow_vgg.weights import WeightsError
 
 BAD_INPUT_ERRORS = (

@@ -32,6 +32,10 @@ if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64",
 BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
 
 
+class BFloat16Error(ValueError):
+    """bfloat16 asked of oneDNN's kernels on a CPU where they have no bfloat16 convolution."""
+
+
 def onednn_limited_below_avx512() -> bool:
     """Return whether ONEDNN_MAX_CPU_ISA (or its older name DNNL_MAX_CPU_ISA) stops oneDNN
     below AVX-512."""

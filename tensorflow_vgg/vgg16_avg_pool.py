@@ -23,15 +23,11 @@ from tensorflow_vgg.layers import (
     mirror_margin,
     stride,
 )
-from tensorflow_vgg.quiet import tensorflow_kernels
+from tensorflow_vgg.quiet import BFloat16Error, tensorflow_kernels
 from tensorflow_vgg.weights import load_weights
 
 # Caffe's ImageNet mean in B, G, R order, in 0..255.
 BGR_MEAN = (103.939, 116.779, 123.68)
-
-
-class BFloat16Error(ValueError):
-    """bfloat16 asked of oneDNN's kernels on a CPU where they have no bfloat16 convolution."""
 
 
 def check_bfloat16() -> None:
