@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from optimisation.precisions import cpu_flags
 from tensorflow_vgg.quiet import onednn_limited_below_avx512, tensorflow_kernels
 
 # The transform matrices (B^T, G, A^T) of Lavin & Gray, eq. 7 (m = 2) and eq. 11 (m = 4).
@@ -240,13 +241,7 @@ def tile_for(name: str, dtype: tf.DType, shape, c_in: int, c_out: int) -> int:
 def onednn_below_avx512(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Return whether oneDNN runs x86 code below AVX-512 here: the CPU flags (Linux's cpuinfo)
     lack AVX512_CORE or its ISA limit stops below it; False for no x86 flags line (not measured)."""
-    try:
-        lines = cpuinfo.read_text(errors="replace").splitlines()
-    except OSError:
-        return False
-    flags = next(
-        (line.partition(":")[2].split() for line in lines if line.startswith("flags")), None
-    )
-    if flags is None:  # not x86 (an ARM cpuinfo has "Features"), or not Linux's format
+    flags = cpu_flags(cpuinfo)
+    if not flags:  # not x86 (an ARM cpuinfo has "Features"), unreadable, or not Linux's format
         return False
     return onednn_limited_below_avx512() or not all(flag in flags for flag in AVX512_CORE)
