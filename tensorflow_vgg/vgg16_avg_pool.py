@@ -10,6 +10,7 @@ import os
 
 import tensorflow as tf
 
+from optimisation.precisions import cpu_flags
 from tensorflow_vgg import winograd
 from tensorflow_vgg.layers import (
     BORDERS,
@@ -30,15 +31,27 @@ from tensorflow_vgg.weights import load_weights
 BGR_MEAN = (103.939, 116.779, 123.68)
 
 
+# CPU flags for which TensorFlow hands bfloat16 ops to oneDNN (IsBF16SupportedByOneDNNOnThisCPU
+# in its source); on other CPUs it runs them in Eigen's emulation, slow but right.
+BFLOAT16_TO_ONEDNN_FLAGS = ("avx512f", "avx_ne_convert")
+
+
+def tensorflow_sends_bfloat16_to_onednn() -> bool:
+    """Return whether TensorFlow runs bfloat16 ops in oneDNN's kernels here, not Eigen's."""
+    flags = cpu_flags()
+    return tensorflow_kernels() == "oneDNN" and any(f in flags for f in BFLOAT16_TO_ONEDNN_FLAGS)
+
+
 def check_bfloat16() -> None:
-    """Raise BFloat16Error, naming the fixes, where TensorFlow runs oneDNN's kernels below
-    AVX-512: oneDNN has no bfloat16 convolution there (an AVX2-only CPU, or a limit set)."""
-    if winograd.onednn_below_avx512() and tensorflow_kernels() == "oneDNN":
+    """Raise BFloat16Error, naming the fixes, where TensorFlow hands bfloat16 to oneDNN's kernels
+    but oneDNN runs below AVX-512 (ONEDNN_MAX_CPU_ISA on an AVX-512 CPU): it has no bfloat16
+    convolution there. An AVX2-only CPU passes: TensorFlow emulates bfloat16 in Eigen there."""
+    if winograd.onednn_below_avx512() and tensorflow_sends_bfloat16_to_onednn():
         raise BFloat16Error(
-            "bfloat16 needs AVX-512 where TensorFlow runs oneDNN's kernels, and this CPU (or "
-            "ONEDNN_MAX_CPU_ISA) offers less: use --precision float32 (Settings(precision="
-            '"float32"), the default here), or start Python with TF_ENABLE_ONEDNN_OPTS=0 to '
-            "emulate bfloat16 in TensorFlow's slower Eigen kernels"
+            "bfloat16 needs oneDNN's AVX-512 kernels, and ONEDNN_MAX_CPU_ISA (or this CPU) stops "
+            'them below AVX-512: use --precision float32 (Settings(precision="float32")), '
+            "start Python without that limit, or with TF_ENABLE_ONEDNN_OPTS=0 to emulate "
+            "bfloat16 in TensorFlow's slower Eigen kernels"
         )
 
 

@@ -353,16 +353,17 @@ def test_style_layer_weights_weigh_the_style_loss_and_are_recorded(small_files, 
 def test_bfloat16_where_onednn_has_none_is_one_line_naming_the_fixes(
     small_files, tmp_path, capsys, monkeypatch
 ):
-    """An AVX2-only CPU with oneDNN's kernels (the default there) has no bfloat16 convolution."""
+    """oneDNN limited below AVX-512 on an AVX-512 CPU, where TensorFlow hands it bfloat16."""
     from tensorflow_vgg import vgg16_avg_pool, winograd
 
     monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: True)
+    monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: {"avx2", "avx512f"})
     monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "oneDNN")
     output = tmp_path / "o.png"
     arguments = ("--iterations", "2", "--precision", "bfloat16", "-o", output)
     code, _, error = run_cli(capsys, small_files["content"], small_files["style"], *arguments)
     assert code == EXIT_BAD_INPUT
     line = one_error_line(error)
-    assert "bfloat16 needs AVX-512" in line and "--precision float32" in line
+    assert "bfloat16 needs oneDNN's AVX-512 kernels" in line and "--precision float32" in line
     assert "TF_ENABLE_ONEDNN_OPTS=0" in line
     assert not output.exists()

@@ -261,15 +261,29 @@ def test_a_graph_that_calls_the_network_is_freed_once_let_go(net, dtype):
     assert graph() is None
 
 
-def test_bfloat16_where_onednn_has_none_is_refused_with_the_fixes(monkeypatch, small_photo):
+@pytest.mark.parametrize(
+    "below_avx512, flags, kernels, refused",
+    [
+        (True, {"avx2", "avx512f"}, "oneDNN", True),  # ONEDNN_MAX_CPU_ISA on an AVX-512 CPU
+        (True, {"avx2", "avx_ne_convert"}, "oneDNN", True),
+        (True, {"avx2", "fma"}, "oneDNN", False),  # AVX2 only: TensorFlow emulates it in Eigen
+        (True, {"avx2", "avx512f"}, "Eigen", False),
+        (False, {"avx2", "avx512f"}, "oneDNN", False),
+    ],
+)
+def test_bfloat16_where_onednn_has_none_is_refused_with_the_fixes(
+    monkeypatch, small_photo, below_avx512, flags, kernels, refused
+):
     from tensorflow_vgg import vgg16_avg_pool, winograd
 
     image = tf.constant(small_photo(32, 32)[None])
     net = vgg16_avg_pool.Vgg16()
-    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: True)
-    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "Eigen")
-    assert net(image, ["conv1_1"], tf.bfloat16)["conv1_1"].shape == (1, 32, 32, 64)  # emulated
-    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "oneDNN")
-    with pytest.raises(vgg16_avg_pool.BFloat16Error, match="TF_ENABLE_ONEDNN_OPTS=0"):
-        net(image, ["conv1_1"], tf.bfloat16)
+    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: below_avx512)
+    monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: kernels)
+    if refused:
+        with pytest.raises(vgg16_avg_pool.BFloat16Error, match="TF_ENABLE_ONEDNN_OPTS=0"):
+            net(image, ["conv1_1"], tf.bfloat16)
+    else:
+        assert net(image, ["conv1_1"], tf.bfloat16)["conv1_1"].shape == (1, 32, 32, 64)
     assert net(image, ["conv1_1"], tf.float32)["conv1_1"].shape == (1, 32, 32, 64)
