@@ -36,11 +36,16 @@ class BFloat16Error(ValueError):
     """bfloat16 asked of oneDNN's kernels on a CPU where they have no bfloat16 convolution."""
 
 
-def onednn_limited_below_avx512() -> bool:
-    """Return whether ONEDNN_MAX_CPU_ISA (or its older name DNNL_MAX_CPU_ISA) stops oneDNN
-    below AVX-512."""
+def onednn_isa_limit() -> str:
+    """Return oneDNN's ISA limit, ONEDNN_MAX_CPU_ISA (or its older name DNNL_MAX_CPU_ISA), in
+    capitals; "" where none is set."""
     names = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
-    return any(os.environ.get(name, "").upper() in BELOW_AVX512 for name in names)
+    return next((os.environ[name].upper() for name in names if os.environ.get(name)), "")
+
+
+def onednn_limited_below_avx512() -> bool:
+    """Return whether oneDNN's ISA limit (`onednn_isa_limit`) stops it below AVX-512."""
+    return onednn_isa_limit() in BELOW_AVX512
 
 
 def set_environment() -> None:

@@ -24,7 +24,12 @@ from tensorflow_vgg.layers import (
     mirror_margin,
     stride,
 )
-from tensorflow_vgg.quiet import BFloat16Error, tensorflow_kernels
+from tensorflow_vgg.quiet import (
+    BELOW_AVX512,
+    BFloat16Error,
+    onednn_isa_limit,
+    tensorflow_kernels,
+)
 from tensorflow_vgg.weights import load_weights
 
 # Caffe's ImageNet mean in B, G, R order, in 0..255.
@@ -34,6 +39,8 @@ BGR_MEAN = (103.939, 116.779, 123.68)
 # CPU flags for which TensorFlow hands bfloat16 ops to oneDNN (IsBF16SupportedByOneDNNOnThisCPU
 # in its source); on other CPUs it runs them in Eigen's emulation, slow but right.
 BFLOAT16_TO_ONEDNN_FLAGS = ("avx512f", "avx_ne_convert")
+# oneDNN's ISA limits below AVX2_VNNI_2, its bfloat16 level without AVX-512 (AVX-NE-CONVERT).
+BELOW_AVX_NE_CONVERT = ("SSE41", "AVX", "AVX2", "AVX2_VNNI")
 
 
 def tensorflow_sends_bfloat16_to_onednn() -> bool:
@@ -42,11 +49,19 @@ def tensorflow_sends_bfloat16_to_onednn() -> bool:
     return tensorflow_kernels() == "oneDNN" and any(f in flags for f in BFLOAT16_TO_ONEDNN_FLAGS)
 
 
+def onednn_convolves_bfloat16() -> bool:
+    """Return whether oneDNN has bfloat16 convolutions here: the CPU flags hold AVX-512
+    (winograd.AVX512_CORE) or AVX-NE-CONVERT, and its ISA limit does not stop it below them."""
+    flags, limit = cpu_flags(), onednn_isa_limit()
+    avx512 = all(flag in flags for flag in winograd.AVX512_CORE) and limit not in BELOW_AVX512
+    return avx512 or ("avx_ne_convert" in flags and limit not in BELOW_AVX_NE_CONVERT)
+
+
 def check_bfloat16() -> None:
     """Raise BFloat16Error, naming the fixes, where TensorFlow hands bfloat16 to oneDNN's kernels
-    but oneDNN runs below AVX-512 (ONEDNN_MAX_CPU_ISA on an AVX-512 CPU): it has no bfloat16
-    convolution there. An AVX2-only CPU passes: TensorFlow emulates bfloat16 in Eigen there."""
-    if winograd.onednn_below_avx512() and tensorflow_sends_bfloat16_to_onednn():
+    and oneDNN has no bfloat16 convolution (ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU, say).
+    An AVX2-only CPU passes: TensorFlow emulates bfloat16 in Eigen's kernels there."""
+    if tensorflow_sends_bfloat16_to_onednn() and not onednn_convolves_bfloat16():
         raise BFloat16Error(
             "bfloat16 needs oneDNN's AVX-512 kernels, and ONEDNN_MAX_CPU_ISA (or this CPU) stops "
             'them below AVX-512: use --precision float32 (Settings(precision="float32")), '

@@ -354,10 +354,10 @@ def test_bfloat16_where_onednn_has_none_is_one_line_naming_the_fixes(
     small_files, tmp_path, capsys, monkeypatch
 ):
     """oneDNN limited below AVX-512 on an AVX-512 CPU, where TensorFlow hands it bfloat16."""
-    from tensorflow_vgg import vgg16_avg_pool, winograd
+    from tensorflow_vgg import vgg16_avg_pool
 
-    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: True)
     monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: {"avx2", "avx512f"})
+    monkeypatch.setattr(vgg16_avg_pool, "onednn_isa_limit", lambda: "AVX2")
     monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "oneDNN")
     output = tmp_path / "o.png"
     arguments = ("--iterations", "2", "--precision", "bfloat16", "-o", output)

@@ -261,25 +261,31 @@ def test_a_graph_that_calls_the_network_is_freed_once_let_go(net, dtype):
     assert graph() is None
 
 
+AVX512_FLAGS = {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
+
+
 @pytest.mark.parametrize(
-    "below_avx512, flags, kernels, refused",
+    "flags, limit, kernels, refused",
     [
-        (True, {"avx2", "avx512f"}, "oneDNN", True),  # ONEDNN_MAX_CPU_ISA on an AVX-512 CPU
-        (True, {"avx2", "avx_ne_convert"}, "oneDNN", True),
-        (True, {"avx2", "fma"}, "oneDNN", False),  # AVX2 only: TensorFlow emulates it in Eigen
-        (True, {"avx2", "avx512f"}, "Eigen", False),
-        (False, {"avx2", "avx512f"}, "oneDNN", False),
+        (AVX512_FLAGS, "", "oneDNN", False),
+        (AVX512_FLAGS, "avx2", "oneDNN", True),  # the AVX2 stand-in
+        (AVX512_FLAGS, "AVX2_VNNI_2", "oneDNN", True),  # no AVX-NE-CONVERT in the flags
+        (AVX512_FLAGS, "avx2", "Eigen", False),
+        ({"avx2", "fma"}, "", "oneDNN", False),  # AVX2 only: TensorFlow emulates it in Eigen
+        ({"avx2", "avx512f"}, "", "oneDNN", True),  # AVX-512 without BW, VL, DQ
+        ({"avx2", "avx_ne_convert"}, "", "oneDNN", False),  # oneDNN's AVX2_VNNI_2 level
+        ({"avx2", "avx_ne_convert"}, "AVX2", "oneDNN", True),
     ],
 )
 def test_bfloat16_where_onednn_has_none_is_refused_with_the_fixes(
-    monkeypatch, small_photo, below_avx512, flags, kernels, refused
+    monkeypatch, small_photo, flags, limit, kernels, refused
 ):
-    from tensorflow_vgg import vgg16_avg_pool, winograd
+    from tensorflow_vgg import vgg16_avg_pool
 
     image = tf.constant(small_photo(32, 32)[None])
     net = vgg16_avg_pool.Vgg16()
-    monkeypatch.setattr(winograd, "onednn_below_avx512", lambda: below_avx512)
     monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(vgg16_avg_pool, "onednn_isa_limit", lambda: limit.upper())
     monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: kernels)
     if refused:
         with pytest.raises(vgg16_avg_pool.BFloat16Error, match="TF_ENABLE_ONEDNN_OPTS=0"):
