@@ -32,7 +32,7 @@ from optimisation import memory
 from style_transfer import engine
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, EXIT_NOT_FINITE, UsageError
 from style_transfer.progress import Progress, Recorder, entry_code
-from tensorflow_vgg.quiet import ENVIRONMENT
+from tensorflow_vgg.quiet import chosen_environment
 
 if TYPE_CHECKING:
     from style_transfer.request import Request
@@ -100,13 +100,12 @@ def connected(request: Request) -> Iterator[Plan]:
         "include_dashboard": False,
         "log_to_driver": False,  # the workers' lines would break the bar; errors come back
         "logging_level": logging.ERROR,
-        # TensorFlow's start-up settings as this process has them (else quiet.ENVIRONMENT's): a
-        # worker may import TensorFlow, in unpickling its task, before it starts it quietly.
+        # A worker may import TensorFlow, in unpickling its task, before it starts it quietly:
+        # each sets TensorFlow's start-up defaults for its own machine (an ARM node has no
+        # oneDNN default) when it starts, and takes only the settings the user chose here.
         "runtime_env": {
-            "env_vars": {
-                "PYTHONPATH": str(PROJECT),
-                **{name: os.environ.get(name, value) for name, value in ENVIRONMENT.items()},
-            }
+            "env_vars": {"PYTHONPATH": str(PROJECT), **chosen_environment()},
+            "worker_process_setup_hook": "tensorflow_vgg.quiet.set_environment",
         },
     }
     try:

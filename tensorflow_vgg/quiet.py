@@ -48,10 +48,23 @@ def onednn_limited_below_avx512() -> bool:
     return onednn_isa_limit() in BELOW_AVX512
 
 
+# Every name ENVIRONMENT may hold, whatever the machine; and those set_environment set itself.
+SETTINGS = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
+_DEFAULTED: set[str] = set()
+
+
 def set_environment() -> None:
     """Put ENVIRONMENT's defaults into os.environ; call it before TensorFlow is first imported."""
     for name, value in ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+        if name not in os.environ:
+            os.environ[name] = value
+            _DEFAULTED.add(name)
+
+
+def chosen_environment() -> dict[str, str]:
+    """Return SETTINGS as the environment itself gives them, leaving out set_environment's
+    defaults: what another machine (a Ray worker) should take, the rest being its own."""
+    return {n: os.environ[n] for n in SETTINGS if n in os.environ and n not in _DEFAULTED}
 
 
 def tensorflow_kernels() -> str:

@@ -3,6 +3,7 @@ earlier pictures a batch skips, and a sweep on the local cluster the command sta
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from PIL import Image
 from style_transfer import batch, cluster
 from style_transfer.errors import UsageError
 from style_transfer.reading import parse_arguments
+from tensorflow_vgg import quiet
 
 
 @pytest.mark.parametrize(
@@ -128,3 +130,44 @@ def test_an_address_where_no_cluster_answers_is_one_line_at_once(small_files, tm
         f"error: cannot join the Ray cluster at 127.0.0.1:{port}"
     )
     assert not (tmp_path / "sheet.png").exists()
+
+
+# A driver where TensorFlow's oneDNN switch is no default (as on an ARM machine), started with
+# none of TensorFlow's settings, joins a local cluster and asks a worker what it has; a worker
+# inherits this process's environment, so what it has beyond that it set itself.
+WORKER_PROBE = """
+import os
+import sys
+from types import SimpleNamespace
+
+import ray
+
+from tensorflow_vgg import quiet
+
+quiet.ENVIRONMENT.pop("TF_ENABLE_ONEDNN_OPTS", None)
+quiet.set_environment()
+from style_transfer import cluster
+
+@ray.remote
+def settings():
+    return [os.environ.get(name) for name in quiet.SETTINGS]
+
+with cluster.connected(SimpleNamespace(workers=1, ray_address=None)):
+    print(*ray.get(settings.remote()))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chosen", [{}, {"TF_CPP_MIN_LOG_LEVEL": "1"}])
+def test_workers_set_tensorflows_defaults_for_their_own_machine_and_take_the_users(chosen):
+    pytest.importorskip("ray")
+    env = {name: value for name, value in os.environ.items() if name not in quiet.SETTINGS}
+    env.update(chosen, PYTHONPATH=str(REPO_ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The worker runs on this machine: its own default is this process's.
+    expected = {**quiet.ENVIRONMENT, **chosen}
+    assert done.stdout.split()[-2:] == [str(expected.get(name)) for name in quiet.SETTINGS]
