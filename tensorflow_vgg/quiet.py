@@ -28,7 +28,7 @@ if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64",
     ENVIRONMENT["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 
-# Values of oneDNN's ISA limit that keep it below AVX-512 (and without bfloat16 convolutions).
+# Values of oneDNN's ISA limit that keep it below AVX-512.
 BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
 
 
@@ -48,23 +48,35 @@ def onednn_limited_below_avx512() -> bool:
     return onednn_isa_limit() in BELOW_AVX512
 
 
-# Every name ENVIRONMENT may hold, whatever the machine; and those set_environment set itself.
+# Every name ENVIRONMENT may hold, whatever the machine.
 SETTINGS = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
-_DEFAULTED: set[str] = set()
+# NAME=value,... of the defaults set_environment set: child processes inherit it with them, so
+# that they too tell a default from a choice.
+DEFAULTED = "STYLE_TRANSFER_TF_DEFAULTS"
 
 
 def set_environment() -> None:
     """Put ENVIRONMENT's defaults into os.environ; call it before TensorFlow is first imported."""
+    defaulted = defaults_set()
     for name, value in ENVIRONMENT.items():
         if name not in os.environ:
-            os.environ[name] = value
-            _DEFAULTED.add(name)
+            os.environ[name] = defaulted[name] = value
+    if defaulted:
+        os.environ[DEFAULTED] = ",".join(f"{name}={value}" for name, value in defaulted.items())
+
+
+def defaults_set() -> dict[str, str]:
+    """Return {name: value} that set_environment set here or in a parent process."""
+    pairs = (item.split("=", 1) for item in os.environ.get(DEFAULTED, "").split(",") if "=" in item)
+    return {name: value for name, value in pairs}
 
 
 def chosen_environment() -> dict[str, str]:
-    """Return SETTINGS as the environment itself gives them, leaving out set_environment's
-    defaults: what another machine (a Ray worker) should take, the rest being its own."""
-    return {n: os.environ[n] for n in SETTINGS if n in os.environ and n not in _DEFAULTED}
+    """Return SETTINGS as the user gave them, leaving out set_environment's defaults (a value
+    changed since counts as chosen): what another machine's Ray worker takes from this one."""
+    defaulted = defaults_set()
+    chosen = {name: os.environ.get(name) for name in SETTINGS}
+    return {n: v for n, v in chosen.items() if v is not None and defaulted.get(n) != v}
 
 
 def tensorflow_kernels() -> str:

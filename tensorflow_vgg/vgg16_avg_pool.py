@@ -36,37 +36,52 @@ from tensorflow_vgg.weights import load_weights
 BGR_MEAN = (103.939, 116.779, 123.68)
 
 
-# CPU flags for which TensorFlow hands bfloat16 ops to oneDNN (IsBF16SupportedByOneDNNOnThisCPU
-# in its source); on other CPUs it runs them in Eigen's emulation, slow but right.
-BFLOAT16_TO_ONEDNN_FLAGS = ("avx512f", "avx_ne_convert")
 # oneDNN's ISA limits below AVX2_VNNI_2, its bfloat16 level without AVX-512 (AVX-NE-CONVERT).
 BELOW_AVX_NE_CONVERT = ("SSE41", "AVX", "AVX2", "AVX2_VNNI")
 
 
+def tensorflow_bfloat16_cpu() -> bool:
+    """Return whether TensorFlow counts this CPU as one for oneDNN's bfloat16 (AVX512F or
+    AVX-NE-CONVERT, read from CPUID: Linux's flags leave AVX-NE-CONVERT out)."""
+    try:
+        from tensorflow.python.util import _pywrap_utils  # no public API says it
+
+        return bool(
+            _pywrap_utils.IsDataTypeSupportedByOneDNNOnThisCPU(tf.bfloat16.as_datatype_enum)
+        )
+    except (ImportError, AttributeError):  # moved in another TensorFlow: AVX512F, its first rule
+        return "avx512f" in cpu_flags()
+
+
 def tensorflow_sends_bfloat16_to_onednn() -> bool:
-    """Return whether TensorFlow runs bfloat16 ops in oneDNN's kernels here, not Eigen's."""
-    flags = cpu_flags()
-    return tensorflow_kernels() == "oneDNN" and any(f in flags for f in BFLOAT16_TO_ONEDNN_FLAGS)
+    """Return whether TensorFlow runs bfloat16 ops in oneDNN's kernels here; elsewhere it runs
+    them in Eigen's emulation, slow but right (an AVX2-only CPU)."""
+    return tensorflow_kernels() == "oneDNN" and tensorflow_bfloat16_cpu()
 
 
 def onednn_convolves_bfloat16() -> bool:
-    """Return whether oneDNN has bfloat16 convolutions here: the CPU flags hold AVX-512
-    (winograd.AVX512_CORE) or AVX-NE-CONVERT, and its ISA limit does not stop it below them."""
+    """Return whether oneDNN has bfloat16 convolutions here: AVX-512 (winograd.AVX512_CORE) or
+    AVX-NE-CONVERT on the CPU, and its ISA limit not below them."""
     flags, limit = cpu_flags(), onednn_isa_limit()
-    avx512 = all(flag in flags for flag in winograd.AVX512_CORE) and limit not in BELOW_AVX512
-    return avx512 or ("avx_ne_convert" in flags and limit not in BELOW_AVX_NE_CONVERT)
+    if all(flag in flags for flag in winograd.AVX512_CORE):
+        return limit not in BELOW_AVX512
+    # Without AVX512F, TensorFlow's yes means AVX-NE-CONVERT.
+    no_avx512f = "avx512f" not in flags
+    return no_avx512f and tensorflow_bfloat16_cpu() and limit not in BELOW_AVX_NE_CONVERT
 
 
 def check_bfloat16() -> None:
-    """Raise BFloat16Error, naming the fixes, where TensorFlow hands bfloat16 to oneDNN's kernels
-    and oneDNN has no bfloat16 convolution (ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU, say).
-    An AVX2-only CPU passes: TensorFlow emulates bfloat16 in Eigen's kernels there."""
+    """Raise BFloat16Error, naming the cause and the fixes, where TensorFlow hands bfloat16 to
+    oneDNN and oneDNN has no bfloat16 convolution (an AVX-512 CPU limited to AVX2, say)."""
     if tensorflow_sends_bfloat16_to_onednn() and not onednn_convolves_bfloat16():
+        limit = onednn_isa_limit()
+        cause = f"oneDNN's ISA limit {limit}" if limit else "AVX-512 without BW, VL and DQ"
         raise BFloat16Error(
-            "bfloat16 needs oneDNN's AVX-512 kernels, and ONEDNN_MAX_CPU_ISA (or this CPU) stops "
-            'them below AVX-512: use --precision float32 (Settings(precision="float32")), '
-            "start Python without that limit, or with TF_ENABLE_ONEDNN_OPTS=0 to emulate "
-            "bfloat16 in TensorFlow's slower Eigen kernels"
+            f"bfloat16 needs oneDNN's bfloat16 convolutions here, and {cause} leaves none: use "
+            '--precision float32 (Settings(precision="float32")), '
+            + ("start Python without ONEDNN_MAX_CPU_ISA and DNNL_MAX_CPU_ISA, " if limit else "")
+            + "or start it with TF_ENABLE_ONEDNN_OPTS=0 to emulate bfloat16 in TensorFlow's "
+            "slower Eigen kernels"
         )
 
 

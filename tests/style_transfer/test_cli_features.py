@@ -356,7 +356,9 @@ def test_bfloat16_where_onednn_has_none_is_one_line_naming_the_fixes(
     """oneDNN limited below AVX-512 on an AVX-512 CPU, where TensorFlow hands it bfloat16."""
     from tensorflow_vgg import vgg16_avg_pool
 
-    monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: {"avx2", "avx512f"})
+    every_avx512 = {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
+    monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: every_avx512)
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_bfloat16_cpu", lambda: True)
     monkeypatch.setattr(vgg16_avg_pool, "onednn_isa_limit", lambda: "AVX2")
     monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: "oneDNN")
     output = tmp_path / "o.png"
@@ -364,6 +366,7 @@ def test_bfloat16_where_onednn_has_none_is_one_line_naming_the_fixes(
     code, _, error = run_cli(capsys, small_files["content"], small_files["style"], *arguments)
     assert code == EXIT_BAD_INPUT
     line = one_error_line(error)
-    assert "bfloat16 needs oneDNN's AVX-512 kernels" in line and "--precision float32" in line
+    assert "bfloat16 needs oneDNN's bfloat16 convolutions" in line and "ISA limit AVX2" in line
+    assert "--precision float32" in line
     assert "TF_ENABLE_ONEDNN_OPTS=0" in line
     assert not output.exists()

@@ -3,6 +3,7 @@ earlier pictures a batch skips, and a sweep on the local cluster the command sta
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -136,8 +137,8 @@ def test_an_address_where_no_cluster_answers_is_one_line_at_once(small_files, tm
 # none of TensorFlow's settings, joins a local cluster and asks a worker what it has; a worker
 # inherits this process's environment, so what it has beyond that it set itself.
 WORKER_PROBE = """
+import json
 import os
-import sys
 from types import SimpleNamespace
 
 import ray
@@ -150,10 +151,11 @@ from style_transfer import cluster
 
 @ray.remote
 def settings():
-    return [os.environ.get(name) for name in quiet.SETTINGS]
+    sent = ray.get_runtime_context().runtime_env.get("env_vars", {})
+    return [os.environ.get(name) for name in quiet.SETTINGS], sent
 
 with cluster.connected(SimpleNamespace(workers=1, ray_address=None)):
-    print(*ray.get(settings.remote()))
+    print(json.dumps(ray.get(settings.remote())))
 """
 
 
@@ -168,6 +170,9 @@ def test_workers_set_tensorflows_defaults_for_their_own_machine_and_take_the_use
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    settings, sent = json.loads(done.stdout.splitlines()[-1])
     # The worker runs on this machine: its own default is this process's.
     expected = {**quiet.ENVIRONMENT, **chosen}
-    assert done.stdout.split()[-2:] == [str(expected.get(name)) for name in quiet.SETTINGS]
+    assert settings == [expected.get(name) for name in quiet.SETTINGS]
+    assert sent["PYTHONPATH"] == str(REPO_ROOT)
+    assert {n: sent[n] for n in quiet.SETTINGS if n in sent} == chosen  # no default is sent

@@ -51,3 +51,33 @@ def test_tensorflow_starts_quietly_with_onednn_kernels():
 def test_a_choice_already_in_the_environment_is_kept():
     done = start_tensorflow(**{SWITCH: "0"})
     assert done.stdout.split() == ["0", "False"]
+
+
+def test_set_environments_defaults_are_told_from_the_users_choices_here_and_in_a_child(
+    monkeypatch,
+):
+    from tensorflow_vgg import quiet
+
+    assert set(quiet.ENVIRONMENT) <= set(quiet.SETTINGS)
+    for name in (*quiet.SETTINGS, quiet.DEFAULTED):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(SWITCH, "0")  # the user's, before
+    quiet.set_environment()
+    quiet.set_environment()  # twice changes nothing
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert quiet.chosen_environment() == {SWITCH: "0"}
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD], env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == [SWITCH]  # the parent's default is no choice of the child's
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # changed since: a choice
+    assert quiet.chosen_environment() == {SWITCH: "0", "TF_CPP_MIN_LOG_LEVEL": "1"}
+
+
+CHILD = """
+from tensorflow_vgg import quiet
+quiet.set_environment()
+print(*quiet.chosen_environment())
+"""

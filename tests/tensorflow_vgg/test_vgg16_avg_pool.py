@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import relative_error
+from conftest import REPO_ROOT, relative_error
 
 from tensorflow_vgg import vgg16_avg_pool
 from tensorflow_vgg.layers import LayerError
@@ -264,32 +267,86 @@ def test_a_graph_that_calls_the_network_is_freed_once_let_go(net, dtype):
 AVX512_FLAGS = {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
 
 
+def fake_cpu(monkeypatch, flags, tensorflows_yes, limit="", kernels="oneDNN"):
+    """Make vgg16_avg_pool see a CPU: its flags, TensorFlow's bfloat16 answer for it (AVX512F or
+    AVX-NE-CONVERT), oneDNN's ISA limit and which kernels TensorFlow runs."""
+    from tensorflow_vgg import vgg16_avg_pool
+
+    monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_bfloat16_cpu", lambda: tensorflows_yes)
+    monkeypatch.setattr(vgg16_avg_pool, "onednn_isa_limit", lambda: limit)
+    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: kernels)
+
+
 @pytest.mark.parametrize(
-    "flags, limit, kernels, refused",
+    "flags, tensorflows_yes, limit, kernels, refused",
     [
-        (AVX512_FLAGS, "", "oneDNN", False),
-        (AVX512_FLAGS, "avx2", "oneDNN", True),  # the AVX2 stand-in
-        (AVX512_FLAGS, "AVX2_VNNI_2", "oneDNN", True),  # no AVX-NE-CONVERT in the flags
-        (AVX512_FLAGS, "avx2", "Eigen", False),
-        ({"avx2", "fma"}, "", "oneDNN", False),  # AVX2 only: TensorFlow emulates it in Eigen
-        ({"avx2", "avx512f"}, "", "oneDNN", True),  # AVX-512 without BW, VL, DQ
-        ({"avx2", "avx_ne_convert"}, "", "oneDNN", False),  # oneDNN's AVX2_VNNI_2 level
-        ({"avx2", "avx_ne_convert"}, "AVX2", "oneDNN", True),
+        (AVX512_FLAGS, True, "", "oneDNN", False),  # Xeon, Zen 4, Skylake-X
+        (AVX512_FLAGS, True, "AVX2", "oneDNN", "ISA limit AVX2"),  # the AVX2 stand-in
+        (AVX512_FLAGS, True, "AVX2_VNNI_2", "oneDNN", "ISA limit AVX2_VNNI_2"),
+        (AVX512_FLAGS, True, "AVX512_CORE", "oneDNN", False),
+        (AVX512_FLAGS, True, "AVX2", "Eigen", False),
+        ({"avx2", "fma"}, False, "", "oneDNN", False),  # Zen 3: TensorFlow emulates it in Eigen
+        ({"avx2", "fma"}, False, "AVX2", "oneDNN", False),
+        ({"avx2", "avx512f"}, True, "", "oneDNN", "AVX-512 without BW, VL and DQ"),
+        ({"avx2", "fma"}, True, "", "oneDNN", False),  # AVX-NE-CONVERT: oneDNN's AVX2_VNNI_2
+        ({"avx2", "fma"}, True, "AVX2_VNNI_2", "oneDNN", False),
+        ({"avx2", "fma"}, True, "AVX2", "oneDNN", "ISA limit AVX2"),
     ],
 )
-def test_bfloat16_where_onednn_has_none_is_refused_with_the_fixes(
-    monkeypatch, small_photo, flags, limit, kernels, refused
+def test_bfloat16_is_refused_where_tensorflow_hands_it_to_onednn_and_onednn_has_none(
+    monkeypatch, flags, tensorflows_yes, limit, kernels, refused
+):
+    from tensorflow_vgg import vgg16_avg_pool
+
+    fake_cpu(monkeypatch, flags, tensorflows_yes, limit, kernels)
+    if not refused:
+        vgg16_avg_pool.check_bfloat16()
+        return
+    with pytest.raises(vgg16_avg_pool.BFloat16Error) as refusal:
+        vgg16_avg_pool.check_bfloat16()
+    message = str(refusal.value)
+    assert refused in message and "--precision float32" in message
+    assert "TF_ENABLE_ONEDNN_OPTS=0" in message
+    assert ("without ONEDNN_MAX_CPU_ISA" in message) == bool(limit)
+
+
+def test_the_network_refuses_bfloat16_before_it_runs_and_float32_still_runs(
+    monkeypatch, small_photo
 ):
     from tensorflow_vgg import vgg16_avg_pool
 
     image = tf.constant(small_photo(32, 32)[None])
     net = vgg16_avg_pool.Vgg16()
-    monkeypatch.setattr(vgg16_avg_pool, "cpu_flags", lambda: flags)
-    monkeypatch.setattr(vgg16_avg_pool, "onednn_isa_limit", lambda: limit.upper())
-    monkeypatch.setattr(vgg16_avg_pool, "tensorflow_kernels", lambda: kernels)
-    if refused:
-        with pytest.raises(vgg16_avg_pool.BFloat16Error, match="TF_ENABLE_ONEDNN_OPTS=0"):
-            net(image, ["conv1_1"], tf.bfloat16)
-    else:
-        assert net(image, ["conv1_1"], tf.bfloat16)["conv1_1"].shape == (1, 32, 32, 64)
+    fake_cpu(monkeypatch, AVX512_FLAGS, True, "AVX2")
+    with pytest.raises(vgg16_avg_pool.BFloat16Error, match="ISA limit AVX2"):
+        net(image, ["conv1_1"], tf.bfloat16)
     assert net(image, ["conv1_1"], tf.float32)["conv1_1"].shape == (1, 32, 32, 64)
+
+
+# What an AVX2-only CPU runs for bfloat16: TensorFlow's Eigen kernels, here by turning oneDNN's
+# off for a fresh process. Prints conv3_1's activations' relative distance from float32's.
+EIGEN_BFLOAT16 = """
+import numpy as np
+import tensorflow as tf
+from tensorflow_vgg.quiet import tensorflow_kernels
+from tensorflow_vgg.vgg16_avg_pool import Vgg16
+image = tf.random.stateless_uniform((1, 40, 48, 3), seed=(1, 2))
+net = Vgg16()
+low = net(image, ["conv3_1"], tf.bfloat16)["conv3_1"].numpy()
+high = net(image, ["conv3_1"], tf.float32)["conv3_1"].numpy()
+print(tensorflow_kernels(), np.linalg.norm(low - high) / np.linalg.norm(high))
+"""
+
+
+@pytest.mark.slow
+def test_bfloat16_runs_in_eigens_kernels_as_on_an_avx2_only_cpu():
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", EIGEN_BFLOAT16],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    kernels, distance = done.stdout.split()[-2:]
+    assert kernels == "Eigen"
+    assert 1e-4 < float(distance) < 0.05  # bfloat16's rounding, not float32 in disguise
