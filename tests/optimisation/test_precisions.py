@@ -38,7 +38,9 @@ def cpuinfo(tmp_path):
         ("fpu avx512_bf16x", False),  # a whole flag, not a prefix
     ],
 )
-def test_native_bfloat16_is_read_from_the_cpu_flags(cpuinfo, flags, native):
+def test_native_bfloat16_is_read_from_the_cpu_flags(cpuinfo, flags, native, monkeypatch):
+    for name in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)  # TensorFlow's own choice of kernels, no limit
     path = cpuinfo(flags)
     assert precisions.cpu_has_native_bfloat16(path) is native
     assert precisions.resolve("auto", path) == ("mixed" if native else "float32")
@@ -60,6 +62,16 @@ def test_onednn_limited_below_avx512_has_no_bfloat16(cpuinfo, monkeypatch):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
     assert precisions.resolve("auto", path) == "float32"
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert precisions.resolve("auto", path) == "mixed"
+
+
+def test_onednn_turned_off_has_no_native_bfloat16(cpuinfo, monkeypatch):
+    path = cpuinfo("fpu avx2 avx512f avx512_bf16 amx_bf16")
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # Eigen's kernels: bfloat16 emulated
+    assert precisions.resolve("auto", path) == "float32"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     assert precisions.resolve("auto", path) == "mixed"
 
 
