@@ -13,10 +13,9 @@ No TensorFlow here, so that the command line can offer the choices without impor
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from tensorflow_vgg.quiet import onednn_limited_below_avx512
+from tensorflow_vgg.quiet import onednn_limited_below_avx512, onednn_turned_off
 
 PRECISIONS = ("auto", "float32", "bfloat16", "mixed")
 EVALUATION_PRECISIONS = ("float32", "bfloat16")  # what one evaluation can run in
@@ -44,7 +43,7 @@ def cpu_has_native_bfloat16(cpuinfo: Path | None = None) -> bool:
     """Return whether the CPU flags (Linux's /proc/cpuinfo) include AVX512_BF16 or AMX-BF16,
     and oneDNN runs them: not turned off (TF_ENABLE_ONEDNN_OPTS=0, where Eigen's kernels emulate
     bfloat16), nor limited below AVX-512 (ONEDNN_MAX_CPU_ISA), which would leave it none."""
-    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0" or onednn_limited_below_avx512():
+    if onednn_turned_off() or onednn_limited_below_avx512():
         return False
     return any(flag in cpu_flags(cpuinfo) for flag in NATIVE_BFLOAT16_FLAGS)
 

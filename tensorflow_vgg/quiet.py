@@ -43,6 +43,11 @@ def onednn_isa_limit() -> str:
     return next((os.environ[name].upper() for name in names if os.environ.get(name)), "")
 
 
+def onednn_turned_off() -> bool:
+    """Return whether the environment turns TensorFlow's oneDNN kernels off (Eigen's instead)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0"
+
+
 def onednn_limited_below_avx512() -> bool:
     """Return whether oneDNN's ISA limit (`onednn_isa_limit`) stops it below AVX-512."""
     return onednn_isa_limit() in BELOW_AVX512
@@ -75,8 +80,8 @@ def chosen_environment() -> dict[str, str]:
     """Return SETTINGS as the user gave them, leaving out set_environment's defaults (a value
     changed since counts as chosen): what another machine's Ray worker takes from this one."""
     defaulted = defaults_set()
-    chosen = {name: os.environ.get(name) for name in SETTINGS}
-    return {n: v for n, v in chosen.items() if v is not None and defaulted.get(n) != v}
+    given = {name: os.environ[name] for name in SETTINGS if name in os.environ}
+    return {name: value for name, value in given.items() if defaulted.get(name) != value}
 
 
 def tensorflow_kernels() -> str:

@@ -63,7 +63,7 @@ def onednn_convolves_bfloat16() -> bool:
     """Return whether oneDNN has bfloat16 convolutions here: AVX-512 (winograd.AVX512_CORE) or
     AVX-NE-CONVERT on the CPU, and its ISA limit not below them."""
     flags, limit = cpu_flags(), onednn_isa_limit()
-    if all(flag in flags for flag in winograd.AVX512_CORE):
+    if winograd.has_avx512_core(flags):
         return limit not in BELOW_AVX512
     # Without AVX512F, TensorFlow's yes means AVX-NE-CONVERT.
     no_avx512f = "avx512f" not in flags

@@ -244,4 +244,9 @@ def onednn_below_avx512(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     flags = cpu_flags(cpuinfo)
     if not flags:  # not x86 (an ARM cpuinfo has "Features"), unreadable, or not Linux's format
         return False
-    return onednn_limited_below_avx512() or not all(flag in flags for flag in AVX512_CORE)
+    return onednn_limited_below_avx512() or not has_avx512_core(flags)
+
+
+def has_avx512_core(flags: set[str]) -> bool:
+    """Return whether CPU flags (precisions.cpu_flags) hold all AVX512_CORE, oneDNN's AVX-512."""
+    return all(flag in flags for flag in AVX512_CORE)
