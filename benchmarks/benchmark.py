@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tensorflow_vgg.quiet import set_environment  # noqa: E402
+from tensorflow_vgg.quiet import set_engine_environment  # noqa: E402
 
-set_environment()  # as the notebook and the command line start TensorFlow
+set_engine_environment()  # as the command line starts TensorFlow
 
 import numpy as np  # noqa: E402
 import peak  # noqa: E402  (benchmarks/, the folder of this script)

@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tensorflow_vgg.quiet import set_environment  # noqa: E402
+from tensorflow_vgg.quiet import set_engine_environment  # noqa: E402
 
-set_environment()  # as the notebook and the command line start TensorFlow
+set_engine_environment()  # as the command line starts TensorFlow
 
 import helper  # noqa: E402
 import tf_helper  # noqa: E402

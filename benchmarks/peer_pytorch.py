@@ -28,7 +28,7 @@ import benchmark  # first: sets TensorFlow's start-up environment, puts the repo
 import numpy as np
 import peak
 
-from tensorflow_vgg.quiet import tensorflow_kernels
+from tensorflow_vgg.quiet import tensorflow_kernels, weights_frozen
 
 ROOT, RESULTS = benchmark.ROOT, benchmark.RESULTS
 # What each library reads to stay within AVX2: oneDNN (TensorFlow's and PyTorch's convolutions
@@ -267,10 +267,12 @@ def main() -> None:
     limits = {key: os.environ[key] for key in AVX2_ONLY if key in os.environ}
     if limits:
         print("instruction sets limited by " + " ".join(f"{k}={v}" for k, v in limits.items()))
-    kernels = tensorflow_kernels()
-    print(f"TensorFlow's convolutions and products: {kernels}'s kernels")
+    kernels, frozen = tensorflow_kernels(), weights_frozen()
+    kept = ", weights frozen (each convolution reorders its kernel once)"
+    kept = kept if frozen and kernels == "oneDNN" else ""
+    print(f"TensorFlow's convolutions and products: {kernels}'s kernels{kept}")
     report = {"cpu": info, "torch": torch.__version__, "limits": limits, "peak": peak.measure()}
-    report["tensorflow_kernels"] = kernels
+    report["tensorflow_kernels"], report["weights_frozen"] = kernels, frozen
     precisions = ("float32", "bfloat16")
     from optimisation import precisions as engine_precisions
 

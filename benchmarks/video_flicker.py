@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tensorflow_vgg.quiet import set_environment  # noqa: E402
+from tensorflow_vgg.quiet import set_engine_environment  # noqa: E402
 
-set_environment()  # as the notebook and the command line start TensorFlow
+set_engine_environment()  # as the command line starts TensorFlow
 
 import helper  # noqa: E402
 import sheets  # noqa: E402

@@ -105,7 +105,7 @@ def connected(request: Request) -> Iterator[Plan]:
         # oneDNN default) when it starts, and takes only the settings the user chose here.
         "runtime_env": {
             "env_vars": {"PYTHONPATH": str(PROJECT), **chosen_environment()},
-            "worker_process_setup_hook": "tensorflow_vgg.quiet.set_environment",
+            "worker_process_setup_hook": "tensorflow_vgg.quiet.set_engine_environment",
         },
     }
     try:

@@ -11,6 +11,11 @@ kernels choose AVX2, FMA or AVX-512 when they run, and make an evaluation much f
 (benchmarks/README.md). Both settings are defaults: a value already in the environment wins.
 A script of your own that imports tf_helper, tf_run or going_further directly gets the same
 by calling `set_environment()` before them.
+
+A process that runs nothing but this project's network, whose weights never change (the
+command line, its Ray workers, the benchmarks), also tells oneDNN so (`FROZEN_WEIGHTS`,
+`set_engine_environment()`): each convolution then reorders its kernel into oneDNN's own
+layout once, not at every call.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from collections.abc import Iterator
 ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64"):
     ENVIRONMENT["TF_ENABLE_ONEDNN_OPTS"] = "1"
+
+
+# Read by TensorFlow once, at its first oneDNN convolution: a convolution node that has read
+# its kernel keeps oneDNN's reordered copy for the life of the process, even when given another
+# kernel, eagerly too. Right for the network, whose every convolution node only ever sees its
+# own layer's kernel (Vgg16._convolution); silently wrong for a network trained in the same
+# process, so the notebook's kernel, where a learner may run anything, does not get it.
+FROZEN_WEIGHTS = {"TF_ONEDNN_ASSUME_FROZEN_WEIGHTS": "1"}
 
 
 # Values of oneDNN's ISA limit that keep it below AVX-512.
@@ -54,20 +67,33 @@ def onednn_limited_below_avx512() -> bool:
 
 
 # Every name ENVIRONMENT may hold, whatever the machine.
-SETTINGS = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
+SETTINGS = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", *FROZEN_WEIGHTS)
 # NAME=value,... of the defaults set_environment set: child processes inherit it with them, so
 # that they too tell a default from a choice.
 DEFAULTED = "STYLE_TRANSFER_TF_DEFAULTS"
 
 
-def set_environment() -> None:
-    """Put ENVIRONMENT's defaults into os.environ; call it before TensorFlow is first imported."""
+def set_environment(frozen_weights: bool = False) -> None:
+    """Put ENVIRONMENT's defaults, and FROZEN_WEIGHTS' if `frozen_weights`, into os.environ;
+    call it before TensorFlow is first imported."""
     defaulted = defaults_set()
-    for name, value in ENVIRONMENT.items():
+    defaults = {**ENVIRONMENT, **(FROZEN_WEIGHTS if frozen_weights else {})}
+    for name, value in defaults.items():
         if name not in os.environ:
             os.environ[name] = defaulted[name] = value
     if defaulted:
         os.environ[DEFAULTED] = ",".join(f"{name}={value}" for name, value in defaulted.items())
+
+
+def set_engine_environment() -> None:
+    """set_environment with FROZEN_WEIGHTS, for a process that runs only this project's network
+    with its fixed weights: the command line, its Ray workers, the benchmarks."""
+    set_environment(frozen_weights=True)
+
+
+def weights_frozen() -> bool:
+    """Return whether the environment tells oneDNN that weights are frozen (FROZEN_WEIGHTS)."""
+    return os.environ.get(*FROZEN_WEIGHTS, "").lower() in ("1", "true")
 
 
 def defaults_set() -> dict[str, str]:

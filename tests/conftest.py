@@ -21,7 +21,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from tensorflow_vgg.quiet import set_environment  # noqa: E402
 
-set_environment()  # TensorFlow as the notebook and the command line start it, quiet
+set_environment()  # TensorFlow as the notebook starts it, quiet; not assuming frozen weights,
+# which the tests that convolve with kernels of their own could not take
 
 CONTENT_IMAGE = REPO_ROOT / "image_resources" / "content" / "grace_hopper.jpg"
 STYLE_IMAGE = REPO_ROOT / "image_resources" / "style" / "hokusai_great_wave.jpg"

@@ -76,6 +76,40 @@ def test_set_environments_defaults_are_told_from_the_users_choices_here_and_in_a
     assert quiet.chosen_environment() == {SWITCH: "0", "TF_CPP_MIN_LOG_LEVEL": "1"}
 
 
+def test_only_a_process_that_runs_the_network_alone_assumes_frozen_weights(monkeypatch):
+    from tensorflow_vgg import quiet
+
+    (name,) = quiet.FROZEN_WEIGHTS
+    for setting in (*quiet.SETTINGS, quiet.DEFAULTED):
+        monkeypatch.delenv(setting, raising=False)
+    quiet.set_environment()  # the notebook's kernel, where a learner may train a network
+    assert name not in os.environ and not quiet.weights_frozen()
+    quiet.set_engine_environment()  # the command line, its Ray workers, the benchmarks
+    assert os.environ[name] == "1" and quiet.weights_frozen()
+    assert quiet.defaults_set()[name] == "1" and name not in quiet.chosen_environment()
+    monkeypatch.setenv(name, "0")  # the user's choice wins, and is sent on
+    quiet.set_engine_environment()
+    assert not quiet.weights_frozen() and quiet.chosen_environment()[name] == "0"
+
+
+def test_the_command_line_starts_tensorflow_assuming_frozen_weights(tmp_path):
+    """`python -m style_transfer` sets FROZEN_WEIGHTS before TensorFlow loads (its `--help`
+    loads none); run with a sitecustomize that reports the environment as the process ends."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        "name = 'TF_ONEDNN_ASSUME_FROZEN_WEIGHTS'\n"
+        "atexit.register(lambda: print('FROZEN', os.environ.get(name)))\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO_ROOT)])
+    done = subprocess.run(
+        [sys.executable, "-m", "style_transfer", "--help"],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "FROZEN 1"
+
+
 CHILD = """
 from tensorflow_vgg import quiet
 quiet.set_environment()

@@ -141,7 +141,8 @@ def test_unknown_layer_name_is_refused(net):
     ("layers", "convolutions"),
     [(["conv1_1"], 1), (["pool1"], 2), (["conv2_1", "conv1_1"], 3), (["conv4_2"], 9)],
 )
-def test_network_stops_at_the_deepest_layer_asked_for(net, monkeypatch, layers, convolutions):
+def test_network_stops_at_the_deepest_layer_asked_for(monkeypatch, layers, convolutions):
+    net = Vgg16()  # its own: a layer's convolution is counted as its function is first traced
     calls = []
 
     def counting_convolution(*args):
@@ -212,9 +213,10 @@ def test_a_tap_passes_x_on_and_sums_both_gradients_as_conv2d_and_an_add_would(dt
         assert relative_error(a, b) < tolerance
 
 
-def test_bfloat16_sums_a_loss_layers_gradients_in_the_next_convolution(net, small_photo):
+def test_bfloat16_sums_a_loss_layers_gradients_in_the_next_convolution(small_photo):
     """In bfloat16 each loss layer followed by a convolution is passed on by a tap: the same
     values and, to bfloat16's rounding, the same gradient as the layer with two consumers."""
+    net = Vgg16()  # its own: the taps are counted as its layers' functions are first traced
     image = tf.constant(small_photo(32, 24)[None])
     layers = ["conv1_1", "pool1", "conv2_1", "conv3_1", "conv4_1", "conv4_2"]
     rng = np.random.default_rng(2)
@@ -350,3 +352,85 @@ def test_bfloat16_runs_in_eigens_kernels_as_on_an_avx2_only_cpu():
     kernels, distance = done.stdout.split()[-2:]
     assert kernels == "Eigen"
     assert 1e-4 < float(distance) < 0.05  # bfloat16's rounding, not float32 in disguise
+
+
+# Run in a process told that weights are frozen, as the command line is: two networks, the
+# second with every kernel and bias halved, each called eagerly, then the first again. A
+# convolution node that met another network's or layer's kernel would convolve with that.
+FROZEN_CHILD = """
+import sys
+import numpy as np
+import tensorflow as tf
+from tensorflow_vgg import vgg16_avg_pool
+from tensorflow_vgg.weights import load_weights
+
+image_path, convolution, out_path = sys.argv[1:]
+image = tf.constant(np.load(image_path))
+halved = {name: (W / 2, b / 2) for name, (W, b) in load_weights().items()}
+first = vgg16_avg_pool.Vgg16(convolution=convolution)
+vgg16_avg_pool.load_weights = lambda path=None: halved
+second = vgg16_avg_pool.Vgg16(convolution=convolution)
+results = {}
+for run, net in enumerate((first, second, first)):
+    for dtype in (tf.float32, tf.bfloat16):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            activations = net(image, LAYERS, dtype)
+            loss = tf.add_n([tf.reduce_sum(tf.square(a)) / tf.size(a, tf.float32)
+                             for a in activations.values()])
+        results[f"{run}{dtype.name}"] = tape.gradient(loss, image).numpy()
+        for name, a in activations.items():
+            results[f"{run}{dtype.name}{name}"] = a.numpy()
+np.savez(out_path, **results)
+# The setting is live: a convolution given a second kernel of the same shape keeps the first.
+x, k1, k2 = (tf.random.normal(shape) for shape in ([1, 8, 8, 16], [3, 3, 16, 16], [3, 3, 16, 16]))
+print(bool(tf.reduce_all(tf.nn.conv2d(x, k1, 1, "SAME") == tf.nn.conv2d(x, k2, 1, "SAME"))))
+"""
+
+
+@pytest.mark.parametrize("convolution_name", ["direct", "winograd"])
+def test_with_weights_frozen_each_convolution_keeps_its_own_layers_kernel(
+    tmp_path, small_photo, vgg_weights, monkeypatch, convolution_name
+):
+    """Where oneDNN is told weights are frozen (quiet.FROZEN_WEIGHTS), a convolution node keeps
+    the first kernel it reordered: the network's activations and input gradient, run eagerly in
+    such a process for two networks of different weights, match those computed here."""
+    from tensorflow_vgg import quiet
+
+    if quiet.tensorflow_kernels() != "oneDNN":
+        pytest.skip("frozen weights are oneDNN's: Eigen's kernels reorder nothing")
+    layers = [name for name in vgg16_avg_pool.LAYER_ORDER if name.startswith("conv")][:11]
+    image = small_photo(40, 32)[None]
+    np.save(tmp_path / "image.npy", image)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **quiet.FROZEN_WEIGHTS}
+    script = FROZEN_CHILD.replace("LAYERS", repr(layers))
+    arguments = [str(tmp_path / "image.npy"), convolution_name, str(tmp_path / "child.npz")]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "True"  # the child did keep kernels
+    child = np.load(tmp_path / "child.npz")
+
+    first = Vgg16(convolution=convolution_name)
+    halved = {name: (W / 2, b / 2) for name, (W, b) in vgg_weights.items()}
+    monkeypatch.setattr(vgg16_avg_pool, "load_weights", lambda path=None: halved)
+    second = Vgg16(convolution=convolution_name)
+    for run, net in enumerate((first, second, first)):
+        for dtype in (tf.float32, tf.bfloat16):
+            x = tf.constant(image)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                activations = net(x, layers, dtype)
+                loss = tf.add_n(
+                    [
+                        tf.reduce_sum(tf.square(a)) / tf.size(a, tf.float32)
+                        for a in activations.values()
+                    ]
+                )
+            tolerance = 1e-6 if dtype == tf.float32 else 1e-3
+            key = f"{run}{dtype.name}"
+            assert relative_error(child[key], tape.gradient(loss, x).numpy()) < tolerance, key
+            for name, a in activations.items():
+                assert relative_error(child[key + name], a.numpy()) < tolerance, key + name
