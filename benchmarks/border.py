@@ -27,9 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tensorflow_vgg.quiet import set_engine_environment  # noqa: E402
+from tensorflow_vgg.quiet import set_engine_environment, set_environment  # noqa: E402
 
-set_engine_environment()  # as the command line starts TensorFlow
+# Run, as the command line starts TensorFlow; imported (by the tests), as the notebook does.
+set_engine_environment() if __name__ == "__main__" else set_environment()
 
 import helper  # noqa: E402
 import tf_run  # noqa: E402

@@ -13,9 +13,9 @@ except ModuleNotFoundError as missing:  # a Python outside the project's environ
     )
     sys.exit(2)
 
-from tensorflow_vgg.quiet import set_engine_environment  # noqa: E402
+from tensorflow_vgg.quiet import set_environment  # noqa: E402
 
-set_engine_environment()  # before any path of the command line imports TensorFlow
+set_environment()  # before any path of the command line imports TensorFlow
 
 from style_transfer.cli import main  # noqa: E402
 

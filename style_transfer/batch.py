@@ -193,7 +193,7 @@ def run_batch(request: Request) -> int:
         iterations = [per_run] * len(jobs)
         entries, code, seconds = cluster.paint_all(request, jobs, iterations, prepare, finish, fail)
     else:
-        engine.start(request.seed)
+        engine.start(request.seed, request=request)
 
         def paint_one(job, progress) -> dict:
             index, content_path = job

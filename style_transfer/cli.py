@@ -87,7 +87,7 @@ def run_single(request: Request, checkpoint: checkpoints.Checkpoint | None = Non
     own = checkpoints.own_outputs(checkpoint, request.output) if checkpoint else set()
     checkpoint_dir = preflight.check_paths(request, own)
     headers = preflight.read_headers([path for _, path in request.inputs()])
-    network = engine.start(request.seed)
+    network = engine.start(request.seed, request=request)
     repeat.note_repeat(request.repeat)
     done = checkpoint.iteration if checkpoint else 0
     images, estimate = preflight.prepare(request, done=done, headers=headers)

@@ -12,10 +12,10 @@ kernels choose AVX2, FMA or AVX-512 when they run, and make an evaluation much f
 A script of your own that imports tf_helper, tf_run or going_further directly gets the same
 by calling `set_environment()` before them.
 
-A process that runs nothing but this project's network, whose weights never change (the
-command line, its Ray workers, the benchmarks), also tells oneDNN so (`FROZEN_WEIGHTS`,
-`set_engine_environment()`): each convolution then reorders its kernel into oneDNN's own
-layout once, not at every call.
+A process that runs nothing but this project's network, whose weights never change, can also
+tell oneDNN so (`FROZEN_WEIGHTS`, `set_engine_environment()`): each convolution then reorders
+its kernel into oneDNN's own layout once, not at every call. The command line does when its
+picture is evaluated whole (style_transfer/engine.py), and so do the benchmarks.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64",
     ENVIRONMENT["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 
-# Read by TensorFlow once, at its first oneDNN convolution: a convolution node that has read
-# its kernel keeps oneDNN's reordered copy for the life of the process, even when given another
-# kernel, eagerly too. Right for the network, whose every convolution node only ever sees its
-# own layer's kernel (Vgg16._convolution); silently wrong for a network trained in the same
-# process, so the notebook's kernel, where a learner may run anything, does not get it.
+# Read by TensorFlow once, as it makes its first oneDNN convolution (or product fused with a
+# bias): such a node that has read its kernel keeps oneDNN's reordered copy for the life of the
+# process, even when given another kernel, eagerly too. Right for the network, whose every
+# convolution node only ever sees its own layer's kernel (Vgg16._convolution); silently wrong
+# for a network trained in the same process, so the notebook's kernel, where a learner may run
+# anything, does not get it, nor do the tests.
 FROZEN_WEIGHTS = {"TF_ONEDNN_ASSUME_FROZEN_WEIGHTS": "1"}
 
 
@@ -87,7 +88,8 @@ def set_environment(frozen_weights: bool = False) -> None:
 
 def set_engine_environment() -> None:
     """set_environment with FROZEN_WEIGHTS, for a process that runs only this project's network
-    with its fixed weights: the command line, its Ray workers, the benchmarks."""
+    with its fixed weights (`engine.freeze_weights_unless_tiled`, the benchmarks); it holds
+    from the process's first oneDNN convolution on."""
     set_environment(frozen_weights=True)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -30,6 +29,7 @@ from tensorflow_vgg.quiet import (
     BFloat16Error,
     onednn_isa_limit,
     tensorflow_kernels,
+    weights_frozen,
 )
 from tensorflow_vgg.weights import load_weights
 
@@ -98,6 +98,12 @@ def adjoint_kernel(kernel: tf.Tensor) -> tf.Tensor:
     return tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
 
 
+# A tf.function of its own, traced a few times per process (shapes generalise after the second),
+# its kernels arguments, not captures: tf.custom_gradient traced in a graph registers that graph
+# in TensorFlow's gradient registry, which never lets it go; traced inside a caller's, every loss
+# ever traced stayed, a few MiB each, and closing over a network's kernels, every network made.
+# Called in a traced function, it is inlined: each call becomes nodes of the caller's own.
+@tf.function(reduce_retracing=True)
 def convolution(
     x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, tile: int = 0, bands: int = 1
 ) -> tf.Tensor:
@@ -131,6 +137,7 @@ def convolution(
 TAP_SUMMED_IN_CONVOLUTION = (tf.bfloat16,)
 
 
+@tf.function(reduce_retracing=True)
 def tap_and_convolution(x: tf.Tensor, kernel: tf.Tensor, adjoint: tf.Tensor, zero: tf.Tensor):
     """Return (x, the direct convolution of x) for an activation x that is both a loss's layer
     and the next convolution's input; each gets its own copy of x's gradient.
@@ -211,7 +218,6 @@ class Vgg16:
         self._kernels = {name: tf.constant(weights[name][0]) for name in CONV_LAYERS}
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
         self._made: dict[tuple[str, tf.DType, int], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
-        self._convolutions: dict[tuple[str, tf.DType, int, bool], Callable] = {}
         self._zeros: dict[tuple[int, tf.DType], tf.Tensor] = {}
 
     def _layer(
@@ -231,29 +237,6 @@ class Vgg16:
                     used = (tf.cast(kernel, dtype), tf.cast(adjoint_kernel(kernel), dtype))
                 self._made[name, dtype, tile] = (*used, tf.cast(self._biases[name], dtype))
         return self._made[name, dtype, tile]
-
-    def _convolution(self, name: str, dtype: tf.DType, tile: int, tapped: bool):
-        """Return layer `name`'s convolution in `dtype` as a tf.function of x (and `bands` when
-        not `tapped`), its kernel captured: `convolution`, or `tap_and_convolution` if tapped.
-
-        One function per layer, made once, so that a convolution node, in any graph or run
-        eagerly, only ever sees its own layer's kernel: where TensorFlow is told to assume
-        frozen weights (quiet.FROZEN_WEIGHTS), oneDNN reorders a node's kernel once and keeps
-        it. A function of its own also keeps tf.custom_gradient from registering the caller's
-        whole graph in TensorFlow's gradient registry, which never lets it go.
-        """
-        key = (name, dtype, tile, tapped)
-        if key not in self._convolutions:
-            kernel, adjoint, _ = self._layer(name, dtype, tile)
-            zero = self._zero_bias(CONV_SHAPES[name][2], dtype) if tapped else None
-
-            def convolve(x, bands=1):
-                if tapped:
-                    return tap_and_convolution(x, kernel, adjoint, zero)
-                return convolution(x, kernel, adjoint, tile, bands)
-
-            self._convolutions[key] = tf.function(convolve, reduce_retracing=True)
-        return self._convolutions[key]
 
     def _zero_bias(self, channels: int, dtype: tf.DType) -> tf.Tensor:
         """Return zeros (channels,) in `dtype`, made once and eagerly (`tap_and_convolution`)."""
@@ -295,8 +278,18 @@ class Vgg16:
             raise ValueError(f"border must be one of {', '.join(BORDERS)}, not {border!r}")
         if compute_dtype == tf.bfloat16:
             check_bfloat16()
-        wanted = set(check_layer_names(layers))
+        wanted = tuple(sorted(set(check_layer_names(layers)), key=LAYER_ORDER.index))
         rgb = tf.convert_to_tensor(rgb, dtype=tf.float32)
+        if tf.inside_function() or not weights_frozen():
+            return self._activations(rgb, wanted, compute_dtype, border, output_dtype)
+        # Eagerly, `convolution` is one node for every layer of a shape, and where oneDNN keeps
+        # each node's first kernel (quiet.FROZEN_WEIGHTS) a node must never meet two: so the
+        # layers run as one function of this call's own, let go after it, where each call of
+        # `convolution` is inlined as nodes of their own.
+        return tf.function(self._activations)(rgb, wanted, compute_dtype, border, output_dtype)
+
+    def _activations(self, rgb, wanted, compute_dtype, border, output_dtype):
+        """Return `__call__`'s {name: activation} for the checked layer names `wanted`."""
         margin = mirror_margin(wanted) if border == "mirror" else 0
         if margin:
             rgb = mirrored(rgb, margin)
@@ -309,15 +302,16 @@ class Vgg16:
                 x = self._pool(x)
             else:
                 tile = self.tile(name, compute_dtype, x.shape)
-                bias = self._layer(name, compute_dtype, tile)[2]
+                kernel, adjoint, bias = self._layer(name, compute_dtype, tile)
                 if previous in tapped:
-                    tap, x = self._convolution(name, compute_dtype, tile, True)(x)
+                    zero = self._zero_bias(CONV_SHAPES[name][2], compute_dtype)
+                    tap, x = tap_and_convolution(x, kernel, adjoint, zero)
                     activations[previous] = self._output(tap, previous, margin, output_dtype)
                 else:
                     bands = (
                         winograd.band_count(x.shape, *CONV_SHAPES[name][2:], tile) if tile else 1
                     )
-                    x = self._convolution(name, compute_dtype, tile, False)(x, bands=bands)
+                    x = convolution(x, kernel, adjoint, tile, bands)
                 x = tf.nn.relu(tf.nn.bias_add(x, bias))
             if name in wanted and name not in tapped:
                 activations[name] = self._output(x, name, margin, output_dtype)

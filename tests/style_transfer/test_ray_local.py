@@ -172,7 +172,7 @@ def test_workers_set_tensorflows_defaults_for_their_own_machine_and_take_the_use
     assert done.returncode == 0, done.stderr[-3000:]
     settings, sent = json.loads(done.stdout.splitlines()[-1])
     # The worker runs on this machine: its own default is this process's.
-    expected = {**quiet.ENVIRONMENT, **quiet.FROZEN_WEIGHTS, **chosen}  # it runs the network alone
+    expected = {**quiet.ENVIRONMENT, **chosen}
     assert settings == [expected.get(name) for name in quiet.SETTINGS]
     assert sent["PYTHONPATH"] == str(REPO_ROOT)
     assert {n: sent[n] for n in quiet.SETTINGS if n in sent} == chosen  # no default is sent

@@ -53,14 +53,23 @@ def test_a_choice_already_in_the_environment_is_kept():
     assert done.stdout.split() == ["0", "False"]
 
 
+def clear_settings(monkeypatch) -> None:
+    """Unset quiet's settings and record, each restored after the test even where it was unset
+    before (monkeypatch.delenv of an unset name would not restore what the test then sets)."""
+    from tensorflow_vgg import quiet
+
+    for name in (*quiet.SETTINGS, quiet.DEFAULTED):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 def test_set_environments_defaults_are_told_from_the_users_choices_here_and_in_a_child(
     monkeypatch,
 ):
     from tensorflow_vgg import quiet
 
     assert set(quiet.ENVIRONMENT) <= set(quiet.SETTINGS)
-    for name in (*quiet.SETTINGS, quiet.DEFAULTED):
-        monkeypatch.delenv(name, raising=False)
+    clear_settings(monkeypatch)
     monkeypatch.setenv(SWITCH, "0")  # the user's, before
     quiet.set_environment()
     quiet.set_environment()  # twice changes nothing
@@ -80,8 +89,7 @@ def test_only_a_process_that_runs_the_network_alone_assumes_frozen_weights(monke
     from tensorflow_vgg import quiet
 
     (name,) = quiet.FROZEN_WEIGHTS
-    for setting in (*quiet.SETTINGS, quiet.DEFAULTED):
-        monkeypatch.delenv(setting, raising=False)
+    clear_settings(monkeypatch)
     quiet.set_environment()  # the notebook's kernel, where a learner may train a network
     assert name not in os.environ and not quiet.weights_frozen()
     quiet.set_engine_environment()  # the command line, its Ray workers, the benchmarks
@@ -92,22 +100,32 @@ def test_only_a_process_that_runs_the_network_alone_assumes_frozen_weights(monke
     assert not quiet.weights_frozen() and quiet.chosen_environment()[name] == "0"
 
 
-def test_the_command_line_starts_tensorflow_assuming_frozen_weights(tmp_path):
-    """`python -m style_transfer` sets FROZEN_WEIGHTS before TensorFlow loads (its `--help`
-    loads none); run with a sitecustomize that reports the environment as the process ends."""
-    (tmp_path / "sitecustomize.py").write_text(
-        "import atexit, os\n"
-        "name = 'TF_ONEDNN_ASSUME_FROZEN_WEIGHTS'\n"
-        "atexit.register(lambda: print('FROZEN', os.environ.get(name)))\n"
+def test_the_tests_own_process_does_not_assume_frozen_weights():
+    """Tests convolve with kernels of their own: a module imported as the tests are collected
+    (a benchmark script's start-up, say) must not have set the switch for this process."""
+    from tensorflow_vgg import quiet
+
+    assert not quiet.weights_frozen()
+
+
+@pytest.mark.parametrize(("size", "frozen"), [(512, True), (4096, False)])
+def test_the_command_line_tells_frozen_weights_unless_its_picture_could_tile(
+    monkeypatch, content_path, style_path, tmp_path, size, frozen
+):
+    """The command line, its batches, videos, sweeps and Ray workers start the engine with
+    their request: at 512 px the weights are told frozen; at 4096 px, whose finer scales run in
+    tiles, each tile's functions would keep their own kernels, so they are not."""
+    from style_transfer import engine
+    from style_transfer.reading import parse_arguments
+    from tensorflow_vgg import quiet
+
+    clear_settings(monkeypatch)
+    output = str(tmp_path / "out.jpg")
+    request, _ = parse_arguments(
+        [str(content_path), str(style_path), "-o", output, "--size", str(size)]
     )
-    env = {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO_ROOT)])
-    done = subprocess.run(
-        [sys.executable, "-m", "style_transfer", "--help"],
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.splitlines()[-1] == "FROZEN 1"
+    engine.freeze_weights_unless_tiled(request)
+    assert quiet.weights_frozen() is frozen
 
 
 CHILD = """
