@@ -17,6 +17,10 @@ from tensorflow_vgg.quiet import set_environment  # noqa: E402
 
 set_environment()  # before any path of the command line imports TensorFlow
 
+from style_transfer import engine  # noqa: E402
+
+engine.claim_process()  # nothing but the network runs here (engine.freeze_weights_unless_tiled)
+
 from style_transfer.cli import main  # noqa: E402
 
 sys.exit(main())

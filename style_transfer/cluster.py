@@ -193,19 +193,20 @@ class BoardProgress:
         pass
 
 
-def start_worker(seed: int, request: Request | None = None):
-    """Start TensorFlow in a Ray worker, its threads the CPUs Ray gave the task, for `request`
-    (engine.start); return engine.start's `network`."""
+def start_worker(seed: int):
+    """Start TensorFlow in a Ray worker, its threads the CPUs Ray gave the task; return
+    engine.start's `network`."""
     import ray
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
-    return engine.start(seed, threads=max(1, int(cpus)), request=request)
+    # No frozen weights: Ray reuses a worker for other tasks, a sweep's other sizes among them.
+    return engine.start(seed, threads=max(1, int(cpus)))
 
 
 def paint_remote(request: Request, images, index: int, board) -> tuple[dict, float]:
     """Paint one picture in a Ray worker; return (its RunResult's fields, its seconds): a
     RunResult itself would import TensorFlow in the command's process to be read."""
-    start_worker(request.seed, request)
+    start_worker(request.seed)
     recorder = Recorder(request, BoardProgress(board, index), images.content)
     result = engine.paint(request, images, recorder)
     return dataclasses.asdict(result), recorder.seconds()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from style_transfer import checkpoints
 from style_transfer.progress import Recorder
-from tensorflow_vgg.quiet import quiet_start, set_engine_environment
+from tensorflow_vgg.quiet import quiet_start, set_engine_environment, withdraw_frozen_weights
 
 if TYPE_CHECKING:
     from style_transfer.preflight import Images
@@ -42,18 +42,36 @@ def start(seed: int, threads: int | None = None, request: Request | None = None)
     return network
 
 
+# Whether this process is the command line's own (`python -m style_transfer`), where nothing
+# but the network runs; not where Python code calls cli.main (a notebook, the tests).
+OWN_PROCESS = False
+
+
+def claim_process() -> None:
+    """Mark this process as the command line's own (OWN_PROCESS): called by its __main__."""
+    global OWN_PROCESS
+    OWN_PROCESS = True
+
+
 def freeze_weights_unless_tiled(request: Request) -> None:
-    """Tell oneDNN that the weights are frozen (quiet.FROZEN_WEIGHTS), so that each convolution
-    reorders its kernel once, unless a picture of the request's size could be evaluated in
-    tiles (tile_geometry.plan_tiles on a square of each scale's side, the most pixels that side
-    allows): each tile's functions would keep their own reordered kernels, 15% more peak memory
-    at 2048 px. TensorFlow reads it as it makes its first oneDNN convolution: call it before."""
+    """In the command line's own process, tell oneDNN that the weights are frozen
+    (quiet.FROZEN_WEIGHTS), so that each convolution reorders its kernel once, unless a picture
+    of the request's size could be evaluated in tiles; there each tile's functions would keep
+    their own reordered kernels, 15% more peak memory at 2048 px, and a default inherited from
+    a parent process is taken back. TensorFlow reads it at its first oneDNN convolution: call
+    this before. The test is `tile_geometry.plan_tiles` on a square of each scale's side (the
+    most pixels a side allows) with a square style `--style-scale` times as large."""
     from going_further import tile_geometry
 
+    if not OWN_PROCESS:
+        return
     settings = request.settings()
+    style_scale = max(1.0, request.style_scale or 1.0)
     for side, iterations in zip(request.sizes, request.counts):
+        style_side = round(side * style_scale)
         square = settings.replace(iterations=iterations)
-        if tile_geometry.plan_tiles(side, side, square) is not None:
+        if tile_geometry.plan_tiles(side, side, square, (style_side, style_side)) is not None:
+            withdraw_frozen_weights()
             return
     set_engine_environment()
 

@@ -116,7 +116,7 @@ def run_sweep(request: Request) -> int:
         per_run = [sum(run_request.counts) for _, run_request in runs]
         entries, code, seconds = cluster.paint_all(request, jobs, per_run, prepare, finish)
     else:
-        engine.start(request.seed, request=request)
+        engine.start(request.seed)  # combinations may differ in size: no frozen weights
 
         def paint_one(job, progress) -> dict:
             index, ((_, run_request), (images, _)) = job

@@ -260,7 +260,7 @@ def _finished_frames(request: Request, directory: Path, info) -> int:
 def style_clip_remote(request: Request, images, index: int, board) -> tuple[dict, float]:
     """Style one clip in a Ray worker (cluster.paint_all's task); return ({"code": its exit
     code}, its seconds). A task run again after its worker died goes on from the frames saved."""
-    cluster.start_worker(request.seed, request)
+    cluster.start_worker(request.seed)
     if any(frames_directory(request.output).glob("frame_*.png")):
         # The command checked the outputs before handing the clip out, so these frames are those
         # of this task's earlier try.

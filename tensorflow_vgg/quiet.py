@@ -36,7 +36,7 @@ if sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64",
 # Read by TensorFlow once, as it makes its first oneDNN convolution (or product fused with a
 # bias): such a node that has read its kernel keeps oneDNN's reordered copy for the life of the
 # process, even when given another kernel, eagerly too. Right for the network, whose every
-# convolution node only ever sees its own layer's kernel (Vgg16._convolution); silently wrong
+# convolution node only ever sees its own layer's kernel (Vgg16.__call__); silently wrong
 # for a network trained in the same process, so the notebook's kernel, where a learner may run
 # anything, does not get it, nor do the tests.
 FROZEN_WEIGHTS = {"TF_ONEDNN_ASSUME_FROZEN_WEIGHTS": "1"}
@@ -91,6 +91,16 @@ def set_engine_environment() -> None:
     with its fixed weights (`engine.freeze_weights_unless_tiled`, the benchmarks); it holds
     from the process's first oneDNN convolution on."""
     set_environment(frozen_weights=True)
+
+
+def withdraw_frozen_weights() -> None:
+    """Take FROZEN_WEIGHTS out of os.environ where it is set_environment's default (here or in
+    a parent process), not the user's choice: for a process that will not assume it."""
+    (name,) = FROZEN_WEIGHTS
+    defaulted = defaults_set()
+    if name in defaulted and os.environ.get(name) == defaulted.pop(name):
+        del os.environ[name]
+        os.environ[DEFAULTED] = ",".join(f"{n}={value}" for n, value in defaulted.items())
 
 
 def weights_frozen() -> bool:

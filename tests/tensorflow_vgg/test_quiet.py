@@ -92,7 +92,7 @@ def test_only_a_process_that_runs_the_network_alone_assumes_frozen_weights(monke
     clear_settings(monkeypatch)
     quiet.set_environment()  # the notebook's kernel, where a learner may train a network
     assert name not in os.environ and not quiet.weights_frozen()
-    quiet.set_engine_environment()  # the command line, its Ray workers, the benchmarks
+    quiet.set_engine_environment()  # the command line's own process, the benchmarks
     assert os.environ[name] == "1" and quiet.weights_frozen()
     assert quiet.defaults_set()[name] == "1" and name not in quiet.chosen_environment()
     monkeypatch.setenv(name, "0")  # the user's choice wins, and is sent on
@@ -112,20 +112,45 @@ def test_the_tests_own_process_does_not_assume_frozen_weights():
 def test_the_command_line_tells_frozen_weights_unless_its_picture_could_tile(
     monkeypatch, content_path, style_path, tmp_path, size, frozen
 ):
-    """The command line, its batches, videos, sweeps and Ray workers start the engine with
-    their request: at 512 px the weights are told frozen; at 4096 px, whose finer scales run in
-    tiles, each tile's functions would keep their own kernels, so they are not."""
+    """In the command line's own process a 512 px run tells oneDNN the weights are frozen; a
+    4096 px one, whose finer scales run in tiles where each tile's functions would keep their
+    own kernels, does not, and takes back a default inherited from its parent. Called from
+    Python (a notebook, these tests), the command line never does."""
+    import machine
     from style_transfer import engine
     from style_transfer.reading import parse_arguments
     from tensorflow_vgg import quiet
 
     clear_settings(monkeypatch)
-    output = str(tmp_path / "out.jpg")
-    request, _ = parse_arguments(
-        [str(content_path), str(style_path), "-o", output, "--size", str(size)]
-    )
+    monkeypatch.setattr(machine, "available_bytes", lambda: 16 * 2**30)
+    arguments = [str(content_path), str(style_path), "-o", str(tmp_path / "out.jpg")]
+    request, _ = parse_arguments([*arguments, "--size", str(size)])
+    engine.freeze_weights_unless_tiled(request)
+    assert not quiet.weights_frozen()  # not the command line's own process
+    monkeypatch.setattr(engine, "OWN_PROCESS", True)
+    quiet.set_engine_environment()  # as a benchmark, the parent, leaves it
     engine.freeze_weights_unless_tiled(request)
     assert quiet.weights_frozen() is frozen
+    assert (quiet.FROZEN_WEIGHTS.keys() <= quiet.defaults_set().keys()) is frozen
+
+
+def test_the_command_line_runs_with_frozen_weights(tmp_path, content_path, style_path):
+    """`python -m style_transfer` at 128 px sets FROZEN_WEIGHTS before its first convolution;
+    run with a sitecustomize that reports the environment as the process ends."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        "name = 'TF_ONEDNN_ASSUME_FROZEN_WEIGHTS'\n"
+        "atexit.register(lambda: print('FROZEN', os.environ.get(name)))\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO_ROOT)])
+    arguments = [str(content_path), str(style_path), "-o", str(tmp_path / "out.jpg")]
+    done = subprocess.run(
+        [sys.executable, "-m", "style_transfer", *arguments, "--size", "64", "--iterations", "1"],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "FROZEN 1"
 
 
 CHILD = """
