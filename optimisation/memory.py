@@ -6,12 +6,21 @@ command line can refuse a run in a second.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import helper
 from loss_settings import CONTENT_LAYERS, DEFAULT_LAYERS
 from optimisation import lbfgs
-from tensorflow_vgg.layers import CHANNELS, alignment, deepest, halo, layer_sizes
+from tensorflow_vgg.layers import (
+    CHANNELS,
+    CONV_SHAPES,
+    LAYER_ORDER,
+    alignment,
+    deepest,
+    halo,
+    layer_sizes,
+)
 
 # --- What was measured ---------------------------------------------------------------------
 # Peak resident memory (VmHWM of the child process) of
@@ -20,7 +29,8 @@ from tensorflow_vgg.layers import CHANNELS, alignment, deepest, halo, layer_size
 # XLA), on the project's machine (2 cores, 24 GiB, TensorFlow 2.21 CPU), measured once with
 # measure_peak_rss (then with SciPy's L-BFGS-B, whose work memory was taken off before
 # fitting). Columns: size (content S x S, style of the same
-# area), iterations, peak MiB. The estimate is within 5% of each (997, 1585 and 3942 MiB).
+# area), iterations, peak MiB. The estimate is within 9% of each (1064, 1629 and 3886 MiB,
+# with `kept_kernel_bytes`, added later).
 # (With XLA on, the peaks were 1261, 2298 and 6172 MiB: compiling costs memory too.)
 MEASURED: tuple[tuple[int, int, float], ...] = (
     (256, 3, 976.0),  # activations to conv5_1:   74 MiB, L-BFGS work memory:  19 MiB
@@ -54,6 +64,13 @@ def activation_bytes(height: int, width: int, layers: Sequence[str] = DEFAULT_LA
     return sum(4 * h * w * c for _, h, w, c in layer_sizes(height, width, deepest(layers)))
 
 
+def kept_kernel_bytes(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
+    """Return the float32 bytes of every kernel and its adjoint up to the deepest layer in use:
+    what oneDNN keeps, reordered, where the command line tells it the weights are frozen."""
+    in_use = LAYER_ORDER[: LAYER_ORDER.index(deepest(layers)) + 1]
+    return sum(2 * 4 * math.prod(CONV_SHAPES[name]) for name in in_use if name in CONV_SHAPES)
+
+
 def lbfgs_bytes(pixels: int, iterations: int, corrections: int | None = None) -> int:
     """Return lbfgs.minimize's float32 work memory: (2m + 8) n values, m the pairs kept.
 
@@ -78,7 +95,8 @@ def estimate_peak_bytes(
 ) -> int:
     """Return the estimated peak resident memory (bytes) of a run on a height x width image.
 
-    BASE_BYTES covers Python, TensorFlow and XLA, the weights and their TensorFlow copies.
+    BASE_BYTES covers Python, TensorFlow and XLA, the weights and their TensorFlow copies;
+    `kept_kernel_bytes` the kernels oneDNN keeps where the weights are told frozen.
     ACTIVATION_FACTOR times the activations up to the deepest layer covers what the backward
     pass keeps (conv outputs, ReLU masks, their gradients) and XLA's buffers. The style
     image's forward pass (no gradient) runs before the optimisation and frees its memory.
@@ -86,6 +104,7 @@ def estimate_peak_bytes(
     """
     pixels = height * width
     peak = BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(height, width, layers)
+    peak += kept_kernel_bytes(layers)
     if style_shape is not None:
         # The style targets are computed once, without gradient: only when the style is much
         # larger than the content does its forward pass come close to the backward pass.
