@@ -83,7 +83,7 @@ def set_environment(frozen_weights: bool = False) -> None:
         if name not in os.environ:
             os.environ[name] = defaulted[name] = value
     if defaulted:
-        os.environ[DEFAULTED] = ",".join(f"{name}={value}" for name, value in defaulted.items())
+        _record_defaults(defaulted)
 
 
 def set_engine_environment() -> None:
@@ -100,12 +100,17 @@ def withdraw_frozen_weights() -> None:
     defaulted = defaults_set()
     if name in defaulted and os.environ.get(name) == defaulted.pop(name):
         del os.environ[name]
-        os.environ[DEFAULTED] = ",".join(f"{n}={value}" for n, value in defaulted.items())
+        _record_defaults(defaulted)
 
 
 def weights_frozen() -> bool:
     """Return whether the environment tells oneDNN that weights are frozen (FROZEN_WEIGHTS)."""
     return os.environ.get(*FROZEN_WEIGHTS, "").lower() in ("1", "true")
+
+
+def _record_defaults(defaulted: dict[str, str]) -> None:
+    """Write {name: value} of the defaults set into DEFAULTED, for child processes to read."""
+    os.environ[DEFAULTED] = ",".join(f"{name}={value}" for name, value in defaulted.items())
 
 
 def defaults_set() -> dict[str, str]:
