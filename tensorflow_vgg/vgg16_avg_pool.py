@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
+from collections import OrderedDict
 
 import tensorflow as tf
 
@@ -197,6 +199,11 @@ def deprocess(bgr: tf.Tensor) -> tf.Tensor:
     return tf.reverse(bgr, axis=[-1]) / 255.0
 
 
+# With frozen weights, the functions eager calls run in (`Vgg16._eager_call`) kept per network:
+# a video's frames or a batch's photos of one size share one, a content and a style size two.
+KEPT_EAGER_CALLS = 2
+
+
 class Vgg16:
     """The VGG16 convolution stack; call it with images and layer names to get activations."""
 
@@ -219,6 +226,8 @@ class Vgg16:
         self._biases = {name: tf.constant(weights[name][1]) for name in CONV_LAYERS}
         self._made: dict[tuple[str, tf.DType, int], tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = {}
         self._zeros: dict[tuple[int, tf.DType], tf.Tensor] = {}
+        self._eager_calls: OrderedDict[tuple, tf.types.experimental.PolymorphicFunction]
+        self._eager_calls = OrderedDict()  # _eager_call's functions, the last used last
 
     def _layer(
         self, name: str, dtype: tf.DType, tile: int
@@ -282,11 +291,26 @@ class Vgg16:
         rgb = tf.convert_to_tensor(rgb, dtype=tf.float32)
         if tf.inside_function() or not weights_frozen():
             return self._activations(rgb, wanted, compute_dtype, border, output_dtype)
+        options = (wanted, compute_dtype, border, output_dtype)
+        return self._eager_call(rgb.shape, options)(rgb, *options)
+
+    def _eager_call(self, shape, options: tuple) -> tf.types.experimental.PolymorphicFunction:
+        """Return the tf.function that runs `_activations` for eager calls on images of `shape`
+        with `options`, made on the first such call and kept among the last KEPT_EAGER_CALLS."""
         # Eagerly, `convolution` is one node for every layer of a shape, and where oneDNN keeps
         # each node's first kernel (quiet.FROZEN_WEIGHTS) a node must never meet two: so the
-        # layers run as one function of this call's own, let go after it, where each call of
-        # `convolution` is inlined as nodes of their own.
-        return tf.function(self._activations)(rgb, wanted, compute_dtype, border, output_dtype)
+        # layers run in a function of the network's own, where each call of `convolution` is
+        # inlined as nodes of their own. A function per call would be traced at every call and,
+        # let go, freed only by Python's rare full garbage collection: memory crept run by run.
+        key = (tuple(shape), *options)
+        function = self._eager_calls.pop(key, None)
+        if function is None:
+            method = weakref.WeakMethod(self._activations)  # no cycle: the network stays freeable
+            function = tf.function(lambda *arguments: method()(*arguments))
+        self._eager_calls[key] = function
+        if len(self._eager_calls) > KEPT_EAGER_CALLS:
+            self._eager_calls.popitem(last=False)  # the least recently used
+        return function
 
     def _activations(self, rgb, wanted, compute_dtype, border, output_dtype):
         """Return `__call__`'s {name: activation} for the checked layer names `wanted`."""
