@@ -43,7 +43,7 @@ import tf_run  # noqa: E402
 from going_further import spatial_control  # noqa: E402
 from going_further.style_scale import match_style_scale  # noqa: E402
 from optimisation.settings import Settings  # noqa: E402
-from tensorflow_vgg.layers import LAYER_ORDER, deepest, mirror_margin  # noqa: E402
+from tensorflow_vgg.layers import layers_up_to, mirror_margin  # noqa: E402
 from tensorflow_vgg.vgg16_avg_pool import mirrored, network, without_margin  # noqa: E402
 
 SAMPLES = ROOT / "image_resources"
@@ -60,7 +60,7 @@ def inside_layer_masks(T, layers, border):
     if margin:
         x = mirrored(x, margin)
     out = {}
-    for name in LAYER_ORDER[: LAYER_ORDER.index(deepest(layers)) + 1]:
+    for name in layers_up_to(layers):
         size = 2 if name.startswith("pool") else 3
         stride = 2 if name.startswith("pool") else 1
         # A minimum over the window; beyond the array counts as inside (no pixel there).

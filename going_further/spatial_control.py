@@ -19,7 +19,7 @@ import helper
 import tf_helper
 from loss_settings import LossSettings, SettingsError, as_style_list, blend_shares
 from optimisation.starts import initial_image
-from tensorflow_vgg.layers import LAYER_ORDER, deepest, mirror_margin, stride
+from tensorflow_vgg.layers import layers_up_to, mirror_margin, stride
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, mirrored, without_margin
 
 
@@ -89,7 +89,7 @@ def layer_masks(T: np.ndarray, layers: Sequence[str], border: str) -> dict[str, 
     if margin:
         x = mirrored(x, margin)
     out = {}
-    for name in LAYER_ORDER[: LAYER_ORDER.index(deepest(layers)) + 1]:
+    for name in layers_up_to(layers):
         if name.startswith("pool"):
             x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
         if name in layers:

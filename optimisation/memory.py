@@ -15,11 +15,11 @@ from optimisation import lbfgs
 from tensorflow_vgg.layers import (
     CHANNELS,
     CONV_SHAPES,
-    LAYER_ORDER,
     alignment,
     deepest,
     halo,
     layer_sizes,
+    layers_up_to,
 )
 
 # --- What was measured ---------------------------------------------------------------------
@@ -67,7 +67,7 @@ def activation_bytes(height: int, width: int, layers: Sequence[str] = DEFAULT_LA
 def kept_kernel_bytes(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
     """Return the float32 bytes of every kernel and its adjoint up to the deepest layer in use:
     what oneDNN keeps, reordered, where the command line tells it the weights are frozen."""
-    in_use = LAYER_ORDER[: LAYER_ORDER.index(deepest(layers)) + 1]
+    in_use = layers_up_to(layers)
     return sum(2 * 4 * math.prod(CONV_SHAPES[name]) for name in in_use if name in CONV_SHAPES)
 
 

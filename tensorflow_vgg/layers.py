@@ -60,6 +60,12 @@ def deepest(names) -> str:
     return max(check_layer_names(names), key=LAYER_ORDER.index)
 
 
+def layers_up_to(names) -> list[str]:
+    """Return LAYER_ORDER's names (convolutions and poolings) up to the deepest of `names`:
+    the layers a network runs for them."""
+    return LAYER_ORDER[: LAYER_ORDER.index(deepest(names)) + 1]
+
+
 def poolings_before(name: str) -> int:
     """Return how many poolings come before layer `name` (each halves the image)."""
     return sum(layer.startswith("pool") for layer in LAYER_ORDER[: LAYER_ORDER.index(name)])
@@ -73,7 +79,7 @@ def minimum_image_side(names) -> int:
 def layer_sizes(height: int, width: int, last: str) -> list[tuple[str, int, int, int]]:
     """Return (name, H_l, W_l, N_l) of every layer up to `last` (SAME pooling rounds up)."""
     sizes = []
-    for name in LAYER_ORDER[: LAYER_ORDER.index(deepest([last])) + 1]:
+    for name in layers_up_to([last]):
         if name.startswith("pool"):
             height, width = math.ceil(height / 2), math.ceil(width / 2)
         sizes.append((name, height, width, CHANNELS[name]))
@@ -104,7 +110,7 @@ def halo(names) -> int:
     the rows spoiled (rounding up) and doubles the scale. Rounded up to the alignment.
     """
     spoiled, scale = 0, 1  # rows spoiled, at the current layer's scale
-    for name in LAYER_ORDER[: LAYER_ORDER.index(deepest(names)) + 1]:
+    for name in layers_up_to(names):
         if name.startswith("pool"):
             spoiled, scale = math.ceil(spoiled / 2), scale * 2
         else:

@@ -22,7 +22,7 @@ from tensorflow_vgg.layers import (
     DEFAULT_CONVOLUTION,
     LAYER_ORDER,
     check_layer_names,
-    deepest,
+    layers_up_to,
     mirror_margin,
     stride,
 )
@@ -318,7 +318,7 @@ class Vgg16:
         if margin:
             rgb = mirrored(rgb, margin)
         x = tf.cast(preprocess(rgb), compute_dtype)
-        in_use = LAYER_ORDER[: LAYER_ORDER.index(deepest(wanted)) + 1]
+        in_use = layers_up_to(wanted)
         tapped = {name for name in wanted if self._tapped(name, compute_dtype, in_use)}
         activations = {}
         for previous, name in zip((None, *in_use), in_use):

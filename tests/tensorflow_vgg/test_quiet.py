@@ -135,7 +135,7 @@ def test_the_command_line_tells_frozen_weights_unless_its_picture_could_tile(
 
 
 def test_the_command_line_runs_with_frozen_weights(tmp_path, content_path, style_path):
-    """`python -m style_transfer` at 128 px sets FROZEN_WEIGHTS before its first convolution;
+    """`python -m style_transfer` at 64 px sets FROZEN_WEIGHTS before its first convolution;
     run with a sitecustomize that reports the environment as the process ends."""
     (tmp_path / "sitecustomize.py").write_text(
         "import atexit, os\n"
