@@ -19,7 +19,7 @@ import tensorflow as tf
 import tf_helper
 from loss_interface import Loss
 from loss_settings import SettingsError, as_style_list
-from optimisation import content_boost, interrupts, lbfgs, precisions
+from optimisation import content_boost, interrupts, lbfgs, precisions, preconditioner
 from optimisation.settings import Settings
 from optimisation.starts import initial_image, is_grey
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, network
@@ -128,7 +128,9 @@ def run_style_transfer(
     try:
         with interrupts.deferred():  # Ctrl-C stops the run between two evaluations
             if settings.optimizer == "lbfgs":
-                reason = _run_lbfgs(loss, initial, phases, tracker, settings.lbfgs_memory)
+                reason = _run_lbfgs(
+                    loss, initial, phases, tracker, settings.lbfgs_memory, settings.preconditioner
+                )
             else:
                 reason = _run_adam(loss, initial, phases, tracker, settings.learning_rate)
             interrupts.check()  # pressed during the last evaluation
@@ -147,9 +149,13 @@ def run_style_transfer(
 # --- The optimisers ----------------------------------------------------------------------
 
 
-def _run_lbfgs(loss, x0: np.ndarray, phases, tracker, memory: int | None) -> str | None:
+def _run_lbfgs(
+    loss, x0: np.ndarray, phases, tracker, memory: int | None, precondition: bool
+) -> str | None:
     """Run L-BFGS through the (precision, content boost, iterations) phases; return why it
-    stopped early. L-BFGS minimises the loss's objective; the best image is the total's."""
+    stopped early. L-BFGS minimises the loss's objective; the best image is the total's.
+    With `precondition` its first guess at the curvature may move smooth changes further
+    (optimisation/preconditioner.py)."""
     last = {}
 
     def loss_and_gradient(x: np.ndarray):
@@ -164,7 +170,8 @@ def _run_lbfgs(loss, x0: np.ndarray, phases, tracker, memory: int | None) -> str
 
     # One memory for every phase: the pairs from bfloat16, or from a boosted content term,
     # still describe the curvature (measured: fewer evaluations than starting afresh).
-    history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size))
+    blur = preconditioner.gaussian_blur(x0.shape) if precondition else None
+    history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size), blur)
     x = x0
     try:
         for evaluation_precision, boost, count in phases:

@@ -78,6 +78,10 @@ def main() -> None:
         "--no-content-boost", dest="content_boost", action="store_false",
         help="weigh the content as equation 7 does from the first iteration on",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-preconditioner", dest="preconditioner", action="store_false",
+        help="start L-BFGS's curvature from the identity (optimisation/preconditioner.py)",
+    )  # fmt: skip
     parser.add_argument("--reference", help="a long run's JSON: judge this run by its loss")
     args = parser.parse_args()
     height, width = helper.size_for_longest_side(*helper.image_size(CONTENT), args.size)
@@ -89,6 +93,7 @@ def main() -> None:
         init=args.init,
         lbfgs_memory=args.lbfgs_memory,
         content_boost=args.content_boost,
+        preconditioner=args.preconditioner,
     )
     net = network(convolution=args.convolution)
     loss = CountedLoss(tf_helper.StyleTransferLoss(net, content, [style], settings))

@@ -6,8 +6,10 @@ does the same job in float32 in a fraction of that time (benchmarks/README.md):
 
 * variables at a bound whose gradient pushes them out of the box are held fixed;
 * the search direction is the two-loop recursion over the last `memory` pairs
-  s_k = x_{k+1} - x_k, y_k = g_{k+1} - g_k (Nocedal & Wright, Algorithm 7.4), scaled by
-  gamma = s'y / y'y;
+  s_k = x_{k+1} - x_k, y_k = g_{k+1} - g_k (Nocedal & Wright, Algorithm 7.4), from the
+  initial inverse Hessian gamma I, gamma = s'y / y'y, or, given a blur G (as tf_run does),
+  gamma (I + lambda G) with lambda fitted to the newest pair
+  (preconditioner.py), which moves smooth changes further where the steps call for it;
 * a pair is kept only if the angle between s and y is below 90 degrees, a test that does
   not depend on the loss's scale (a high style weight puts it near 1e12);
 * the step x + t d is projected onto the box; t = 1 is tried first and, until the Armijo
@@ -25,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from optimisation import preconditioner
 
 LossAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -45,9 +49,11 @@ def pairs_for(n: int) -> int:
 class Memory:
     """The last `size` pairs (s, y) and the two-loop recursion that turns a gradient into -H g."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, blur: Callable[[np.ndarray], np.ndarray] | None = None):
         self.pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=size)
         self.gamma = 1.0
+        self.blur = blur  # G of H_0 = gamma (I + lambda G); None: H_0 = gamma I
+        self.lam = 0.0
         self.unit: float | None = None  # the loss is searched in units of this (minimize)
 
     def add(self, s: np.ndarray, y: np.ndarray) -> None:
@@ -63,16 +69,27 @@ class Memory:
         # loss's scale and threw away every pair of a loss near 1e12 (a high style weight).
         if sy > MIN_CURVATURE_COSINE * math.sqrt(ss * yy):
             self.pairs.append((s, y, 1.0 / (sy * peak)))
-            self.gamma = sy / (yy * peak)
+            yMy = yy
+            if self.blur is not None:
+                blurred_y = self.blur(unit_y)
+                yGy = float(np.dot(unit_y, blurred_y))
+                GyGy, sGy = float(np.dot(blurred_y, blurred_y)), float(np.dot(s, blurred_y))
+                self.lam = preconditioner.fitted_lambda(sy, yy, sGy, yGy, GyGy)
+                yMy = yy + self.lam * yGy
+            self.gamma = sy / (yMy * peak)  # so that y' H_0 y = s'y
 
     def direction(self, g: np.ndarray) -> np.ndarray:
-        """Return -H g, H the L-BFGS approximation of the inverse Hessian."""
+        """Return -H g, H the L-BFGS approximation of the inverse Hessian (from H_0)."""
         q = g.copy()
         alphas = []
         for s, y, rho in reversed(self.pairs):
             alpha = rho * float(np.dot(s, q))
             q -= alpha * y
             alphas.append(alpha)
+        if self.lam:
+            blurred = self.blur(q)
+            blurred *= np.float32(self.lam)
+            q += blurred
         q *= self.gamma
         for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
             beta = rho * float(np.dot(y, q))
@@ -80,7 +97,7 @@ class Memory:
         return -q
 
     def clear(self) -> None:
-        """Forget every pair (H becomes gamma times the identity)."""
+        """Forget every pair (the next step is steepest descent, as the first one is)."""
         self.pairs.clear()
 
 

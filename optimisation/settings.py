@@ -42,6 +42,7 @@ class Settings(LossSettings):
     learning_rate: float = 0.02  # Adam's step size
     lbfgs_memory: int | None = None  # pairs kept; None: lbfgs.pairs_for(the image's size)
     content_boost: bool = True  # the first iterations weigh the content more (content_boost.py)
+    preconditioner: bool = True  # L-BFGS moves smooth changes further (preconditioner.py)
     precision: str = "auto"  # one of precisions.PRECISIONS
 
     def __post_init__(self):
@@ -51,8 +52,9 @@ class Settings(LossSettings):
             learning_rate=learning_rate(self.learning_rate),
         )
         choice("optimizer", self.optimizer, OPTIMIZERS)
-        if not isinstance(self.content_boost, bool):
-            raise SettingsError(f"content_boost is True or False, not {self.content_boost!r}")
+        for name in ("content_boost", "preconditioner"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} is True or False, not {getattr(self, name)!r}")
         choice("init", self.init, INITS)
         try:
             precisions.check(self.precision)

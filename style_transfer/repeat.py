@@ -77,7 +77,12 @@ def check_repeatable(manifest: dict, path: str | os.PathLike) -> None:
 
 # What a run used before its manifest or checkpoint recorded the setting (now the default differs).
 # The content boost came without its flag in one version; runs older than that were unboosted.
-RECORDED_BEFORE = {"precision": "float32", "border": "zero", "no_content_boost": True}
+RECORDED_BEFORE = {
+    "precision": "float32",
+    "border": "zero",
+    "no_content_boost": True,
+    "no_preconditioner": True,
+}
 
 
 def as_run(parameters: dict) -> dict:

@@ -55,6 +55,7 @@ class Request:
     seed: int
     init: str
     no_content_boost: bool
+    no_preconditioner: bool
     precision: str  # resolved: never "auto"
     optimizer: str
     learning_rate: float
@@ -268,6 +269,7 @@ class Request:
         values = {setting: getattr(self, name) for name, setting in SETTINGS.items()}
         values["iterations"] = self.counts[-1]
         values["content_boost"] = not self.no_content_boost
+        values["preconditioner"] = not self.no_preconditioner
         if self.preserve_colors == NO_COLOR_PRESERVATION:
             values["preserve_colors"] = None
         if self.style_layer_weights:

@@ -103,7 +103,7 @@ def test_each_kind_of_settings_adds_its_own_and_hands_on_only_what_the_next_read
     assert {"alpha", "beta", "gamma", "style_layers", "layer_weights"} <= loss_fields
     assert run_fields - loss_fields == {
         "iterations", "optimizer", "init", "seed", "learning_rate", "lbfgs_memory", "precision",
-        "content_boost",
+        "content_boost", "preconditioner",
     }  # fmt: skip
     assert all_fields - run_fields == {"style_scale", "preserve_colors", "tile", "memory_budget"}
     features = StylizeSettings(beta=5.0, iterations=7, tile=64, preserve_colors="luminance")

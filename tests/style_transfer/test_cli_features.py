@@ -248,23 +248,44 @@ def test_precision_bfloat16_runs_and_is_recorded(small_files, tmp_path, capsys):
     assert not np.array_equal(pixels(low), pixels(full))  # the flag reached the network
 
 
+def _with_and_without(capsys, tmp_path, common: list, flag: str) -> dict[str, dict]:
+    """Run the command line with `common` arguments, without and with `flag`; return each
+    run's --stats manifest as {"default": ..., "flag": ...}, checking the flag was recorded."""
+    runs = {}
+    for name, flags in (("default", []), ("flag", [flag])):
+        picture, stats = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
+        code, out, error = run_cli(capsys, *common, *flags, "-o", picture, "--stats", stats)
+        assert code == 0 and "saved" in out, error
+        runs[name] = json.loads(stats.read_text())
+    recorded = flag.removeprefix("--").replace("-", "_")
+    assert runs["flag"]["parameters"][recorded] is True
+    assert runs["default"]["parameters"][recorded] is False
+    return {name: [row["total"] for row in run["history"]] for name, run in runs.items()}
+
+
 def test_no_content_boost_is_recorded_and_minimises_equation_7_from_the_first_step(
     small_files, tmp_path, capsys
 ):
     common = [small_files["content"], small_files["style"], "--size", WIDTH]
     common += ["--iterations", content_boost.MIN_ITERATIONS, "--precision", "float32"]
-    runs = {}
-    for name, flags in (("boosted", []), ("plain", ["--no-content-boost"])):
-        picture, stats = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
-        code, out, error = run_cli(capsys, *common, *flags, "-o", picture, "--stats", stats)
-        assert code == 0 and "saved" in out, error
-        runs[name] = json.loads(stats.read_text())
-    assert runs["plain"]["parameters"]["no_content_boost"] is True
-    assert runs["boosted"]["parameters"]["no_content_boost"] is False
-    totals = {name: [row["total"] for row in run["history"]] for name, run in runs.items()}
-    assert totals["plain"][0] != totals["boosted"][0]  # the flag reached the optimiser
+    totals = _with_and_without(capsys, tmp_path, common, "--no-content-boost")
+    assert totals["flag"][0] != totals["default"][0]  # the flag reached the optimiser
     # L-BFGS takes a step only if it lowers the loss it is given: unboosted, that is the total.
-    assert all(b <= a for a, b in zip(totals["plain"], totals["plain"][1:]))
+    assert all(b <= a for a, b in zip(totals["flag"], totals["flag"][1:]))
+
+
+def test_no_preconditioner_is_recorded_and_changes_the_steps_not_the_loss(
+    small_files, tmp_path, capsys
+):
+    common = [small_files["content"], small_files["style"], "--size", 128, "--iterations", 8]
+    common += ["--precision", "float32"]
+    totals = _with_and_without(capsys, tmp_path, common, "--no-preconditioner")
+    # The same start and loss; L-BFGS's first step is steepest descent either way, and from
+    # the second on the fitted preconditioner changes the directions.
+    assert totals["flag"][0] == totals["default"][0]
+    assert totals["flag"] != totals["default"]
+    for run in totals.values():
+        assert all(b <= a for a, b in zip(run, run[1:]))
 
 
 def test_convolution_winograd_runs_is_recorded_and_paints_the_direct_picture(

@@ -91,9 +91,15 @@ def test_same_seed_gives_identical_bytes_and_repeat_gives_them_again(
     assert again.read_bytes() == outputs[0].read_bytes()
 
 
-def test_a_manifest_from_before_precision_border_and_the_boost_were_recorded_repeats_as_it_ran():
-    known = ["size", "precision", "border", "no_content_boost"]
+def test_a_manifest_from_before_precision_border_boost_and_preconditioner_repeats_as_it_ran():
+    known = ["size", "precision", "border", "no_content_boost", "no_preconditioner"]
     old = repeat.repeat_defaults({"parameters": {"size": 32}}, known)
-    assert old == {"size": 32, "precision": "float32", "border": "zero", "no_content_boost": True}
-    recorded = {"size": 32, "precision": "mixed", "border": "mirror", "no_content_boost": False}
+    assert old == {
+        "size": 32, "precision": "float32", "border": "zero", "no_content_boost": True,
+        "no_preconditioner": True,
+    }  # fmt: skip
+    recorded = {
+        "size": 32, "precision": "mixed", "border": "mirror", "no_content_boost": False,
+        "no_preconditioner": False,
+    }  # fmt: skip
     assert repeat.repeat_defaults({"parameters": recorded}, known) == recorded
