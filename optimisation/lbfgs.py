@@ -57,7 +57,8 @@ class Memory:
         self.unit: float | None = None  # the loss is searched in units of this (minimize)
 
     def add(self, s: np.ndarray, y: np.ndarray) -> None:
-        """Keep the pair if it has positive curvature s'y (else H would stop being positive)."""
+        """Keep the pair if it has positive curvature s'y (else H would stop being positive),
+        and fit H_0's gamma (and lambda, given a blur: preconditioner.py) to it."""
         # y / max|y| keeps y'y within float32 at any loss scale. Float32 on purpose: float64
         # dots here slowed the next TensorFlow evaluation (threads competing).
         peak = float(np.max(np.abs(y)))

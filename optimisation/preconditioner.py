@@ -5,11 +5,13 @@ H_0 = gamma I and is corrected in the span of the last curvature pairs (lbfgs.py
 gamma = s'y / y'y is the least-squares fit of H_0 y = s along the newest pair (s the step,
 y the change of the gradient). Here H_0 = a I + b G_sigma, G_sigma a Gaussian blur of SIGMA px,
 is fitted to the same pair the same way (min ||a y + b G_sigma y - s||^2), and used as
-gamma (I + lambda G_sigma) with lambda = b / a: where the steps have moved smooth changes
-further than their gradients alone suggest, the next step does too; where they have not,
-lambda is 0 and L-BFGS is the usual one. The blur mirrors the picture at its edges, which makes
-G_sigma symmetric with positive eigenvalues (it is diagonal in the picture's cosine transform),
-so H stays positive definite and every step goes downhill. Measured in benchmarks/README.md
+gamma (I + lambda G_sigma) with lambda = b / a and gamma then such that y' H_0 y = s'y, as
+the usual gamma is: where the steps have moved smooth changes further than their gradients
+alone suggest, the next step does too; where they have not, lambda is 0 and L-BFGS is the
+usual one. The blur mirrors the picture at its edges, which makes G_sigma symmetric (it is
+diagonal in the picture's cosine transform) with eigenvalues from about -3e-5 (the kernel is
+cut off at 4 sigma) to 1, so with lambda at most MAX_LAMBDA, I + lambda G_sigma and H stay
+positive definite and every step goes downhill. Measured in benchmarks/README.md
 ("Evaluations to within 5%"). NumPy only (and OpenCV's blur, loaded when a run uses it).
 """
 

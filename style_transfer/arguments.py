@@ -287,7 +287,7 @@ RUN_OPTIONS = (
            "curvature from the identity, every pixel alike. By default it is fitted to the "
            "last step and moves smooth changes of the picture further where the steps call "
            "for it, which reached a given loss in up to an eighth fewer iterations at 512 px "
-           "(the loss minimised is the same)", switch=True),
+           "(the loss minimised is the same)", switch=True, inherited=True),
     Option("precision", ("--precision",), "arithmetic of the network's convolutions (the "
            "reported loss is always float32): bfloat16 is about 1.1-1.2 times as fast per "
            "iteration as float32's Winograd convolutions on CPUs with AVX512_BF16 (AMD Zen 4, "

@@ -19,7 +19,7 @@ import helper
 import machine
 from loss_settings import check_image_side
 from optimisation import precisions
-from style_transfer import batch, cluster, engine, outputs, preflight, video_files
+from style_transfer import batch, cluster, engine, outputs, preflight, repeat, video_files
 from style_transfer.errors import EXIT_FINISHED, EXIT_INTERRUPTED, UsageError
 from style_transfer.progress import Progress, Recorder
 
@@ -32,7 +32,7 @@ SAME_FOR_RESUME = (
     "size", "iterations", "first_frame_iterations", "temporal_weight", "seed", "init",
     "precision", "optimizer", "learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_layer_weights", "style_blend", "style_scale",
-    "border",
+    "border", "no_preconditioner",
 )  # fmt: skip
 VIDEO_SUFFIXES = (".mp4",)
 
@@ -242,7 +242,7 @@ def _finished_frames(request: Request, directory: Path, info) -> int:
     state["styles_sha256"] = [machine.file_digest(path) for path in request.styles]
     state_path = directory / STATE_FILE
     if request.resume and state_path.is_file():
-        saved = json.loads(state_path.read_text())
+        saved = repeat.as_run(json.loads(state_path.read_text()))  # older: what they ran
         for name, value in state.items():
             if saved.get(name) != json.loads(json.dumps(value)):
                 flag = "the inputs" if name.endswith("sha256") else "--" + name.replace("_", "-")

@@ -23,7 +23,7 @@ from PIL import Image
 import helper
 import machine
 from optimisation.settings import Settings
-from style_transfer import checkpoints, cli
+from style_transfer import checkpoints, cli, reading
 from style_transfer.progress import Recorder
 
 
@@ -376,6 +376,19 @@ def test_resume_refuses_options_that_change_the_loss(tmp_path, images, capsys, e
     assert code == 2 and len(error.splitlines()) == 1 and error.startswith("error: ")
     for word in words:
         assert word in error
+
+
+@pytest.mark.parametrize(
+    ("recorded", "resumed"), [({}, True), ({"no_preconditioner": False}, False)]
+)
+def test_resume_keeps_the_preconditioner_the_checkpoint_ran_with(
+    tmp_path, images, recorded, resumed
+):
+    """A checkpoint from before the preconditioner was recorded ran without it."""
+    write_checkpoint(tmp_path / "out.png.checkpoint", images, **recorded)
+    request, _ = reading.parse_arguments(["--resume", "-o", str(tmp_path / "out.png")])
+    assert request.no_preconditioner is resumed
+    assert request.settings().preconditioner is not resumed
 
 
 def test_resume_refuses_a_changed_input_image(tmp_path, images, capsys):
