@@ -45,9 +45,10 @@ def test_the_facts_once_in_six_lists_come_from_the_table():
         "content_weight style_weight tv_weight content_layers style_layers style_blend "
         "style_scale preserve_colors weights gif gif_frames stats checkpoint_every "
         "checkpoint_minutes precision tile memory_budget style_layer_weights border "
-        "style_masks style_image_masks convolution".split()
+        "style_masks style_image_masks convolution no_preconditioner".split()
     )  # style_layer_weights, border and the masks came after the lists: they define the loss;
-    # convolution too: a resumed run goes on with the same rounding
+    # convolution too: a resumed run goes on with the same rounding, and no_preconditioner
+    # with the same L-BFGS
     assert set(arguments.MUST_MATCH) == set(
         "size scales content_weight style_weight tv_weight content_layers style_layers "
         "style_blend style_scale preserve_colors style_layer_weights border".split()
