@@ -77,6 +77,7 @@ def check_repeatable(manifest: dict, path: str | os.PathLike) -> None:
 
 # What a run used before its manifest or checkpoint recorded the setting (now the default differs).
 # The content boost came without its flag in one version; runs older than that were unboosted.
+# The preconditioner came with its flag: a run that did not record it ran without it.
 RECORDED_BEFORE = {
     "precision": "float32",
     "border": "zero",
