@@ -171,7 +171,8 @@ def _run_lbfgs(
     # One memory for every phase: the pairs from bfloat16, or from a boosted content term,
     # still describe the curvature (measured: fewer evaluations than starting afresh).
     blur = preconditioner.gaussian_blur(x0.shape) if precondition else None
-    history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size), blur)
+    scale = preconditioner.SCALE if precondition else 1.0
+    history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size), blur, scale)
     x = x0
     try:
         for evaluation_precision, boost, count in phases:

@@ -7,8 +7,8 @@ does the same job in float32 in a fraction of that time (benchmarks/README.md):
 * variables at a bound whose gradient pushes them out of the box are held fixed;
 * the search direction is the two-loop recursion over the last `memory` pairs
   s_k = x_{k+1} - x_k, y_k = g_{k+1} - g_k (Nocedal & Wright, Algorithm 7.4), from the
-  initial inverse Hessian gamma I, gamma = s'y / y'y, or, given a blur G (as tf_run does),
-  gamma (I + lambda G) with lambda fitted to the newest pair
+  initial inverse Hessian gamma I, gamma = s'y / y'y, or, given a blur G and a scale c (as
+  tf_run does), c gamma (I + lambda G) with lambda fitted to the newest pair
   (preconditioner.py), which moves smooth changes further where the steps call for it;
 * a pair is kept only if the angle between s and y is below 90 degrees, a test that does
   not depend on the loss's scale (a high style weight puts it near 1e12);
@@ -49,10 +49,16 @@ def pairs_for(n: int) -> int:
 class Memory:
     """The last `size` pairs (s, y) and the two-loop recursion that turns a gradient into -H g."""
 
-    def __init__(self, size: int, blur: Callable[[np.ndarray], np.ndarray] | None = None):
+    def __init__(
+        self,
+        size: int,
+        blur: Callable[[np.ndarray], np.ndarray] | None = None,
+        scale: float = 1.0,
+    ):
         self.pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=size)
         self.gamma = 1.0
         self.blur = blur  # G of H_0 = gamma (I + lambda G); None: H_0 = gamma I
+        self.scale = scale  # gamma times this (preconditioner.SCALE); 1: the usual gamma
         self.lam = 0.0
         self.unit: float | None = None  # the loss is searched in units of this (minimize)
 
@@ -77,7 +83,7 @@ class Memory:
                 GyGy, sGy = float(np.dot(blurred_y, blurred_y)), float(np.dot(s, blurred_y))
                 self.lam = preconditioner.fitted_lambda(sy, yy, sGy, yGy, GyGy)
                 yMy = yy + self.lam * yGy
-            self.gamma = sy / (yMy * peak)  # so that y' H_0 y = s'y
+            self.gamma = self.scale * sy / (yMy * peak)  # so that y' H_0 y = scale s'y
 
     def direction(self, g: np.ndarray) -> np.ndarray:
         """Return -H g, H the L-BFGS approximation of the inverse Hessian (from H_0)."""

@@ -1,4 +1,4 @@
-"""L-BFGS's initial inverse Hessian gamma (I + lambda G), against SciPy's blur and NumPy's fits."""
+"""L-BFGS's initial inverse Hessian c gamma (I + lambda G), against SciPy's blur and NumPy's fits."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def test_lambda_is_zero_without_a_smooth_share_and_capped_with_a_large_one():
     assert preconditioner.fitted_lambda(*_dots(y, y, 2.0 * y)) == 0.0  # G y parallel to y
 
 
-def test_the_direction_is_minus_h_g_from_the_fitted_initial_inverse_hessian():
+@pytest.mark.parametrize("scale", [1.0, preconditioner.SCALE])
+def test_the_direction_is_minus_h_g_from_the_fitted_initial_inverse_hessian(scale):
     shape = (6, 5, 3)
     n = int(np.prod(shape))
     blur = preconditioner.gaussian_blur(shape, 1.0)
@@ -69,17 +70,19 @@ def test_the_direction_is_minus_h_g_from_the_fitted_initial_inverse_hessian():
     rng = np.random.default_rng(7)
     y = rng.standard_normal(n).astype(np.float32)
     s = (0.5 * y + 0.8 * blur(y)).astype(np.float32)  # a step that moved smooth changes further
-    memory = lbfgs.Memory(3, blur)
+    memory = lbfgs.Memory(3, blur, scale)
     memory.add(s, y)
     s64, y64 = s.astype(np.float64), y.astype(np.float64)
     lam = preconditioner.fitted_lambda(*_dots(s64, y64, G @ y64))
     assert memory.lam == pytest.approx(lam, rel=1e-4) and lam == pytest.approx(1.6, rel=1e-3)
-    H0 = (np.eye(n) + lam * G) * (s64 @ y64) / (y64 @ (np.eye(n) + lam * G) @ y64)
+    H0 = scale * (np.eye(n) + lam * G) * (s64 @ y64) / (y64 @ (np.eye(n) + lam * G) @ y64)
     rho = 1.0 / (s64 @ y64)
     H = (np.eye(n) - rho * np.outer(s64, y64)) @ H0 @ (np.eye(n) - rho * np.outer(y64, s64))
     H += rho * np.outer(s64, s64)  # the BFGS update of H0 by the pair (Nocedal & Wright, 6.17)
     g = rng.standard_normal(n).astype(np.float32)
     np.testing.assert_allclose(memory.direction(g), -H @ g, rtol=1e-4, atol=1e-5)
+    # whatever H_0 is, H maps the newest y to its s (the secant equation)
+    np.testing.assert_allclose(memory.direction(y), -s, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -87,7 +90,7 @@ def test_lbfgs_with_the_blur_finds_the_same_box_constrained_minimum_as_scipy(see
     shape = (5, 8, 1)
     n = int(np.prod(shape))
     loss_and_gradient = _quadratic(n, seed)
-    history = lbfgs.Memory(10, preconditioner.gaussian_blur(shape, 1.5))
+    history = lbfgs.Memory(10, preconditioner.gaussian_blur(shape, 1.5), preconditioner.SCALE)
     result = lbfgs.minimize(loss_and_gradient, np.full(n, 0.5, np.float32), 400, history=history)
     np.testing.assert_allclose(result.x, _scipy_minimum(loss_and_gradient, n), atol=2e-3)
 
