@@ -19,7 +19,7 @@ import tensorflow as tf
 import tf_helper
 from loss_interface import Loss
 from loss_settings import SettingsError, as_style_list
-from optimisation import content_boost, interrupts, lbfgs, precisions, preconditioner
+from optimisation import content_boost, interrupts, lbfgs, precisions
 from optimisation.settings import Settings
 from optimisation.starts import initial_image, is_grey
 from tensorflow_vgg.vgg16_avg_pool import Vgg16, network
@@ -154,8 +154,8 @@ def _run_lbfgs(
 ) -> str | None:
     """Run L-BFGS through the (precision, content boost, iterations) phases; return why it
     stopped early. L-BFGS minimises the loss's objective; the best image is the total's.
-    With `precondition` its first guess at the curvature may move smooth changes further
-    (optimisation/preconditioner.py)."""
+    With `precondition` its first guess at the inverse curvature may move smooth changes
+    further, and takes longer steps where its pairs say nothing (optimisation/preconditioner.py)."""
     last = {}
 
     def loss_and_gradient(x: np.ndarray):
@@ -170,9 +170,7 @@ def _run_lbfgs(
 
     # One memory for every phase: the pairs from bfloat16, or from a boosted content term,
     # still describe the curvature (measured: fewer evaluations than starting afresh).
-    blur = preconditioner.gaussian_blur(x0.shape) if precondition else None
-    scale = preconditioner.SCALE if precondition else 1.0
-    history = lbfgs.Memory(memory or lbfgs.pairs_for(x0.size), blur, scale)
+    history = lbfgs.memory_for(x0.shape, memory or lbfgs.pairs_for(x0.size), precondition)
     x = x0
     try:
         for evaluation_precision, boost, count in phases:

@@ -80,7 +80,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--no-preconditioner", dest="preconditioner", action="store_false",
-        help="start L-BFGS's curvature from the identity (optimisation/preconditioner.py)",
+        help="L-BFGS's usual first curvature, gamma I (optimisation/preconditioner.py)",
     )  # fmt: skip
     parser.add_argument("--reference", help="a long run's JSON: judge this run by its loss")
     args = parser.parse_args()

@@ -7,9 +7,10 @@ does the same job in float32 in a fraction of that time (benchmarks/README.md):
 * variables at a bound whose gradient pushes them out of the box are held fixed;
 * the search direction is the two-loop recursion over the last `memory` pairs
   s_k = x_{k+1} - x_k, y_k = g_{k+1} - g_k (Nocedal & Wright, Algorithm 7.4), from the
-  initial inverse Hessian gamma I, gamma = s'y / y'y, or, given a blur G and a scale c (as
-  tf_run does), c gamma (I + lambda G) with lambda fitted to the newest pair
-  (preconditioner.py), which moves smooth changes further where the steps call for it;
+  initial inverse Hessian gamma I, gamma = s'y / y'y, or with the preconditioner (as tf_run
+  runs it, `memory_for`) c gamma (I + lambda G), G a blur and lambda fitted to the newest pair,
+  which moves smooth changes further where the steps call for it, and c a fixed factor
+  (preconditioner.py);
 * a pair is kept only if the angle between s and y is below 90 degrees, a test that does
   not depend on the loss's scale (a high style weight puts it near 1e12);
 * the step x + t d is projected onto the box; t = 1 is tried first and, until the Armijo
@@ -53,12 +54,14 @@ class Memory:
         self,
         size: int,
         blur: Callable[[np.ndarray], np.ndarray] | None = None,
-        scale: float = 1.0,
+        gamma_factor: float = 1.0,
     ):
+        if not gamma_factor > 0:
+            raise ValueError(f"gamma_factor must be above 0 (H_0 positive), not {gamma_factor}")
         self.pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=size)
         self.gamma = 1.0
         self.blur = blur  # G of H_0 = gamma (I + lambda G); None: H_0 = gamma I
-        self.scale = scale  # gamma times this (preconditioner.SCALE); 1: the usual gamma
+        self.gamma_factor = gamma_factor  # c of H_0 = c gamma (...); 1: the usual gamma
         self.lam = 0.0
         self.unit: float | None = None  # the loss is searched in units of this (minimize)
 
@@ -83,7 +86,7 @@ class Memory:
                 GyGy, sGy = float(np.dot(blurred_y, blurred_y)), float(np.dot(s, blurred_y))
                 self.lam = preconditioner.fitted_lambda(sy, yy, sGy, yGy, GyGy)
                 yMy = yy + self.lam * yGy
-            self.gamma = self.scale * sy / (yMy * peak)  # so that y' H_0 y = scale s'y
+            self.gamma = self.gamma_factor * sy / (yMy * peak)  # y' H_0 y = c s'y
 
     def direction(self, g: np.ndarray) -> np.ndarray:
         """Return -H g, H the L-BFGS approximation of the inverse Hessian (from H_0)."""
@@ -106,6 +109,15 @@ class Memory:
     def clear(self) -> None:
         """Forget every pair (the next step is steepest descent, as the first one is)."""
         self.pairs.clear()
+
+
+def memory_for(shape: tuple[int, ...], size: int, precondition: bool) -> Memory:
+    """Return an empty Memory of `size` pairs for a picture of `shape` (H, W, C): with the
+    preconditioner's blur and gamma factor if `precondition`, else the usual L-BFGS's."""
+    if not precondition:
+        return Memory(size)
+    blur = preconditioner.gaussian_blur(shape)
+    return Memory(size, blur, preconditioner.GAMMA_FACTOR)
 
 
 def backtrack_factor(f: float, f_new: float, slope: float) -> float:

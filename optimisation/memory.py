@@ -72,15 +72,14 @@ def kept_kernel_bytes(layers: Sequence[str] = DEFAULT_LAYERS) -> int:
 
 
 def lbfgs_bytes(pixels: int, iterations: int, corrections: int | None = None) -> int:
-    """Return lbfgs.minimize's float32 work memory: (2m + 9) n values, m the pairs kept.
+    """Return lbfgs.minimize's float32 work memory: (2m + 8) n values, m the pairs kept.
 
     Each iteration stores one pair (s, y) until m are kept (default: lbfgs.pairs_for(n));
-    the 9 are x, g, the direction and the trial step with their temporaries, and the
-    preconditioner's blurred copy (optimisation/preconditioner.py).
+    the 8 are x, g, the direction and the trial step with their temporaries.
     """
     n = 3 * pixels
     kept = max(0, min(iterations, corrections or lbfgs.pairs_for(n)))
-    return (2 * kept + 9) * n * 4
+    return (2 * kept + 8) * n * 4
 
 
 def estimate_peak_bytes(

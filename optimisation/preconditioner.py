@@ -1,4 +1,4 @@
-"""L-BFGS's first guess at the curvature, fitted to the last step: smooth changes may move further.
+"""L-BFGS's first guess at the inverse curvature, fitted to the last step, smooth changes further.
 
 Not in the paper. L-BFGS turns a gradient g into a step -H g, where H starts from
 H_0 = gamma I and is corrected in the span of the last curvature pairs (lbfgs.py); the usual
@@ -8,15 +8,16 @@ is fitted to the same pair the same way (min ||a y + b G_sigma y - s||^2), and u
 gamma (I + lambda G_sigma) with lambda = b / a and gamma then such that y' H_0 y = s'y, as
 the usual gamma is: where the steps have moved smooth changes further than their gradients
 alone suggest, the next step does too; where they have not, lambda is 0. Then H_0 is
-multiplied by SCALE. On a quadratic with Hessian A, y = A s, and s'y / y'y is the mean of
-1 / curvature over s's components weighted by curvature squared: it suits the stiffest
-changes and is short for the many directions the pairs have not seen (along L-BFGS's own
-directions the loss was lowest at 1.1-1.6 times its step). The newest pair's secant equation
-H y = s holds whatever H_0 is. The blur mirrors the picture at its edges, which makes
-G_sigma symmetric (it is diagonal in the picture's cosine transform) with eigenvalues from
-about -3e-5 (the kernel is cut off at 4 sigma) to 1, so with lambda at most MAX_LAMBDA,
-I + lambda G_sigma and H stay positive definite and every step goes downhill. Measured in benchmarks/README.md
-("Evaluations to within 5%"). NumPy only (and OpenCV's blur, loaded when a run uses it).
+multiplied by c = GAMMA_FACTOR. On a quadratic with Hessian A, y = A s, and s'y / y'y is the
+mean of 1 / curvature over A's eigendirections weighted by y's squared components (curvature
+squared times s's): it suits the stiffest changes and is short for the many directions the
+pairs have not seen (along L-BFGS's own directions the loss was lowest at 1.1-1.6 times its
+step). The newest pair's secant equation H y = s holds whatever H_0 is. The blur mirrors
+the picture at its edges, which makes G_sigma symmetric (it is diagonal in the picture's
+cosine transform) with eigenvalues from about -3e-5 (the kernel is cut off at 4 sigma) to 1,
+so with lambda at most MAX_LAMBDA and c above 0, I + lambda G_sigma and H stay positive
+definite and every step goes downhill. Measured in benchmarks/README.md ("Evaluations to
+within 5%"). NumPy only (and OpenCV's blur, loaded when a run uses it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 SIGMA = 4.0  # px: the blur's width, in the picture's pixels as the network's windows are
 MAX_LAMBDA = 10.0  # smooth changes move at most 1 + MAX_LAMBDA times as far as fine ones
-SCALE = 1.6  # H_0's gamma times this: longer steps where the pairs say nothing
+GAMMA_FACTOR = 1.6  # c: longer steps where the pairs say nothing (2 had steps refused)
 
 Blur = Callable[[np.ndarray], np.ndarray]
 

@@ -42,7 +42,7 @@ class Settings(LossSettings):
     learning_rate: float = 0.02  # Adam's step size
     lbfgs_memory: int | None = None  # pairs kept; None: lbfgs.pairs_for(the image's size)
     content_boost: bool = True  # the first iterations weigh the content more (content_boost.py)
-    preconditioner: bool = True  # L-BFGS moves smooth changes further (preconditioner.py)
+    preconditioner: bool = True  # L-BFGS's longer, smoother steps (preconditioner.py)
     precision: str = "auto"  # one of precisions.PRECISIONS
 
     def __post_init__(self):

@@ -1,4 +1,4 @@
-"""L-BFGS's initial inverse Hessian c gamma (I + lambda G), against SciPy's blur and NumPy's fits."""
+"""L-BFGS's initial inverse Hessian c gamma (I + lambda G), against SciPy and NumPy."""
 
 from __future__ import annotations
 
@@ -61,28 +61,52 @@ def test_lambda_is_zero_without_a_smooth_share_and_capped_with_a_large_one():
     assert preconditioner.fitted_lambda(*_dots(y, y, 2.0 * y)) == 0.0  # G y parallel to y
 
 
-@pytest.mark.parametrize("scale", [1.0, preconditioner.SCALE])
-def test_the_direction_is_minus_h_g_from_the_fitted_initial_inverse_hessian(scale):
+@pytest.mark.parametrize("factor", [1.0, preconditioner.GAMMA_FACTOR])
+def test_the_direction_is_minus_h_g_from_the_fitted_initial_inverse_hessian(factor):
     shape = (6, 5, 3)
     n = int(np.prod(shape))
     blur = preconditioner.gaussian_blur(shape, 1.0)
     G = _matrix(blur, n).astype(np.float64)
     rng = np.random.default_rng(7)
     y = rng.standard_normal(n).astype(np.float32)
-    s = (0.5 * y + 0.8 * blur(y)).astype(np.float32)  # a step that moved smooth changes further
-    memory = lbfgs.Memory(3, blur, scale)
+    s = (0.5 * y + 0.9 * blur(y)).astype(np.float32)  # a step that moved smooth changes further
+    memory = lbfgs.Memory(3, blur, factor)
     memory.add(s, y)
     s64, y64 = s.astype(np.float64), y.astype(np.float64)
     lam = preconditioner.fitted_lambda(*_dots(s64, y64, G @ y64))
-    assert memory.lam == pytest.approx(lam, rel=1e-4) and lam == pytest.approx(1.6, rel=1e-3)
-    H0 = scale * (np.eye(n) + lam * G) * (s64 @ y64) / (y64 @ (np.eye(n) + lam * G) @ y64)
+    assert memory.lam == pytest.approx(lam, rel=1e-4) and lam == pytest.approx(1.8, rel=1e-3)
+    H0 = factor * (np.eye(n) + lam * G) * (s64 @ y64) / (y64 @ (np.eye(n) + lam * G) @ y64)
     rho = 1.0 / (s64 @ y64)
     H = (np.eye(n) - rho * np.outer(s64, y64)) @ H0 @ (np.eye(n) - rho * np.outer(y64, s64))
     H += rho * np.outer(s64, s64)  # the BFGS update of H0 by the pair (Nocedal & Wright, 6.17)
     g = rng.standard_normal(n).astype(np.float32)
     np.testing.assert_allclose(memory.direction(g), -H @ g, rtol=1e-4, atol=1e-5)
-    # whatever H_0 is, H maps the newest y to its s (the secant equation)
+
+
+def test_with_several_pairs_h_maps_the_newest_y_to_its_s():
+    shape = (6, 5, 3)
+    n = int(np.prod(shape))
+    rng = np.random.default_rng(8)
+    memory = lbfgs.memory_for(shape, 4, precondition=True)
+    for _ in range(3):  # pairs of a convex quadratic's curvature: y = A s
+        s = rng.standard_normal(n).astype(np.float32)
+        y = (s * rng.uniform(0.5, 4.0, n)).astype(np.float32)
+        memory.add(s, y)
+    assert len(memory.pairs) == 3
+    # the secant equation H y = s of the newest pair, whatever H_0 is (an older pair's y
+    # would not give its s: a memory in the wrong order, or a wrong rho, fails here)
     np.testing.assert_allclose(memory.direction(y), -s, rtol=1e-4, atol=1e-4)
+
+
+def test_the_preconditioner_off_is_the_usual_lbfgs_and_on_has_its_blur_and_factor():
+    usual = lbfgs.memory_for((4, 5, 3), 7, precondition=False)
+    assert usual.blur is None and usual.gamma_factor == 1.0 and usual.pairs.maxlen == 7
+    on = lbfgs.memory_for((4, 5, 3), 7, precondition=True)
+    assert on.gamma_factor == preconditioner.GAMMA_FACTOR > 1.0
+    v = np.random.default_rng(9).standard_normal(60).astype(np.float32)
+    np.testing.assert_allclose(on.blur(v), preconditioner.gaussian_blur((4, 5, 3))(v))
+    with pytest.raises(ValueError, match="gamma_factor must be above 0"):
+        lbfgs.Memory(3, None, 0.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -90,7 +114,9 @@ def test_lbfgs_with_the_blur_finds_the_same_box_constrained_minimum_as_scipy(see
     shape = (5, 8, 1)
     n = int(np.prod(shape))
     loss_and_gradient = _quadratic(n, seed)
-    history = lbfgs.Memory(10, preconditioner.gaussian_blur(shape, 1.5), preconditioner.SCALE)
+    history = lbfgs.Memory(
+        10, preconditioner.gaussian_blur(shape, 1.5), preconditioner.GAMMA_FACTOR
+    )
     result = lbfgs.minimize(loss_and_gradient, np.full(n, 0.5, np.float32), 400, history=history)
     np.testing.assert_allclose(result.x, _scipy_minimum(loss_and_gradient, n), atol=2e-3)
 
