@@ -60,7 +60,7 @@ class Memory:
             raise ValueError(f"gamma_factor must be above 0 (H_0 positive), not {gamma_factor}")
         self.pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=size)
         self.gamma = 1.0
-        self.blur = blur  # G of H_0 = gamma (I + lambda G); None: H_0 = gamma I
+        self.blur = blur  # G of H_0 = c gamma (I + lambda G); None: H_0 = c gamma I
         self.gamma_factor = gamma_factor  # c of H_0 = c gamma (...); 1: the usual gamma
         self.lam = 0.0
         self.unit: float | None = None  # the loss is searched in units of this (minimize)

@@ -29,8 +29,8 @@ def test_the_default_picture_has_no_frame(pictures):
     # The outermost 4 px against the 8 px just inside them, which hold the same part of the
     # photo: as saturated, and clipped to 0 or 255 far less often than zero padding's frame is.
     # Only a few percent of the edge is clipped, so that ratio moves with any change to the
-    # optimiser (1.2-1.6 with the mirror on this pair, 4.2-5.1 with zeros): it is judged
-    # against the zero-padded picture's, not against a fixed bound.
+    # optimiser (README.md, "The picture's edge"): it is judged against the zero-padded
+    # picture's, not against a fixed bound.
     assert Settings().border == "mirror"
     mirror, zero = border_figures(pictures["mirror"]), border_figures(pictures["zero"])
     assert mirror["spread_ratio_band"] <= 1.2, mirror
